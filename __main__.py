@@ -1,0 +1,3 @@
+from pytrace.runtime.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,326 @@
+"""One lowering function per builtin variable and function, registered by
+name. Adding a builtin: an entry in lang/builtins.py and a function here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from llvmlite import ir
+
+from pytrace.codegen.irbuilder import I64, I8, PTR
+from pytrace.lang import ast
+from pytrace.lang import types as T
+
+if TYPE_CHECKING:
+    from pytrace.codegen.lower import ProbeLowering
+
+VARIABLES: dict[str, Callable[["ProbeLowering", ast.Builtin], ir.Value]] = {}
+FUNCTIONS: dict[str, Callable[["ProbeLowering", ast.Call], ir.Value]] = {}
+AGGREGATIONS: dict[str, Callable[["ProbeLowering", ast.Map, ast.Call], None]] = {}
+
+USER_SPACE_PROVIDERS = {"uprobe", "uretprobe", "usdt"}
+
+
+def variable(name: str):
+    def register(fn):
+        VARIABLES[name] = fn
+        return fn
+    return register
+
+
+def function(name: str):
+    def register(fn):
+        FUNCTIONS[name] = fn
+        return fn
+    return register
+
+
+def aggregation(name: str):
+    def register(fn):
+        AGGREGATIONS[name] = fn
+        return fn
+    return register
+
+
+NONE = I64(0)  # the value of a call that returns nothing
+
+
+# ---------------------------------------------------------------- variables
+
+@variable("pid")
+def _pid(pl: "ProbeLowering", node: ast.Builtin) -> ir.Value:
+    return pl.b.lshr(pl.bb.get_current_pid_tgid(), I64(32), name="pid")
+
+
+@variable("tid")
+def _tid(pl, node):
+    return pl.b.and_(pl.bb.get_current_pid_tgid(), I64(0xFFFFFFFF), name="tid")
+
+
+@variable("uid")
+def _uid(pl, node):
+    return pl.b.and_(pl.bb.get_current_uid_gid(), I64(0xFFFFFFFF), name="uid")
+
+
+@variable("gid")
+def _gid(pl, node):
+    return pl.b.lshr(pl.bb.get_current_uid_gid(), I64(32), name="gid")
+
+
+@variable("nsecs")
+def _nsecs(pl, node):
+    return pl.bb.ktime_get_ns()
+
+
+@variable("elapsed")
+def _elapsed(pl, node):
+    return pl.b.sub(pl.bb.ktime_get_ns(), pl.bb.runtime_const("start_ns"), name="elapsed")
+
+
+@variable("cpu")
+def _cpu(pl, node):
+    return pl.bb.get_smp_processor_id()
+
+
+@variable("comm")
+def _comm(pl, node):
+    buf = pl.slot(node.type, "comm")
+    pl.bb.get_current_comm(buf, node.type.size)
+    return buf
+
+
+@variable("probe")
+def _probe(pl, node):
+    return pl.const_string(pl.spec.name, node.type.size, "probe")
+
+
+@variable("cpid")
+def _cpid(pl, node):
+    return pl.bb.runtime_const("cpid")
+
+
+@variable("rand")
+def _rand(pl, node):
+    return pl.bb.get_prandom_u32()
+
+
+@variable("curtask")
+def _curtask(pl, node):
+    return pl.bb.get_current_task()
+
+
+# ---------------------------------------------------------------- output and control
+
+@function("printf")
+def _printf(pl: "ProbeLowering", call: ast.Call) -> ir.Value:
+    event = pl.state.events[call.format.id]
+    args = [(pl.expr(a), a.type, t) for a, t in zip(call.args[1:], call.format.arg_types)]
+    pl.emit_event(event, args)
+    return NONE
+
+
+def _storage(t: T.Type) -> T.Type:
+    if isinstance(t, T.IntType):
+        return T.S64 if t.signed else T.U64
+    if isinstance(t, T.PointerType):
+        return T.U64
+    return t
+
+
+@function("print")
+def _print(pl, call):
+    first = call.args[0]
+    if isinstance(first, ast.Map) and not first.keys and first.name in pl.state.ctx.maps:
+        event = pl.state.add_event("print_map", first.name, [T.S64, T.S64])
+        top = pl.expr(call.args[1]) if len(call.args) > 1 else I64(0)
+        div = pl.expr(call.args[2]) if len(call.args) > 2 else I64(1)
+        pl.emit_event(event, [(top, T.S64, T.S64), (div, T.S64, T.S64)])
+        return NONE
+    t = _storage(first.type)
+    event = pl.state.add_event("print_value", "", [t])
+    pl.emit_event(event, [(pl.expr(first), first.type, t)])
+    return NONE
+
+
+def _map_action(kind: str):
+    def lower(pl, call):
+        pl.emit_event(pl.state.add_event(kind, call.args[0].name), [])
+        return NONE
+    return lower
+
+
+FUNCTIONS["clear"] = _map_action("clear")
+FUNCTIONS["zero"] = _map_action("zero")
+
+
+@function("delete")
+def _delete(pl, call):
+    target = call.args[0]
+    if len(call.args) == 2:
+        key = call.args[1]
+        keys = list(key.elems) if isinstance(key, ast.Tuple) else [key]
+        target = ast.Map(target.name, keys, span=target.span)
+    key = pl.map_key(target)
+    pl.bb.map_delete_elem(pl.map_ptr(target.name), key)
+    return NONE
+
+
+@function("exit")
+def _exit(pl, call):
+    code = pl.expr(call.args[0]) if call.args else I64(0)
+    event = pl.state.add_event("exit", "", [T.S64])
+    pl.emit_event(event, [(code, T.S64, T.S64)])
+    pl.b.ret(I64(0))
+    pl.dead_end("after_exit")
+    return NONE
+
+
+@function("str")
+def _str(pl, call):
+    arg = call.args[0]
+    value = pl.expr(arg)
+    if isinstance(arg.type, T.StringType):
+        return value
+    t = call.type
+    buf = pl.slot(t, "str")
+    at = arg.type
+    user = (at.addrspace == "user") if isinstance(at, T.PointerType) else (
+        pl.unit.provider.name in USER_SPACE_PROVIDERS)
+    pl.bb.probe_read_str(buf, t.size, value, user)
+    return buf
+
+
+def string_equal(pl: "ProbeLowering", a: ir.Value, at: T.Type, b: ir.Value, bt: T.Type) -> ir.Value:
+    """1 when two NUL-terminated strings are equal, else 0 (unrolled strcmp)."""
+    n = min(at.size, bt.size)
+    result = pl.slot_uninit(T.U64, "streq")
+    pl.bb.store(result, I64(1))
+    done = pl.block("streq_done")
+    differ = pl.block("streq_differ")
+    for i in range(n):
+        ca = pl.b.load(pl.bb.gep(a, i), typ=I8, name=f"a{i}")
+        cb = pl.b.load(pl.bb.gep(b, i), typ=I8, name=f"b{i}")
+        same = pl.block(f"streq_same{i}")
+        pl.b.cbranch(pl.b.icmp_unsigned("!=", ca, cb), differ, same)
+        pl.b.position_at_end(same)
+        nxt = pl.block(f"streq_next{i}")
+        pl.b.cbranch(pl.b.icmp_unsigned("==", ca, I8(0)), done, nxt)
+        pl.b.position_at_end(nxt)
+    pl.b.branch(done)
+    pl.b.position_at_end(differ)
+    pl.bb.store(result, I64(0))
+    pl.b.branch(done)
+    pl.b.position_at_end(done)
+    return pl.bb.load(result)
+
+
+# ---------------------------------------------------------------- aggregations
+
+def lower_aggregation(pl: "ProbeLowering", target: ast.Map, call: ast.Call) -> None:
+    AGGREGATIONS[call.name](pl, target, call)
+
+
+def _add_in_place(pl: "ProbeLowering", target: ast.Map, key: ir.Value, amount: ir.Value) -> None:
+    def update(ptr):
+        pl.bb.store(ptr, pl.b.add(pl.bb.load(ptr), amount))
+
+    def initial(buf):
+        pl.bb.store(buf, amount)
+
+    pl.map_update_in_place(target, key, update, initial)
+
+
+@aggregation("count")
+def _count(pl, target, call):
+    _add_in_place(pl, target, pl.map_key(target), I64(1))
+
+
+@aggregation("sum")
+def _sum(pl, target, call):
+    value = pl.expr(call.args[0])
+    _add_in_place(pl, target, pl.map_key(target), value)
+
+
+def _total_and_count(pl, target, call):
+    value = pl.expr(call.args[0])
+
+    def update(ptr):
+        pl.bb.store(ptr, pl.b.add(pl.bb.load(ptr), value))
+        pl.bb.store(ptr, pl.b.add(pl.bb.load(ptr, offset=8), I64(1)), offset=8)
+
+    def initial(buf):
+        pl.bb.store(buf, value)
+        pl.bb.store(buf, I64(1), offset=8)
+
+    pl.map_update_in_place(target, pl.map_key(target), update, initial)
+
+
+AGGREGATIONS["avg"] = _total_and_count
+AGGREGATIONS["stats"] = _total_and_count
+
+
+def _extreme(op: str):
+    def lower(pl, target, call):
+        value = pl.expr(call.args[0])
+        signed = T.is_signed(call.args[0].type) or call.type.signed
+
+        def update(ptr):
+            cur = pl.bb.load(ptr)
+            is_set = pl.b.icmp_unsigned("!=", pl.bb.load(ptr, offset=8), I64(0))
+            cmp = (pl.b.icmp_signed if signed else pl.b.icmp_unsigned)(op, value, cur, name="better")
+            take = pl.b.or_(pl.b.not_(is_set), cmp)
+            pl.bb.store(ptr, pl.b.select(take, value, cur))
+            pl.bb.store(ptr, I64(1), offset=8)
+
+        def initial(buf):
+            pl.bb.store(buf, value)
+            pl.bb.store(buf, I64(1), offset=8)
+
+        pl.map_update_in_place(target, pl.map_key(target), update, initial)
+    return lower
+
+
+AGGREGATIONS["min"] = _extreme("<")
+AGGREGATIONS["max"] = _extreme(">")
+
+
+def log2_bucket(pl: "ProbeLowering", n: ir.Value, k: int) -> ir.Value:
+    """bpftrace's hist() bucket: 0 for n < 0, n + 1 below 2^k, else
+    1 + ((position of the top bit - k + 1) << k | the k bits after it)."""
+    b = pl.b
+    mask = (1 << k) - 1
+    x = n
+    top = I64(0)
+    for i in range(5, -1, -1):
+        ge = pl.bb.bool_i64(b.icmp_signed(">=", x, I64(1 << (1 << i))))
+        shift = b.shl(ge, I64(i))
+        x = b.lshr(x, shift)
+        top = b.add(top, shift)
+    shifted = b.sub(top, I64(k))
+    low_bits = b.and_(b.lshr(n, shifted), I64(mask))
+    big = b.add(b.add(b.shl(b.add(shifted, I64(1)), I64(k)), low_bits), I64(1), name="log2_bucket")
+    small = b.add(n, I64(1))
+    bucket = b.select(b.icmp_unsigned("<=", n, I64(mask)), small, big)
+    return b.select(b.icmp_signed("<", n, I64(0)), I64(0), bucket, name="hist_bucket")
+
+
+def linear_bucket(pl: "ProbeLowering", v: ir.Value, lo: int, hi: int, step: int) -> ir.Value:
+    """bpftrace's lhist() bucket: 0 below min, 1 + (max-min)/step above max."""
+    b = pl.b
+    inside = b.add(b.sdiv(b.sub(v, I64(lo)), I64(step)), I64(1))
+    above = b.select(b.icmp_signed(">", v, I64(hi)), I64(1 + (hi - lo) // step), inside)
+    return b.select(b.icmp_signed("<", v, I64(lo)), I64(0), above, name="lhist_bucket")
+
+
+@aggregation("hist")
+def _hist(pl, target, call):
+    value = pl.expr(call.args[0])
+    bucket = log2_bucket(pl, value, call.type.params[0])
+    _add_in_place(pl, target, pl.map_key(target, bucket), I64(1))
+
+
+@aggregation("lhist")
+def _lhist(pl, target, call):
+    value = pl.expr(call.args[0])
+    bucket = linear_bucket(pl, value, *call.type.params)
+    _add_in_place(pl, target, pl.map_key(target, bucket), I64(1))

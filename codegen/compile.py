@@ -1,0 +1,58 @@
+"""Typed program -> Artifact: lower every probe, compile, package."""
+
+from __future__ import annotations
+
+import re
+
+from llvmlite import ir
+
+from pytrace.codegen import emit
+from pytrace.codegen.artifact import Artifact, ProgramSpec
+from pytrace.codegen.lower import ModuleState, ProbeLowering
+from pytrace.lang import ast
+from pytrace.lang.context import CompileContext, ProbeUnit
+from pytrace.lang.visitor import walk
+
+# Builtins whose value differs between the attach points of one probe.
+PER_ATTACH_POINT = {"probe", "args", "func"}
+
+
+def _needs_one_program_per_spec(unit: ProbeUnit) -> bool:
+    return len(unit.specs) > 1 and any(
+        isinstance(n, ast.Builtin) and (n.name in PER_ATTACH_POINT or n.name.startswith("arg"))
+        for n in walk(unit.probe))
+
+
+def _func_name(index: int, probe_name: str) -> str:
+    return f"p{index}_" + re.sub(r"[^A-Za-z0-9_]", "_", probe_name)[:48]
+
+
+def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
+    module = ir.Module(name=ctx.source.name)
+    module.triple = emit.TRIPLE
+    state = ModuleState(ctx, module)
+    planned: list[tuple[str, ProbeUnit, list]] = []
+    count = 0
+    for unit in ctx.units:
+        groups = [[s] for s in unit.specs] if _needs_one_program_per_spec(unit) else [unit.specs]
+        for specs in groups:
+            name = _func_name(count, specs[0].name)
+            count += 1
+            ProbeLowering(state, unit, specs[0], name).lower()
+            planned.append((name, unit, specs))
+    ir_text = str(module)
+    if debug is not None:
+        debug["ir_unoptimised"] = ir_text
+    sections = emit.compile_ir(ir_text, debug)
+    art = Artifact(maps=state.maps, events=state.events, source_name=ctx.source.name,
+                   ringbuf_map=state.ringbuf, lost_map=state.lost)
+    for name, unit, specs in planned:
+        provider = unit.provider
+        ap_span = unit.probe.attach_points[0].span
+        art.programs.append(ProgramSpec(
+            name=name, probe=specs[0].name, provider=provider.name, prog_type=provider.prog_type,
+            insns=sections[name], attach=[s.attach for s in specs],
+            location=ap_span.location() if ap_span is not None else "",
+            unavailable=provider.unavailable_reason(), hint=provider.alternative_hint(specs[0]),
+            when=provider.name if provider.name in ("BEGIN", "END") else ""))
+    return art

@@ -1,0 +1,74 @@
+"""LLVM IR -> verified, optimised module -> BPF ELF object -> instructions.
+
+Each probe function lives in its own ELF section (`prog/<name>`), so its
+instructions are that section's bytes. Map references are `ld_imm64`
+pseudo instructions carrying map indices (see artifact.py), so a program
+needs no relocations; any relocation section is a compiler bug.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+
+import llvmlite.binding as llvm
+
+TRIPLE = "bpfel"
+
+
+@lru_cache(maxsize=1)
+def target_machine():
+    llvm.initialize_all_targets()
+    llvm.initialize_all_asmprinters()
+    target = llvm.Target.from_triple(TRIPLE)
+    return target.create_target_machine(cpu="v3", opt=2, reloc="static", codemodel="small")
+
+
+def optimise(mod, level: int = 2) -> None:
+    tm = target_machine()
+    pto = llvm.create_pipeline_tuning_options(speed_level=level, size_level=0)
+    pb = llvm.create_pass_builder(tm, pto)
+    mpm = pb.getModulePassManager()
+    mpm.run(mod, pb)
+
+
+def compile_ir(ir_text: str, debug: dict | None = None) -> dict[str, bytes]:
+    """Compile a module's IR text; returns {section name: instruction bytes}.
+
+    `debug` (if given) receives the optimised IR and the assembly."""
+    tm = target_machine()
+    mod = llvm.parse_assembly(ir_text)
+    mod.triple = TRIPLE
+    mod.data_layout = str(tm.target_data)
+    mod.verify()
+    optimise(mod)
+    if debug is not None:
+        debug["ir"] = str(mod)
+        debug["asm"] = tm.emit_assembly(mod)
+    return elf_sections(tm.emit_object(mod), prefix="prog/")
+
+
+def elf_sections(obj: bytes, prefix: str) -> dict[str, bytes]:
+    """The contents of the ELF64 sections whose names start with prefix."""
+    if obj[:4] != b"\x7fELF" or obj[4] != 2:
+        raise ValueError("not an ELF64 object")
+    shoff, = struct.unpack_from("<Q", obj, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", obj, 0x3A)
+    headers = []
+    for i in range(shnum):
+        name, stype, _flags, _addr, offset, size = struct.unpack_from("<IIQQQQ", obj, shoff + i * shentsize)
+        headers.append((name, stype, offset, size))
+    str_off = headers[shstrndx][2]
+
+    def name_of(idx: int) -> str:
+        end = obj.index(b"\0", str_off + idx)
+        return obj[str_off + idx:end].decode()
+
+    out = {}
+    for name, stype, offset, size in headers:
+        sname = name_of(name)
+        if sname.startswith(".rel") and sname[4:].lstrip("a").startswith(prefix):
+            raise RuntimeError(f"unexpected relocations in {sname}")
+        if sname.startswith(prefix):
+            out[sname[len(prefix):]] = obj[offset:offset + size]
+    return out

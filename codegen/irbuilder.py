@@ -1,0 +1,194 @@
+"""An LLVM IR builder for BPF programs.
+
+Every BPF helper call goes through one funnel, `helper()`, and each helper
+has one typed method here stating its C prototype. All values in registers
+are i64; memory values (strings, tuples, records) are `ptr`s to stack slots
+allocated in the function's entry block.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from pytrace.codegen.artifact import CONST_BASE, CONSTANTS
+
+I8, I16, I32, I64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+I1 = ir.IntType(1)
+PTR = ir.PointerType()
+
+BPF_PSEUDO_MAP_FD = 1
+BPF_ANY = 0
+
+# helper ids from include/uapi/linux/bpf.h
+HELPERS = {
+    "map_lookup_elem": 1, "map_update_elem": 2, "map_delete_elem": 3, "ktime_get_ns": 5,
+    "get_prandom_u32": 7, "get_smp_processor_id": 8, "get_current_pid_tgid": 14,
+    "get_current_uid_gid": 15, "get_current_comm": 16, "get_current_task": 35,
+    "get_numa_node_id": 42, "get_current_cgroup_id": 80, "probe_read_user": 112,
+    "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
+    "jiffies64": 118, "ringbuf_output": 130,
+}
+
+
+def int_type(size: int) -> ir.IntType:
+    return ir.IntType(size * 8)
+
+
+class BpfBuilder:
+    def __init__(self, module: ir.Module, func: ir.Function) -> None:
+        self.module = module
+        self.func = func
+        self.entry = func.append_basic_block("entry")
+        self.body = func.append_basic_block("body")
+        self.b = ir.IRBuilder(self.body)
+        self._entry_b = ir.IRBuilder(self.entry)
+
+    def finish(self) -> None:
+        self._entry_b.branch(self.body)
+
+    # ------------------------------------------------------------ module-level declarations
+    def _intrinsic(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+        existing = self.module.globals.get(name)
+        if existing is not None:
+            return existing
+        return ir.Function(self.module, ir.FunctionType(ret, args), name)
+
+    # ------------------------------------------------------------ memory
+    def alloca(self, size: int, name: str) -> ir.Value:
+        """A zero-sized-safe, 8-byte aligned stack slot of `size` bytes."""
+        slot = self._entry_b.alloca(ir.ArrayType(I8, max(size, 1)), name=name)
+        slot.align = 8
+        return slot
+
+    def gep(self, ptr: ir.Value, offset: int | ir.Value, name: str = "") -> ir.Value:
+        if isinstance(offset, int):
+            if offset == 0:
+                return ptr
+            offset = I64(offset)
+        return self.b.gep(ptr, [offset], source_etype=I8, name=name)
+
+    def load(self, ptr: ir.Value, size: int = 8, signed: bool = False, offset: int = 0, name: str = "") -> ir.Value:
+        """Load an integer of `size` bytes and extend it to i64."""
+        value = self.b.load(self.gep(ptr, offset), typ=int_type(size), name=name)
+        if size == 8:
+            return value
+        return self.b.sext(value, I64) if signed else self.b.zext(value, I64)
+
+    def store(self, ptr: ir.Value, value: ir.Value, size: int = 8, offset: int = 0) -> None:
+        if value.type != int_type(size):
+            value = self.b.trunc(value, int_type(size)) if value.type.width > size * 8 else self.b.zext(value, int_type(size))
+        self.b.store(value, self.gep(ptr, offset))
+
+    def memset(self, ptr: ir.Value, size: int, byte: int = 0) -> None:
+        if size <= 0:
+            return
+        fn = self._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
+        self.b.call(fn, [ptr, I8(byte), I64(size), I1(0)])
+
+    def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
+        if size <= 0:
+            return
+        fn = self._intrinsic("llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
+        self.b.call(fn, [dst, src, I64(size), I1(0)])
+
+    # ------------------------------------------------------------ map and constant references
+    def map_ref(self, index: int, name: str = "map") -> ir.Value:
+        """A map's address, as `ld_imm64 rX, map` patched by the loader."""
+        fn = self._intrinsic("llvm.bpf.pseudo", I64, [I64, I64])
+        value = self.b.call(fn, [I64(BPF_PSEUDO_MAP_FD), I64(index)], name=name)
+        return self.b.inttoptr(value, PTR)
+
+    def runtime_const(self, name: str) -> ir.Value:
+        """A 64-bit value fixed by the loader (e.g. cpid)."""
+        fn = self._intrinsic("llvm.bpf.pseudo", I64, [I64, I64])
+        return self.b.call(fn, [I64(BPF_PSEUDO_MAP_FD), I64(CONST_BASE + CONSTANTS.index(name))], name=name)
+
+    # ------------------------------------------------------------ helpers
+    def helper(self, name: str, args: list[ir.Value], ret: ir.Type = I64, result: str = "") -> ir.Value:
+        """The one funnel for BPF helper calls: `call <helper id>`."""
+        fnty = ir.FunctionType(ret, [a.type for a in args])
+        callee = self.b.inttoptr(I64(HELPERS[name]), ir.PointerType(fnty), name=f"{name}_fn")
+        return self.b.call(callee, args, name=result or name)
+
+    # void *bpf_map_lookup_elem(struct bpf_map *map, const void *key)
+    def map_lookup_elem(self, map_ptr: ir.Value, key: ir.Value, name: str = "lookup") -> ir.Value:
+        return self.helper("map_lookup_elem", [map_ptr, key], PTR, name)
+
+    # long bpf_map_update_elem(struct bpf_map *map, const void *key, const void *value, u64 flags)
+    def map_update_elem(self, map_ptr: ir.Value, key: ir.Value, value: ir.Value, flags: int = BPF_ANY) -> ir.Value:
+        return self.helper("map_update_elem", [map_ptr, key, value, I64(flags)], I64, "update")
+
+    # long bpf_map_delete_elem(struct bpf_map *map, const void *key)
+    def map_delete_elem(self, map_ptr: ir.Value, key: ir.Value) -> ir.Value:
+        return self.helper("map_delete_elem", [map_ptr, key], I64, "delete")
+
+    # u64 bpf_ktime_get_ns(void)
+    def ktime_get_ns(self) -> ir.Value:
+        return self.helper("ktime_get_ns", [], I64, "nsecs")
+
+    # u32 bpf_get_prandom_u32(void)
+    def get_prandom_u32(self) -> ir.Value:
+        return self.helper("get_prandom_u32", [], I64, "rand")
+
+    # u32 bpf_get_smp_processor_id(void)
+    def get_smp_processor_id(self) -> ir.Value:
+        return self.helper("get_smp_processor_id", [], I64, "cpu")
+
+    # u64 bpf_get_current_pid_tgid(void)
+    def get_current_pid_tgid(self) -> ir.Value:
+        return self.helper("get_current_pid_tgid", [], I64, "pid_tgid")
+
+    # u64 bpf_get_current_uid_gid(void)
+    def get_current_uid_gid(self) -> ir.Value:
+        return self.helper("get_current_uid_gid", [], I64, "uid_gid")
+
+    # long bpf_get_current_comm(void *buf, u32 size_of_buf)
+    def get_current_comm(self, buf: ir.Value, size: int) -> ir.Value:
+        return self.helper("get_current_comm", [buf, I64(size)], I64, "get_comm")
+
+    # u64 bpf_get_current_task(void)
+    def get_current_task(self) -> ir.Value:
+        return self.helper("get_current_task", [], I64, "curtask")
+
+    # long bpf_get_numa_node_id(void)
+    def get_numa_node_id(self) -> ir.Value:
+        return self.helper("get_numa_node_id", [], I64, "numaid")
+
+    # u64 bpf_get_current_cgroup_id(void)
+    def get_current_cgroup_id(self) -> ir.Value:
+        return self.helper("get_current_cgroup_id", [], I64, "cgroup")
+
+    # u64 bpf_jiffies64(void)
+    def jiffies64(self) -> ir.Value:
+        return self.helper("jiffies64", [], I64, "jiffies")
+
+    # long bpf_probe_read_{user,kernel}(void *dst, u32 size, const void *unsafe_ptr)
+    def probe_read(self, dst: ir.Value, size: int | ir.Value, src: ir.Value, user: bool) -> ir.Value:
+        name = "probe_read_user" if user else "probe_read_kernel"
+        size_v = I64(size) if isinstance(size, int) else size
+        return self.helper(name, [dst, size_v, self._as_ptr(src)], I64, name)
+
+    # long bpf_probe_read_{user,kernel}_str(void *dst, u32 size, const void *unsafe_ptr)
+    def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value, user: bool) -> ir.Value:
+        name = "probe_read_user_str" if user else "probe_read_kernel_str"
+        return self.helper(name, [dst, I64(size), self._as_ptr(src)], I64, name)
+
+    # long bpf_ringbuf_output(void *ringbuf, void *data, u64 size, u64 flags)
+    def ringbuf_output(self, ringbuf: ir.Value, data: ir.Value, size: int) -> ir.Value:
+        return self.helper("ringbuf_output", [ringbuf, data, I64(size), I64(0)], I64, "ringbuf_output")
+
+    def _as_ptr(self, value: ir.Value) -> ir.Value:
+        return self.b.inttoptr(value, PTR) if isinstance(value.type, ir.IntType) else value
+
+    # ------------------------------------------------------------ small conveniences
+    def to_i64(self, value: ir.Value, signed: bool = False) -> ir.Value:
+        if isinstance(value.type, ir.PointerType):
+            return self.b.ptrtoint(value, I64)
+        if value.type.width == 64:
+            return value
+        if value.type.width > 64:
+            return self.b.trunc(value, I64)
+        return self.b.sext(value, I64) if signed else self.b.zext(value, I64)
+
+    def bool_i64(self, cond: ir.Value) -> ir.Value:
+        return self.b.zext(cond, I64)

@@ -1,0 +1,562 @@
+"""Lower the typed AST to LLVM IR: one BPF function per probe attach point.
+
+Scalars (integers, bools, pointers) are i64 values; strings, tuples and
+records are pointers to zero-initialised stack slots of their type's size.
+Builtin variables and functions are lowered by the functions registered in
+codegen/calls.py; this module handles the language's structure: statements,
+operators, maps, variables and events sent to user space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llvmlite import ir
+
+from pytrace.codegen import calls
+from pytrace.codegen.artifact import EventSpec, MapSpec
+from pytrace.codegen.irbuilder import I1, I8, I64, PTR, BpfBuilder
+from pytrace.lang import ast
+from pytrace.lang import types as T
+from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
+from pytrace.lang.probes.base import ProbeSpec
+
+RINGBUF_SIZE = 1 << 20
+EXIT_EVENT = "exit"
+
+
+def bpf_key_type(info: MapInfo) -> T.TupleType:
+    """The BPF key of a map: its user keys (a u64 0 for a map without keys),
+    plus a u64 bucket index for hist/lhist."""
+    elems = list(info.key_types or [])
+    if info.kind in ("hist", "lhist"):
+        elems.append(T.U64)
+    return T.TupleType(tuple(elems or [T.U64]))
+
+
+@dataclass
+class ModuleState:
+    """What all probe functions of one program share: maps and events."""
+
+    ctx: CompileContext
+    module: ir.Module
+    maps: list[MapSpec] = field(default_factory=list)
+    map_index: dict[str, int] = field(default_factory=dict)
+    events: list[EventSpec] = field(default_factory=list)
+    ringbuf: int = -1
+    lost: int = -1
+
+    def __post_init__(self) -> None:
+        max_keys = self.ctx.options.max_map_keys
+        for name, info in sorted(self.ctx.maps.items()):
+            key = bpf_key_type(info)
+            map_type = "percpu_hash" if info.percpu else "hash"
+            self.map_index[name] = len(self.maps)
+            self.maps.append(MapSpec(
+                len(self.maps), name, map_type, key.size, info.value_type.size, max_keys, info.kind,
+                key.layout(), len(info.key_types or []), info.value_type.layout(),
+                list(getattr(info.value_type, "params", ()))))
+        self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, RINGBUF_SIZE)
+        self.lost = self._internal("__lost", "percpu_array", 4, 8, 1)
+        for fmt in self.ctx.formats:
+            rec = fmt.record_type
+            self.events.append(EventSpec(
+                fmt.id, fmt.kind, fmt.fmt, [t.layout() for t in fmt.arg_types],
+                [8 + o for o in rec.offsets()], segments=fmt.segments))
+
+    def _internal(self, name: str, map_type: str, key_size: int, value_size: int, entries: int) -> int:
+        self.maps.append(MapSpec(len(self.maps), name, map_type, key_size, value_size, entries, "internal"))
+        return len(self.maps) - 1
+
+    def add_event(self, kind: str, map_name: str = "", arg_types: list[T.Type] | None = None) -> EventSpec:
+        """An event that is not a format call: exit(), print(@m), clear(@m)..."""
+        arg_types = arg_types or []
+        rec = T.TupleType(tuple(arg_types))
+        ev = EventSpec(len(self.events), kind, "", [t.layout() for t in arg_types],
+                       [8 + o for o in rec.offsets()], map_name)
+        self.events.append(ev)
+        return ev
+
+
+class _Loop:
+    def __init__(self, cont: ir.Block, brk: ir.Block) -> None:
+        self.cont, self.brk = cont, brk
+
+
+class ProbeLowering:
+    def __init__(self, state: ModuleState, unit: ProbeUnit, spec: ProbeSpec, func_name: str) -> None:
+        self.state = state
+        self.unit = unit
+        self.spec = spec
+        fnty = ir.FunctionType(I64, [PTR])
+        self.func = ir.Function(state.module, fnty, func_name)
+        self.func.args[0].name = "ctx"
+        self.func.section = f"prog/{func_name}"
+        self.bb = BpfBuilder(state.module, self.func)
+        self.b = self.bb.b
+        self.ctx_ptr = self.func.args[0]
+        self.vars: dict[str, ir.Value] = {}
+        self.loops: list[_Loop] = []
+        self._block_count = 0
+
+    # ------------------------------------------------------------ structure
+    def lower(self) -> ir.Function:
+        probe = self.unit.probe
+        if probe.predicate is not None:
+            cond = self.truth(self.expr(probe.predicate), probe.predicate.type)
+            run, skip = self.block("pred_true"), self.block("pred_false")
+            self.b.cbranch(cond, run, skip)
+            self.b.position_at_end(skip)
+            self.b.ret(I64(0))
+            self.b.position_at_end(run)
+        self.stmt(probe.block)
+        if not self.b.block.is_terminated:
+            self.b.ret(I64(0))
+        self.bb.finish()
+        return self.func
+
+    def block(self, name: str) -> ir.Block:
+        self._block_count += 1
+        return self.func.append_basic_block(name)
+
+    def dead_end(self, name: str) -> None:
+        """Continue emitting after a terminator, into an unreachable block."""
+        self.b.position_at_end(self.block(name))
+
+    # ------------------------------------------------------------ values
+    def truth(self, value: ir.Value, t: T.Type | None) -> ir.Value:
+        if isinstance(value.type, ir.PointerType):
+            return self.b.icmp_unsigned("!=", value, ir.Constant(PTR, None))
+        return self.b.icmp_unsigned("!=", value, I64(0), name="cond")
+
+    def slot(self, t: T.Type, name: str) -> ir.Value:
+        """A zeroed stack slot for a memory value of type t."""
+        ptr = self.bb.alloca(t.size, name)
+        self.bb.memset(ptr, t.size)
+        return ptr
+
+    def const_string(self, text: str, size: int, name: str = "str") -> ir.Value:
+        data = text.encode()[: size - 1]
+        ptr = self.slot(T.StringType(size), name)
+        for off in range(0, len(data), 8):
+            chunk = data[off:off + 8]
+            if len(chunk) == 8:
+                self.bb.store(ptr, I64(int.from_bytes(chunk, "little")), 8, off)
+            else:
+                for i, byte in enumerate(chunk):
+                    self.bb.store(ptr, I8(byte), 1, off + i)
+        return ptr
+
+    def store_value(self, dst: ir.Value, offset: int, value: ir.Value, src_t: T.Type, dst_t: T.Type) -> None:
+        """Write a value of type src_t into memory laid out as dst_t."""
+        if isinstance(dst_t, T.TupleType) and isinstance(src_t, T.TupleType):
+            for (so, st), (do, dt) in zip(zip(src_t.offsets(), src_t.elems), zip(dst_t.offsets(), dst_t.elems)):
+                elem = self.load_value(self.bb.gep(value, so), st)
+                self.store_value(dst, offset + do, elem, st, dt)
+            return
+        if isinstance(dst_t, T.StringType):
+            n = min(src_t.size, dst_t.size)
+            self.bb.memcpy(self.bb.gep(dst, offset), value, n)
+            if src_t.size > dst_t.size:
+                self.bb.store(dst, I8(0), 1, offset + dst_t.size - 1)
+            return
+        if not dst_t.is_scalar and not isinstance(dst_t, T.BoolType):
+            self.bb.memcpy(self.bb.gep(dst, offset), value, min(src_t.size, dst_t.size))
+            return
+        self.bb.store(dst, value, dst_t.size, offset)
+
+    def load_value(self, ptr: ir.Value, t: T.Type) -> ir.Value:
+        """Read a value of type t at ptr: scalars are loaded, memory stays a pointer."""
+        if isinstance(t, (T.IntType, T.BoolType)):
+            return self.bb.load(ptr, t.size, T.is_signed(t))
+        if isinstance(t, T.PointerType):
+            return self.bb.load(ptr, 8)
+        return ptr
+
+    # ------------------------------------------------------------ maps
+    def map_ptr(self, name: str) -> ir.Value:
+        return self.bb.map_ref(self.state.map_index[name], name=f"map_{name.lstrip('@') or 'anon'}")
+
+    def map_key(self, node: ast.Map, bucket: ir.Value | None = None) -> ir.Value:
+        info = self.state.ctx.maps[node.name]
+        key_t = bpf_key_type(info)
+        key = self.slot(key_t, f"key_{node.name.lstrip('@') or 'anon'}")
+        offsets = key_t.offsets()
+        for k, off, kt in zip(node.keys, offsets, key_t.elems):
+            self.store_value(key, off, self.expr(k), k.type, kt)
+        if bucket is not None:
+            self.bb.store(key, bucket, 8, offsets[-1])
+        return key
+
+    def map_lookup(self, node: ast.Map, key: ir.Value) -> ir.Value:
+        return self.bb.map_lookup_elem(self.map_ptr(node.name), key, name=f"lookup_{node.name.lstrip('@')}")
+
+    def if_else(self, cond: ir.Value, name: str):
+        """`with self.if_else(c, 'x') as (then, otherwise):` helper returning blocks."""
+        then, other, done = self.block(f"{name}_then"), self.block(f"{name}_else"), self.block(f"{name}_done")
+        self.b.cbranch(cond, then, other)
+        return then, other, done
+
+    def map_read(self, node: ast.Map) -> ir.Value:
+        info = self.state.ctx.maps[node.name]
+        t = info.value_type
+        key = self.map_key(node)
+        ptr = self.map_lookup(node, key)
+        found = self.b.icmp_unsigned("!=", ptr, ir.Constant(PTR, None), name="found")
+        if t.is_scalar or isinstance(t, T.BoolType):
+            hit, miss, done = self.if_else(found, "map_read")
+            self.b.position_at_end(hit)
+            v = self.load_value(ptr, t)
+            hit_end = self.b.block
+            self.b.branch(done)
+            self.b.position_at_end(miss)
+            self.b.branch(done)
+            self.b.position_at_end(done)
+            phi = self.b.phi(I64, name=f"{node.name.lstrip('@') or 'anon'}_val")
+            phi.add_incoming(v, hit_end)
+            phi.add_incoming(I64(0), miss)
+            return phi
+        out = self.slot(t, f"{node.name.lstrip('@')}_val")
+        hit, miss, done = self.if_else(found, "map_read")
+        self.b.position_at_end(hit)
+        self.bb.memcpy(out, ptr, t.size)
+        self.b.branch(done)
+        self.b.position_at_end(miss)
+        self.b.branch(done)
+        self.b.position_at_end(done)
+        return out
+
+    def map_write(self, node: ast.Map, value: ir.Value, value_t: T.Type) -> None:
+        info = self.state.ctx.maps[node.name]
+        key = self.map_key(node)
+        buf = self.slot(info.value_type, f"{node.name.lstrip('@') or 'anon'}_new")
+        self.store_value(buf, 0, value, value_t, info.value_type)
+        self.bb.map_update_elem(self.map_ptr(node.name), key, buf)
+
+    def map_update_in_place(self, node: ast.Map, key: ir.Value, update, initial) -> None:
+        """Look up key; if present call update(ptr), else insert initial(buf).
+
+        Both callbacks write through a pointer to the value."""
+        info = self.state.ctx.maps[node.name]
+        ptr = self.map_lookup(node, key)
+        found = self.b.icmp_unsigned("!=", ptr, ir.Constant(PTR, None), name="found")
+        hit, miss, done = self.if_else(found, "agg")
+        self.b.position_at_end(hit)
+        update(ptr)
+        self.b.branch(done)
+        self.b.position_at_end(miss)
+        buf = self.slot(info.value_type, "agg_init")
+        initial(buf)
+        self.bb.map_update_elem(self.map_ptr(node.name), key, buf)
+        self.b.branch(done)
+        self.b.position_at_end(done)
+
+    # ------------------------------------------------------------ events to user space
+    def emit_event(self, event: EventSpec, args: list[tuple[ir.Value, T.Type, T.Type]]) -> None:
+        """Send [u64 id][args...] through the ring buffer; count it as lost on failure."""
+        arg_types = [dst for _, _, dst in args]
+        rec_t = T.TupleType((T.U64, *arg_types))
+        rec = self.slot(rec_t, f"event_{event.kind}")
+        self.bb.store(rec, I64(event.id), 8, 0)
+        for (value, src_t, dst_t), off in zip(args, rec_t.offsets()[1:]):
+            self.store_value(rec, off, value, src_t, dst_t)
+        rb = self.bb.map_ref(self.state.ringbuf, name="ringbuf")
+        ret = self.bb.ringbuf_output(rb, rec, rec_t.size)
+        failed = self.b.icmp_signed("!=", ret, I64(0), name="event_lost")
+        lost, ok, done = self.if_else(failed, "lost")
+        self.b.position_at_end(lost)
+        zero = self.slot(T.U32, "lost_key")
+        counter = self.bb.map_lookup_elem(self.bb.map_ref(self.state.lost, name="lost_map"), zero, "lost_counter")
+        have = self.b.icmp_unsigned("!=", counter, ir.Constant(PTR, None))
+        inc, skip, fin = self.if_else(have, "lost_inc")
+        self.b.position_at_end(inc)
+        self.bb.store(counter, self.b.add(self.bb.load(counter), I64(1)))
+        self.b.branch(fin)
+        self.b.position_at_end(skip)
+        self.b.branch(fin)
+        self.b.position_at_end(fin)
+        self.b.branch(done)
+        self.b.position_at_end(ok)
+        self.b.branch(done)
+        self.b.position_at_end(done)
+
+    # ------------------------------------------------------------ statements
+    def stmt(self, node: ast.Stmt) -> None:
+        getattr(self, "stmt_" + type(node).__name__)(node)
+
+    def stmt_Block(self, node: ast.Block) -> None:
+        for s in node.stmts:
+            self.stmt(s)
+
+    def stmt_ExprStmt(self, node: ast.ExprStmt) -> None:
+        self.expr(node.expr)
+
+    def stmt_Assign(self, node: ast.Assign) -> None:
+        target = node.target
+        value_node = node.value
+        if node.op is not None:
+            value_node = ast.Binop(node.op, target, node.value, span=node.span, type=target.type)
+        if isinstance(target, ast.Map):
+            info = self.state.ctx.maps[target.name]
+            if info.is_aggregation:
+                calls.lower_aggregation(self, target, value_node)  # type: ignore[arg-type]
+                return
+            self.map_write(target, self.expr(value_node), value_node.type)
+        else:
+            self.assign_var(target, self.expr(value_node), value_node.type)  # type: ignore[arg-type]
+
+    def var_slot(self, var: ast.Variable) -> ir.Value:
+        t = self.unit.variables[var.name]
+        if var.name not in self.vars:
+            self.vars[var.name] = self.slot_uninit(t, f"var_{var.name.lstrip('$')}")
+        return self.vars[var.name]
+
+    def slot_uninit(self, t: T.Type, name: str) -> ir.Value:
+        ptr = self.bb.alloca(max(t.size, 8), name)
+        # Zero it once in the entry block, so reads before writes are defined.
+        entry_b = self.bb._entry_b
+        fn = self.bb._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
+        entry_b.call(fn, [ptr, I8(0), I64(max(t.size, 8)), I1(0)])
+        return ptr
+
+    def assign_var(self, var: ast.Variable, value: ir.Value, value_t: T.Type) -> None:
+        t = self.unit.variables[var.name]
+        slot = self.var_slot(var)
+        if t.is_scalar or isinstance(t, T.BoolType):
+            self.bb.store(slot, value, 8)
+        else:
+            self.bb.memset(slot, t.size)
+            self.store_value(slot, 0, value, value_t, t)
+
+    def stmt_VarDecl(self, node: ast.VarDecl) -> None:
+        self.var_slot(node.var)
+        if node.value is not None:
+            self.assign_var(node.var, self.expr(node.value), node.value.type)
+
+    def stmt_If(self, node: ast.If) -> None:
+        cond = self.truth(self.expr(node.cond), node.cond.type)
+        then, other, done = self.if_else(cond, "if")
+        self.b.position_at_end(then)
+        self.stmt(node.then)
+        if not self.b.block.is_terminated:
+            self.b.branch(done)
+        self.b.position_at_end(other)
+        if node.otherwise is not None:
+            self.stmt(node.otherwise)
+        if not self.b.block.is_terminated:
+            self.b.branch(done)
+        self.b.position_at_end(done)
+
+    def stmt_While(self, node: ast.While) -> None:
+        head, body, done = self.block("while_cond"), self.block("while_body"), self.block("while_done")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        self.b.cbranch(self.truth(self.expr(node.cond), node.cond.type), body, done)
+        self.b.position_at_end(body)
+        self.loops.append(_Loop(head, done))
+        self.stmt(node.body)
+        self.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(head)
+        self.b.position_at_end(done)
+
+    def stmt_Unroll(self, node: ast.Unroll) -> None:
+        for _ in range(node.count.value):  # type: ignore[attr-defined]
+            self.stmt(node.body)
+
+    def stmt_For(self, node: ast.For) -> None:
+        rng = node.iterable
+        assert isinstance(rng, ast.Range)
+        slot = self.var_slot(node.var)
+        self.bb.store(slot, self.expr(rng.low))
+        high = self.expr(rng.high)
+        head, body, step, done = (self.block(n) for n in ("for_cond", "for_body", "for_step", "for_done"))
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        i = self.bb.load(slot)
+        self.b.cbranch(self.b.icmp_signed("<", i, high, name="in_range"), body, done)
+        self.b.position_at_end(body)
+        self.loops.append(_Loop(step, done))
+        self.stmt(node.body)
+        self.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(step)
+        self.b.position_at_end(step)
+        self.bb.store(slot, self.b.add(self.bb.load(slot), I64(1)))
+        self.b.branch(head)
+        self.b.position_at_end(done)
+
+    def stmt_Jump(self, node: ast.Jump) -> None:
+        if node.kind == "return":
+            self.b.ret(I64(0))
+        elif node.kind == "break":
+            self.b.branch(self.loops[-1].brk)
+        else:
+            self.b.branch(self.loops[-1].cont)
+        self.dead_end(f"after_{node.kind}")
+
+    # ------------------------------------------------------------ expressions
+    def expr(self, node: ast.Expr) -> ir.Value:
+        return getattr(self, "expr_" + type(node).__name__)(node)
+
+    def expr_Integer(self, node: ast.Integer) -> ir.Value:
+        return I64(node.value & (2**64 - 1))
+
+    def expr_Boolean(self, node: ast.Boolean) -> ir.Value:
+        return I64(int(node.value))
+
+    def expr_String(self, node: ast.String) -> ir.Value:
+        return self.const_string(node.value, node.type.size)
+
+    def expr_Builtin(self, node: ast.Builtin) -> ir.Value:
+        if node.name == "args" and isinstance(node.type, T.PointerType):
+            return self.ctx_ptr
+        cv = self.unit.provider.variable(node.name, self.spec)
+        if cv is not None:
+            return self.bb.load(self.ctx_ptr, cv.type.size, T.is_signed(cv.type), cv.offset, name=node.name)
+        return calls.VARIABLES[node.name](self, node)
+
+    def expr_Variable(self, node: ast.Variable) -> ir.Value:
+        slot = self.var_slot(node)
+        t = self.unit.variables[node.name]
+        if t.is_scalar or isinstance(t, T.BoolType):
+            return self.bb.load(slot, 8, name=node.name.lstrip("$"))
+        return slot
+
+    def expr_Map(self, node: ast.Map) -> ir.Value:
+        return self.map_read(node)
+
+    def expr_Call(self, node: ast.Call) -> ir.Value:
+        return calls.FUNCTIONS[node.name](self, node)
+
+    def expr_Binop(self, node: ast.Binop) -> ir.Value:
+        op = node.op
+        if op in ("&&", "||"):
+            return self.logical(node)
+        lt, rt = node.left.type, node.right.type
+        if isinstance(lt, T.StringType):
+            eq = calls.string_equal(self, self.expr(node.left), lt, self.expr(node.right), rt)
+            return eq if op == "==" else self.b.xor(eq, I64(1))
+        left, right = self.expr(node.left), self.expr(node.right)
+        signed = T.is_signed(lt) and T.is_signed(rt) or T.is_signed(node.type)
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            signed = T.is_signed(lt) and T.is_signed(rt)
+            cmp = (self.b.icmp_signed if signed else self.b.icmp_unsigned)(op, left, right, name="cmp")
+            return self.bb.bool_i64(cmp)
+        if op in ("/", "%"):
+            # The verifier would refuse nothing, but BPF division by zero yields 0; keep bpftrace's result.
+            fn = {"/": self.b.sdiv if signed else self.b.udiv, "%": self.b.srem if signed else self.b.urem}[op]
+            return fn(left, right, name="div" if op == "/" else "mod")
+        ops = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
+               "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if T.is_signed(lt) else self.b.lshr}
+        return ops[op](left, right)
+
+    def logical(self, node: ast.Binop) -> ir.Value:
+        result = self.slot_uninit(T.U64, "logical")
+        left = self.truth(self.expr(node.left), node.left.type)
+        rhs, short, done = self.block("rhs"), self.block("short"), self.block("logical_done")
+        if node.op == "&&":
+            self.b.cbranch(left, rhs, short)
+            short_value = 0
+        else:
+            self.b.cbranch(left, short, rhs)
+            short_value = 1
+        self.b.position_at_end(short)
+        self.bb.store(result, I64(short_value))
+        self.b.branch(done)
+        self.b.position_at_end(rhs)
+        right = self.truth(self.expr(node.right), node.right.type)
+        self.bb.store(result, self.bb.bool_i64(right))
+        self.b.branch(done)
+        self.b.position_at_end(done)
+        return self.bb.load(result)
+
+    def expr_Unop(self, node: ast.Unop) -> ir.Value:
+        value = self.expr(node.operand)
+        if node.op == "!":
+            return self.bb.bool_i64(self.b.icmp_unsigned("==", value, I64(0)))
+        if node.op == "-":
+            return self.b.neg(value)
+        if node.op == "~":
+            return self.b.not_(value)
+        if node.op == "*":
+            t = node.type
+            buf = self.slot(T.U64, "deref")
+            pt = node.operand.type
+            self.bb.probe_read(buf, t.size, value, user=getattr(pt, "addrspace", "kernel") == "user")
+            return self.bb.load(buf, t.size, T.is_signed(t))
+        raise NotImplementedError(node.op)
+
+    def expr_Increment(self, node: ast.Increment) -> ir.Value:
+        delta = I64(1 if node.op == "++" else -1)
+        target = node.target
+        if isinstance(target, ast.Variable):
+            slot = self.var_slot(target)
+            old = self.bb.load(slot)
+            new = self.b.add(old, delta)
+            self.bb.store(slot, new)
+            return new if node.prefix else old
+        assert isinstance(target, ast.Map)
+        old = self.map_read(target)
+        new = self.b.add(old, delta)
+        self.map_write(target, new, T.S64)
+        return new if node.prefix else old
+
+    def expr_Ternary(self, node: ast.Ternary) -> ir.Value:
+        t = node.type
+        cond = self.truth(self.expr(node.cond), node.cond.type)
+        result = self.slot_uninit(t, "ternary")
+        then, other, done = self.if_else(cond, "ternary")
+        for block, branch in ((then, node.then), (other, node.otherwise)):
+            self.b.position_at_end(block)
+            value = self.expr(branch)
+            if t.is_scalar or isinstance(t, T.BoolType):
+                self.bb.store(result, value)
+            else:
+                self.bb.memset(result, t.size)
+                self.store_value(result, 0, value, branch.type, t)
+            self.b.branch(done)
+        self.b.position_at_end(done)
+        return self.bb.load(result) if t.is_scalar or isinstance(t, T.BoolType) else result
+
+    def expr_Cast(self, node: ast.Cast) -> ir.Value:
+        value = self.expr(node.operand)
+        t = node.type
+        if isinstance(t, T.IntType) and t.bits < 64:
+            narrow = self.b.trunc(value, ir.IntType(t.bits))
+            return self.bb.to_i64(narrow, t.signed)
+        if isinstance(t, T.BoolType):
+            return self.bb.bool_i64(self.b.icmp_unsigned("!=", value, I64(0)))
+        return value
+
+    def expr_FieldAccess(self, node: ast.FieldAccess) -> ir.Value:
+        base_t = node.operand.type
+        base = self.expr(node.operand)
+        record = base_t.pointee if isinstance(base_t, T.PointerType) else base_t
+        f = record.fields[node.field_name]
+        in_ctx = isinstance(base_t, T.PointerType) and base_t.addrspace == "ctx"
+        if in_ctx and f.data_loc:
+            loc = self.bb.load(base, 4, False, f.offset, name=f"{f.name}_loc")
+            data = self.bb.gep(base, self.b.and_(loc, I64(0xFFFF)))
+            out = self.slot(f.type, f.name)
+            self.bb.probe_read_str(out, f.type.size, data, user=False)
+            return out
+        if in_ctx and f.type.is_scalar:
+            return self.bb.load(base, f.type.size, T.is_signed(f.type), f.offset, name=f.name)
+        if isinstance(base_t, T.PointerType):
+            out = self.slot(f.type, f.name)
+            self.bb.probe_read(out, f.type.size, self.bb.gep(base, f.offset), user=base_t.addrspace == "user")
+            return self.load_value(out, f.type)
+        return self.load_value(self.bb.gep(base, f.offset), f.type)
+
+    def expr_Tuple(self, node: ast.Tuple) -> ir.Value:
+        t = node.type
+        out = self.slot(t, "tuple")
+        for e, off, et in zip(node.elems, t.offsets(), t.elems):
+            self.store_value(out, off, self.expr(e), e.type, et)
+        return out
+
+    def expr_TupleIndex(self, node: ast.TupleIndex) -> ir.Value:
+        t = node.operand.type
+        base = self.expr(node.operand)
+        return self.load_value(self.bb.gep(base, t.offsets()[node.index]), t.elems[node.index])

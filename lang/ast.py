@@ -1,0 +1,352 @@
+"""The abstract syntax tree.
+
+Plain dataclasses, one per construct, in the style of pycparser: every node
+carries `span` (its source range) as a keyword-only field, and expression
+nodes carry `type`, filled in by the type-checking pass. `children()` walks
+the fields that hold nodes, so the generic visitor (lang/visitor.py) needs no
+per-class code.
+
+The parser builds these nodes with no semantics: bare identifiers are
+`Identifier`s, and the resolve pass replaces those that name builtins with
+`Builtin` nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterator
+
+from pytrace.lang.source import Span
+
+
+def _span() -> Any:
+    return field(default=None, kw_only=True, repr=False, compare=False)
+
+
+@dataclass(eq=False)
+class Node:
+    span: Span | None = _span()
+
+    def children(self) -> Iterator["Node"]:
+        for f in fields(self):
+            if f.name in ("span", "type"):
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Node):
+                yield value
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, Node):
+                        yield item
+
+    def replace_child(self, old: "Node", new: "Node") -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is old:
+                setattr(self, f.name, new)
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is old:
+                        value[i] = new
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(eq=False)
+class Expr(Node):
+    # Set by the type pass (a lang.types.Type).
+    type: Any = field(default=None, kw_only=True, repr=False, compare=False)
+
+
+@dataclass(eq=False)
+class Integer(Expr):
+    value: int
+    raw: str = ""  # the literal as written
+
+
+@dataclass(eq=False)
+class String(Expr):
+    value: str  # escapes already decoded
+
+
+@dataclass(eq=False)
+class Boolean(Expr):
+    value: bool
+
+
+@dataclass(eq=False)
+class Identifier(Expr):
+    """A bare name: a builtin (pid, comm, args...), an enum value, a type."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class Builtin(Expr):
+    """An identifier the resolve pass bound to a builtin or provider variable."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class PositionalParam(Expr):
+    """`$1`..`$N`; `index` 0 means `$#` (the count)."""
+
+    index: int
+
+
+@dataclass(eq=False)
+class Variable(Expr):
+    """A scratch variable `$x` (name includes the `$`)."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class Map(Expr):
+    """`@name[k1, k2]`; `name` includes the `@` (`@` alone is the anonymous map).
+
+    `keys` is empty for a scalar map (`@x`)."""
+
+    name: str
+    keys: list[Expr] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Call(Expr):
+    name: str
+    args: list[Expr] = field(default_factory=list)
+    # Set by the type pass for calls that send data to user space (a FormatInfo).
+    format: Any = field(default=None, kw_only=True, repr=False, compare=False)
+
+
+@dataclass(eq=False)
+class Binop(Expr):
+    op: str  # || && | ^ & == != < <= > >= << >> + - * / %
+    left: Expr
+    right: Expr
+
+
+@dataclass(eq=False)
+class Unop(Expr):
+    op: str  # ! ~ - * (deref) & (address-of)
+    operand: Expr
+
+
+@dataclass(eq=False)
+class Increment(Expr):
+    """`x++`, `++x`, `x--`, `--x` on a map or variable."""
+
+    target: Expr
+    op: str  # "++" or "--"
+    prefix: bool = False
+
+
+@dataclass(eq=False)
+class Ternary(Expr):
+    cond: Expr
+    then: Expr
+    otherwise: Expr
+
+
+@dataclass(eq=False)
+class TypeName(Node):
+    """A type as written in a cast or declaration: `uint32`, `struct task_struct *`."""
+
+    name: str  # "uint32", "struct task_struct", "int8[4]"...
+    pointer: int = 0  # number of `*`
+
+
+@dataclass(eq=False)
+class Cast(Expr):
+    to: TypeName
+    operand: Expr
+
+
+@dataclass(eq=False)
+class FieldAccess(Expr):
+    """`e.field` or `e->field` (`arrow`)."""
+
+    operand: Expr
+    field_name: str
+    arrow: bool = False
+
+
+@dataclass(eq=False)
+class Index(Expr):
+    """`e[i]` on an array or pointer (not a map)."""
+
+    operand: Expr
+    index: Expr
+
+
+@dataclass(eq=False)
+class TupleIndex(Expr):
+    """`$t.0`."""
+
+    operand: Expr
+    index: int
+
+
+@dataclass(eq=False)
+class Tuple(Expr):
+    elems: list[Expr] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Sizeof(Expr):
+    arg: Node  # an Expr or a TypeName
+
+
+@dataclass(eq=False)
+class Offsetof(Expr):
+    of: Node  # an Expr or a TypeName
+    field_path: list[str] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Range(Node):
+    """`a..b` in `for ($i : a..b)`."""
+
+    low: Expr
+    high: Expr
+
+
+# ----------------------------------------------------------------- statements
+
+
+@dataclass(eq=False)
+class Stmt(Node):
+    pass
+
+
+@dataclass(eq=False)
+class Block(Stmt):
+    stmts: list[Stmt] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass(eq=False)
+class Assign(Stmt):
+    """`target = value`, or `target op= value` when `op` is set ("+", "<<"...).
+
+    `target` is a Map or a Variable."""
+
+    target: Expr
+    value: Expr
+    op: str | None = None
+
+
+@dataclass(eq=False)
+class VarDecl(Stmt):
+    """`let $x [: type] [= value]`."""
+
+    var: Variable
+    type_name: TypeName | None = None
+    value: Expr | None = None
+
+
+@dataclass(eq=False)
+class If(Stmt):
+    cond: Expr
+    then: Block
+    otherwise: Stmt | None = None  # a Block, an If (else if), or None
+
+
+@dataclass(eq=False)
+class While(Stmt):
+    cond: Expr
+    body: Block
+
+
+@dataclass(eq=False)
+class Unroll(Stmt):
+    count: Expr
+    body: Block
+
+
+@dataclass(eq=False)
+class For(Stmt):
+    """`for ($kv : @map)` or `for ($i : a..b)`."""
+
+    var: Variable
+    iterable: Node  # a Map or a Range
+    body: Block
+
+
+@dataclass(eq=False)
+class Jump(Stmt):
+    kind: str  # "return", "break", "continue"
+    value: Expr | None = None
+
+
+# -------------------------------------------------------------- top level
+
+
+@dataclass(eq=False)
+class AttachPoint(Node):
+    """One attach point as written, e.g. `tracepoint:syscalls:sys_enter_*`.
+
+    The parser keeps the raw text; the probe-binding pass hands it to a
+    provider, which parses it into `provider` and `params`."""
+
+    raw: str
+    provider: Any = field(default=None, kw_only=True, repr=False, compare=False)
+    params: Any = field(default=None, kw_only=True, repr=False, compare=False)
+
+
+@dataclass(eq=False)
+class Probe(Node):
+    attach_points: list[AttachPoint]
+    predicate: Expr | None
+    block: Block
+
+
+@dataclass(eq=False)
+class ConfigAssign(Node):
+    name: str
+    value: Expr
+
+
+@dataclass(eq=False)
+class Config(Node):
+    assigns: list[ConfigAssign] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class MapDecl(Node):
+    """`let @m = hash(N);` at top level."""
+
+    name: str
+    kind: str
+    max_entries: int
+
+
+@dataclass(eq=False)
+class Macro(Node):
+    name: str
+    params: list[Expr]  # Variables and Maps
+    body: Block
+
+
+@dataclass(eq=False)
+class CDefinition(Node):
+    """`#include ...`, `#define ...`, or a C `struct`/`union`/`enum` definition,
+    kept as text."""
+
+    kind: str  # "include", "define", "struct"
+    text: str
+
+
+@dataclass(eq=False)
+class Program(Node):
+    probes: list[Probe] = field(default_factory=list)
+    config: Config | None = None
+    macros: list[Macro] = field(default_factory=list)
+    map_decls: list[MapDecl] = field(default_factory=list)
+    c_definitions: list[CDefinition] = field(default_factory=list)

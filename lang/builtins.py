@@ -1,0 +1,208 @@
+"""The builtins table: every builtin variable and function of the language.
+
+Each entry names its type (or a type-checking hook), the probe types that
+offer it, and a one-line description; the README's language reference is
+generated from these tables (scripts/gen_reference.py), so it cannot drift.
+Code generation for each entry is one lowering function registered under
+the same name in codegen/calls.py.
+
+A function's `check(call, tc)` hook type-checks the call's arguments with
+the type checker `tc` (lang/passes/typecheck.py) and returns the result type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from pytrace.lang import ast
+from pytrace.lang import types as T
+
+if TYPE_CHECKING:
+    from pytrace.lang.passes.typecheck import TypeChecker
+
+ALL_PROBES = "all"
+
+
+@dataclass(frozen=True)
+class BuiltinVar:
+    name: str
+    type: T.Type
+    doc: str
+    probes: str = ALL_PROBES
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    min_args: int
+    max_args: int
+    check: Callable[[ast.Call, "TypeChecker"], T.Type]
+    doc: str
+    signature: str
+    aggregation: bool = False  # only valid as `@map = f(...)`
+    unsafe: bool = False  # needs --unsafe
+
+
+# ---------------------------------------------------------------- variables
+
+COMM = T.StringType(16)
+
+VARIABLES: dict[str, BuiltinVar] = {v.name: v for v in [
+    BuiltinVar("pid", T.U32, "process id (kernel tgid) of the current thread"),
+    BuiltinVar("tid", T.U32, "thread id (kernel pid) of the current thread"),
+    BuiltinVar("uid", T.U32, "user id of the current thread"),
+    BuiltinVar("gid", T.U32, "group id of the current thread"),
+    BuiltinVar("nsecs", T.U64, "nanoseconds since boot (bpf_ktime_get_ns)"),
+    BuiltinVar("elapsed", T.U64, "nanoseconds since pytrace started"),
+    BuiltinVar("cpu", T.U64, "id of the CPU running the probe"),
+    BuiltinVar("comm", COMM, "name of the current thread (16 bytes)"),
+    BuiltinVar("probe", T.StringType(64), "full name of the probe that fired"),
+    BuiltinVar("cpid", T.U64, "pid of the child process started with -c"),
+    BuiltinVar("rand", T.U32, "a pseudo-random 32-bit number"),
+    BuiltinVar("curtask", T.PointerType(None), "address of the current task_struct"),
+    BuiltinVar("args", T.VOID, "the probe's typed arguments (a record)", "tracepoint, rawtracepoint, fentry, fexit, usdt"),
+    BuiltinVar("retval", T.S64, "return value of the probed function", "kretprobe, uretprobe, fexit"),
+    BuiltinVar("func", T.StringType(64), "name of the probed function", "kprobe, kretprobe, uprobe, uretprobe, fentry, fexit"),
+    *(BuiltinVar(f"arg{i}", T.U64, f"argument {i} of the probed function", "kprobe, uprobe, rawtracepoint")
+      for i in range(6)),
+]}
+
+
+def variable(name: str) -> BuiltinVar | None:
+    return VARIABLES.get(name)
+
+
+# ---------------------------------------------------------------- functions
+# Type-checking hooks. Each returns the call's type.
+
+
+def _void(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    for a in call.args:
+        tc.expr(a)
+    return T.VOID
+
+
+def _printf(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    tc.check_format_call(call)
+    return T.VOID
+
+
+def _exit(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    for a in call.args:
+        tc.expect_int(call.name, a)
+    return T.VOID
+
+
+def _map_op(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    """print/clear/zero(@map): the first argument names a whole map."""
+    tc.expect_map(call.name, call.args[0], whole=True)
+    for a in call.args[1:]:
+        tc.expect_int(call.name, a)
+    return T.VOID
+
+
+def _print(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    first = call.args[0]
+    if isinstance(first, ast.Map) and not first.keys:
+        return _map_op(call, tc)
+    if len(call.args) > 1:
+        tc.error("print() with more than one argument expects a map as the first argument", first)
+    tc.expr(first)
+    return T.VOID
+
+
+def _delete(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    first = call.args[0]
+    if len(call.args) == 1:
+        if not isinstance(first, ast.Map) or not first.keys and not tc.map_is_scalar(first):
+            tc.error("delete() expects a map element, e.g. delete(@m[key])", first)
+            return T.VOID
+        tc.expect_map(call.name, first, whole=False)
+        return T.VOID
+    tc.expect_map(call.name, first, whole=True)
+    tc.expr(call.args[1])
+    return T.VOID
+
+
+def _str(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    t = tc.expr(call.args[0])
+    if not isinstance(t, (T.PointerType, T.IntType, T.StringType)):
+        tc.error(f"str() expects a pointer or an integer, got {T.describe(t)}", call.args[0])
+    size = tc.max_strlen
+    if len(call.args) == 2:
+        tc.expect_int("str", call.args[1])
+        n = tc.const_int(call.args[1])
+        if n is not None:
+            size = max(1, min(n + 1, size))
+    if isinstance(t, T.StringType):
+        return t
+    return T.StringType(size)
+
+
+def _agg_int_arg(call: ast.Call, tc: "TypeChecker") -> bool:
+    return tc.expect_int(call.name, call.args[0]) if call.args else True
+
+
+def _agg(func: str) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
+    def check(call: ast.Call, tc: "TypeChecker") -> T.Type:
+        signed = False
+        if call.args:
+            tc.expect_int(call.name, call.args[0])
+            signed = T.is_signed(call.args[0].type) or func in ("avg", "stats", "min", "max", "sum")
+        params: tuple[int, ...] = ()
+        if func == "hist" and len(call.args) == 2:
+            k = tc.expect_const(call.name, call.args[1], "the second argument")
+            if k is not None and not 0 <= k <= 5:
+                tc.error("hist: bits must be between 0 and 5", call.args[1])
+            params = (k or 0,)
+        elif func == "hist":
+            params = (0,)
+        elif func == "lhist":
+            vals = [tc.expect_const(call.name, a, "every argument but the first") for a in call.args[1:]]
+            if None not in vals:
+                lo, hi, step = vals
+                if step <= 0:
+                    tc.error("lhist() step must be >= 1", call.args[3])
+                elif hi <= lo:
+                    tc.error("lhist() max must be greater than min", call.args[2])
+                elif (hi - lo) // step > 1000:
+                    tc.error("lhist() too many buckets, must be <= 1000 (max-min)/step", call)
+                params = (lo, hi, max(step, 1))
+        return T.AggType(func, signed, params)
+    return check
+
+
+def _f(name, lo, hi, check, doc, sig, **kw) -> Function:
+    return Function(name, lo, hi, check, doc, sig, **kw)
+
+
+FUNCTIONS: dict[str, Function] = {f.name: f for f in [
+    _f("printf", 1, 64, _printf, "print formatted text as each event arrives", "printf(fmt, ...)"),
+    _f("print", 1, 3, _print, "print a map (optionally its top N entries, values divided by div) or a value",
+       "print(@map[, top[, div]]) | print(value)"),
+    _f("clear", 1, 1, _map_op, "delete every entry of a map", "clear(@map)"),
+    _f("zero", 1, 1, _map_op, "set every value of a map to zero", "zero(@map)"),
+    _f("delete", 1, 2, _delete, "delete one map entry", "delete(@map[key]) | delete(@map, key)"),
+    _f("exit", 0, 1, _exit, "stop tracing: run END, print maps and exit", "exit([code])"),
+    _f("str", 1, 2, _str, "read a NUL-terminated string from a pointer", "str(ptr[, len])"),
+    _f("count", 0, 0, _agg("count"), "count events", "@m = count()", aggregation=True),
+    _f("sum", 1, 1, _agg("sum"), "sum of values", "@m = sum(n)", aggregation=True),
+    _f("avg", 1, 1, _agg("avg"), "average of values", "@m = avg(n)", aggregation=True),
+    _f("min", 1, 1, _agg("min"), "minimum value", "@m = min(n)", aggregation=True),
+    _f("max", 1, 1, _agg("max"), "maximum value", "@m = max(n)", aggregation=True),
+    _f("stats", 1, 1, _agg("stats"), "count, average and total", "@m = stats(n)", aggregation=True),
+    _f("hist", 1, 2, _agg("hist"), "power-of-2 histogram (k: 2^k sub-buckets per power)", "@m = hist(n[, k])",
+       aggregation=True),
+    _f("lhist", 4, 4, _agg("lhist"), "linear histogram", "@m = lhist(n, min, max, step)", aggregation=True),
+]}
+
+
+def function(name: str) -> Function | None:
+    return FUNCTIONS.get(name)
+
+
+AGGREGATE_HINTS = {
+    "count": "count()", "sum": "sum(retval)", "min": "min(retval)", "max": "max(retval)",
+    "avg": "avg(retval)", "hist": "hist(retval)", "lhist": "lhist(rand %10, 0, 10, 1)", "stats": "stats(arg2)",
+}

@@ -1,0 +1,91 @@
+"""What the passes know about a program: its probes bound to providers, its
+maps, variables and output formats. Passes fill this in; codegen reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytrace.lang import ast
+from pytrace.lang import types as T
+from pytrace.lang.diagnostics import Diagnostics
+from pytrace.lang.probes.base import ProbeProvider, ProbeSpec
+from pytrace.lang.source import Source
+
+
+@dataclass
+class Options:
+    params: list[str] = field(default_factory=list)  # positional parameters $1..$N
+    max_strlen: int = 64
+    max_map_keys: int = 4096
+    unsafe: bool = False
+    has_child: bool = False  # -c given, so cpid is meaningful
+    pid_filter: int | None = None  # -p PID
+
+
+@dataclass
+class MapInfo:
+    name: str  # "@x", or "@" for the anonymous map
+    kind: str  # "scalar" or an aggregation: "count", "sum", "avg", "hist"...
+    value_type: T.Type
+    key_types: list[T.Type] | None  # None: a map without keys
+    span: Any = None
+
+    @property
+    def key_type(self) -> T.Type:
+        """The map's BPF key: the keys as one tuple, or a u64 0 without keys."""
+        if not self.key_types:
+            return T.U64
+        if len(self.key_types) == 1:
+            return self.key_types[0]
+        return T.TupleType(tuple(self.key_types))
+
+    @property
+    def is_aggregation(self) -> bool:
+        return self.kind != "scalar"
+
+    @property
+    def percpu(self) -> bool:
+        return self.is_aggregation
+
+
+@dataclass
+class FormatInfo:
+    """A printf-like call whose arguments travel through the ring buffer."""
+
+    id: int
+    kind: str  # "printf", "print", "exit", ...
+    fmt: str
+    arg_types: list[T.Type]
+    segments: Any = None  # lang.format_string segments
+
+    @property
+    def record_type(self) -> T.TupleType:
+        return T.TupleType(tuple(self.arg_types))
+
+
+@dataclass
+class ProbeUnit:
+    """One probe of the program with its expanded attach points."""
+
+    index: int
+    probe: ast.Probe
+    provider: ProbeProvider
+    specs: list[ProbeSpec]
+    variables: dict[str, T.Type] = field(default_factory=dict)
+
+
+class CompileContext:
+    def __init__(self, source: Source, options: Options | None = None) -> None:
+        self.source = source
+        self.options = options or Options()
+        self.diags = Diagnostics()
+        self.program: ast.Program | None = None
+        self.units: list[ProbeUnit] = []
+        self.maps: dict[str, MapInfo] = {}
+        self.formats: list[FormatInfo] = []
+
+    def add_format(self, kind: str, fmt: str, arg_types: list[T.Type], segments: Any = None) -> FormatInfo:
+        info = FormatInfo(len(self.formats), kind, fmt, arg_types, segments)
+        self.formats.append(info)
+        return info

@@ -1,0 +1,85 @@
+"""User-facing errors and warnings, rendered the way bpftrace renders them:
+
+    stdin:1:12-17: ERROR: Unknown function: foo
+    kprobe:f { foo(); }
+               ~~~~~
+    HINT: did you mean ...
+
+Passes record diagnostics; nothing raises for a user mistake. The pipeline
+stops after a pass that recorded an error (see lang/passes/__init__.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from pytrace.lang.source import Span
+
+ERROR = "ERROR"
+WARNING = "WARNING"
+
+
+@dataclass
+class Diagnostic:
+    severity: str
+    message: str
+    span: Span | None = None
+    hints: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = []
+        if self.span is not None:
+            lines.append(f"{self.span.location()}: {self.severity}: {self.message}")
+            lines.extend(self.span.context())
+        else:
+            lines.append(f"{self.severity}: {self.message}")
+        lines.extend(f"HINT: {h}" for h in self.hints)
+        return "\n".join(lines) + "\n"
+
+
+class Diagnostics:
+    """An ordered collection of diagnostics; errors render before warnings."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def error(self, message: str, span: Span | None = None, hints: list[str] | None = None) -> Diagnostic:
+        d = Diagnostic(ERROR, message, span, list(hints or []))
+        self.items.append(d)
+        return d
+
+    def warning(self, message: str, span: Span | None = None, hints: list[str] | None = None) -> Diagnostic:
+        d = Diagnostic(WARNING, message, span, list(hints or []))
+        self.items.append(d)
+        return d
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == WARNING]
+
+    def has_errors(self) -> bool:
+        return any(d.severity == ERROR for d in self.items)
+
+    def render(self, warnings: bool = True) -> str:
+        out = [d.render() for d in self.errors]
+        if warnings:
+            out += [d.render() for d in self.warnings]
+        return "".join(out)
+
+    def emit(self, stream: TextIO = sys.stderr, warnings: bool = True) -> None:
+        stream.write(self.render(warnings))
+        stream.flush()
+
+
+class CompileError(Exception):
+    """Raised by the driver (never by a pass) once a pass recorded errors."""
+
+    def __init__(self, diagnostics: Diagnostics) -> None:
+        super().__init__(diagnostics.render())
+        self.diagnostics = diagnostics

@@ -1,0 +1,43 @@
+"""The compiler's passes, in the one order they run.
+
+Each pass is a function over the CompileContext. A pass that finds user
+mistakes records diagnostics; the pipeline stops after the first pass that
+recorded an error, so later passes may assume a well-formed program.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pytrace.lang.context import CompileContext, Options
+from pytrace.lang.diagnostics import CompileError
+from pytrace.lang.passes.bind_probes import bind_probes
+from pytrace.lang.passes.resolve import resolve
+from pytrace.lang.passes.typecheck import typecheck
+from pytrace.lang.source import Source
+
+
+def parse(ctx: CompileContext) -> None:
+    from pytrace.lang.parser import parse as parse_source
+
+    ctx.program = parse_source(ctx.source, ctx.diags)
+
+
+PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
+    ("parse", parse),
+    ("bind_probes", bind_probes),
+    ("resolve", resolve),
+    ("typecheck", typecheck),
+]
+
+
+def analyse(source: Source, options: Options | None = None, until: str | None = None) -> CompileContext:
+    """Run the passes over a source; raise CompileError on user mistakes."""
+    ctx = CompileContext(source, options)
+    for name, run in PIPELINE:
+        run(ctx)
+        if ctx.diags.has_errors():
+            raise CompileError(ctx.diags)
+        if name == until:
+            break
+    return ctx

@@ -1,0 +1,38 @@
+"""Bind each attach point to its provider and expand wildcards."""
+
+from __future__ import annotations
+
+import difflib
+
+from pytrace.lang import probes
+from pytrace.lang.context import CompileContext, ProbeUnit
+from pytrace.lang.probes.base import ProbeError, split_attach_point
+
+
+def bind_probes(ctx: CompileContext) -> None:
+    assert ctx.program is not None
+    for index, probe in enumerate(ctx.program.probes):
+        specs = []
+        provider = None
+        for ap in probe.attach_points:
+            name, parts = split_attach_point(ap.raw)
+            prov = probes.lookup(name)
+            if prov is None:
+                close = difflib.get_close_matches(name, probes.all_names(), n=1)
+                ctx.diags.error(f"Invalid probe type: {name}", ap.span,
+                                [f"Did you mean {close[0]}?"] if close else [])
+                continue
+            if provider is not None and prov.prog_type != provider.prog_type:
+                ctx.diags.error(f"Attach points of one probe must share a program type: {prov.name} "
+                                f"cannot be listed with {provider.name}", ap.span)
+                continue
+            provider = provider or prov
+            try:
+                expanded = prov.expand(parts, ap.raw)
+            except ProbeError as e:
+                ctx.diags.error(str(e), ap.span, e.hints)
+                continue
+            ap.provider, ap.params = prov, expanded
+            specs.extend(expanded)
+        if provider is not None and specs:
+            ctx.units.append(ProbeUnit(index, probe, provider, specs))

@@ -1,0 +1,99 @@
+"""Resolve names: bare identifiers become builtins (provider variables
+first), positional parameters become literals, and calls must name a known
+function with an accepted number of arguments."""
+
+from __future__ import annotations
+
+import difflib
+
+from pytrace.lang import ast, builtins
+from pytrace.lang.context import CompileContext, ProbeUnit
+
+
+def _arg_count_error(fn: builtins.Function, n: int) -> str | None:
+    if fn.min_args == fn.max_args and n != fn.min_args:
+        want = {0: "no arguments", 1: "one argument"}.get(fn.min_args, f"{fn.min_args} arguments")
+        return f"{fn.name}() requires {want} ({n} provided)"
+    if n < fn.min_args:
+        want = "one argument" if fn.min_args == 1 else f"{fn.min_args} arguments"
+        return f"{fn.name}() requires at least {want} ({n} provided)"
+    if n > fn.max_args:
+        want = {0: "no arguments", 1: "up to one argument"}.get(fn.max_args, f"up to {fn.max_args} arguments")
+        verb = "requires" if fn.max_args == 0 else "takes"
+        return f"{fn.name}() {verb} {want} ({n} provided)"
+    return None
+
+
+def _positional(ctx: CompileContext, node: ast.PositionalParam, in_str: bool) -> ast.Expr:
+    params = ctx.options.params
+    if node.index == 0:
+        return ast.Integer(len(params), str(len(params)), span=node.span)
+    value = params[node.index - 1] if node.index <= len(params) else None
+    if value is not None and not in_str:
+        try:
+            return ast.Integer(int(value, 0), value, span=node.span)
+        except ValueError:
+            pass
+    if value is None and not in_str:
+        return ast.Integer(0, "0", span=node.span)
+    return ast.String(value or "", span=node.span)
+
+
+class _Resolver:
+    def __init__(self, ctx: CompileContext, unit: ProbeUnit) -> None:
+        self.ctx, self.unit = ctx, unit
+
+    def run(self, node: ast.Node, parent: ast.Node | None = None) -> None:
+        for child in list(node.children()):
+            new = self.rewrite(child, node)
+            if new is not child:
+                node.replace_child(child, new)
+            self.run(new, node)
+
+    def rewrite(self, node: ast.Node, parent: ast.Node) -> ast.Node:
+        if isinstance(node, ast.PositionalParam):
+            in_str = isinstance(parent, ast.Call) and parent.name == "str"
+            return _positional(self.ctx, node, in_str)
+        if isinstance(node, ast.Identifier):
+            return self.identifier(node)
+        if isinstance(node, ast.Call):
+            self.call(node)
+        return node
+
+    def identifier(self, node: ast.Identifier) -> ast.Node:
+        name = node.name
+        provider = self.unit.provider
+        if name in provider.variable_names or provider.variable(name, self.unit.specs[0]) is not None:
+            return ast.Builtin(name, span=node.span)
+        if name == "args" and provider.args_type(self.unit.specs[0]) is not None:
+            return ast.Builtin(name, span=node.span)
+        var = builtins.variable(name)
+        if var is not None and var.probes == builtins.ALL_PROBES:
+            return ast.Builtin(name, span=node.span)
+        if var is not None:
+            self.ctx.diags.error(f"The {name} builtin can only be used with {var.probes} probes "
+                                 f"(not {provider.name})", node.span)
+            return node
+        close = difflib.get_close_matches(name, list(builtins.VARIABLES), n=1)
+        self.ctx.diags.error(f"Unknown identifier: '{name}'", node.span,
+                             [f"Did you mean {close[0]}?"] if close else [])
+        return node
+
+    def call(self, node: ast.Call) -> None:
+        fn = builtins.function(node.name)
+        if fn is None:
+            close = difflib.get_close_matches(node.name, list(builtins.FUNCTIONS), n=1)
+            self.ctx.diags.error(f"Unknown function: '{node.name}'", node.span,
+                                 [f"Did you mean {close[0]}()?"] if close else [])
+            return
+        msg = _arg_count_error(fn, len(node.args))
+        if msg:
+            self.ctx.diags.error(msg, node.span)
+        if fn.unsafe and not self.ctx.options.unsafe:
+            self.ctx.diags.error(f"{node.name}() is an unsafe function", node.span,
+                                 ["Run with --unsafe to allow it"])
+
+
+def resolve(ctx: CompileContext) -> None:
+    for unit in ctx.units:
+        _Resolver(ctx, unit).run(unit.probe)

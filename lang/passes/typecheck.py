@@ -1,0 +1,530 @@
+"""Type checking: give every expression a type, every map and variable one
+consistent type, and report misuse in bpftrace's words.
+
+Map types are global and may be used before (in program order) the probe
+that assigns them, so the checker runs twice: the first round only learns
+map types, the second reports diagnostics against the learned types.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pytrace.lang import ast, builtins
+from pytrace.lang import types as T
+from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
+from pytrace.lang.diagnostics import Diagnostics
+
+COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+LOGICAL = {"&&", "||"}
+
+
+def _storage_type(t: T.Type) -> T.Type:
+    """How a value is stored in a map or sent to user space: integers widen
+    to 64 bits (keeping their sign); tuples widen element-wise."""
+    if isinstance(t, T.IntType):
+        return T.S64 if t.signed else T.U64
+    if isinstance(t, T.PointerType):
+        return T.U64
+    if isinstance(t, T.TupleType):
+        return T.TupleType(tuple(_storage_type(e) for e in t.elems))
+    return t
+
+
+def _merge(old: T.Type, new: T.Type) -> T.Type | None:
+    """The common type of two stored values, or None when they conflict."""
+    if old == new:
+        return old
+    if isinstance(old, T.IntType) and isinstance(new, T.IntType):
+        return T.S64 if (old.signed or new.signed) else T.U64
+    if isinstance(old, T.StringType) and isinstance(new, T.StringType):
+        return T.StringType(max(old.length, new.length))
+    if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and len(old.elems) == len(new.elems):
+        elems = [_merge(a, b) for a, b in zip(old.elems, new.elems)]
+        return None if None in elems else T.TupleType(tuple(elems))  # type: ignore[arg-type]
+    if isinstance(old, T.BoolType) and isinstance(new, T.BoolType):
+        return old
+    return None
+
+
+def _arith(lt: T.Type, rt: T.Type) -> T.Type:
+    """C's usual arithmetic conversions, after promotion to 64 bits."""
+    ls, rs = T.is_signed(lt), T.is_signed(rt)
+    if ls and rs:
+        return T.S64
+    unsigned = rt if ls else lt
+    if not ls and not rs:
+        return T.U64
+    return T.U64 if getattr(unsigned, "bits", 64) == 64 else T.S64
+
+
+class TypeChecker:
+    def __init__(self, ctx: CompileContext, diags: Diagnostics, final: bool) -> None:
+        self.ctx = ctx
+        self.diags = diags
+        self.final = final  # the reporting round: also records formats
+        self.max_strlen = ctx.options.max_strlen
+        self.unit: ProbeUnit | None = None
+        self.variables: dict[str, T.Type] = {}
+
+    # ------------------------------------------------------------ reporting
+    def error(self, msg: str, node: ast.Node | None, hints: list[str] | None = None) -> None:
+        self.diags.error(msg, node.span if node is not None else None, hints)
+
+    def warning(self, msg: str, node: ast.Node | None) -> None:
+        self.diags.warning(msg, node.span if node is not None else None)
+
+    # ------------------------------------------------------------ helpers for builtins
+    def expect_int(self, fname: str, node: ast.Expr) -> bool:
+        t = self.expr(node)
+        if not T.is_integerish(t):
+            self.error(f"{fname}() only supports integer arguments ({T.describe(t)} provided)", node)
+            return False
+        return True
+
+    def const_int(self, node: ast.Expr) -> int | None:
+        if isinstance(node, ast.Integer):
+            return node.value
+        if isinstance(node, ast.Unop) and node.op == "-" and isinstance(node.operand, ast.Integer):
+            return -node.operand.value
+        return None
+
+    def expect_const(self, fname: str, node: ast.Expr, which: str) -> int | None:
+        self.expr(node)
+        value = self.const_int(node)
+        if value is None:
+            self.error(f"{fname}() {which} must be an integer literal", node)
+        return value
+
+    def expect_map(self, fname: str, node: ast.Expr, whole: bool) -> MapInfo | None:
+        if not isinstance(node, ast.Map):
+            self.error(f"{fname}() expects a map argument", node)
+            return None
+        info = self.ctx.maps.get(node.name)
+        if info is None:
+            self.undefined_map(node)
+            return None
+        if not whole:
+            self.map_keys(node, info, assign=False)
+        elif node.keys:
+            self.error(f"{fname}() expects a map with no keys, e.g. {fname}({node.name})", node)
+        node.type = info.value_type
+        return info
+
+    def map_is_scalar(self, node: ast.Map) -> bool:
+        info = self.ctx.maps.get(node.name)
+        return info is not None and not info.key_types
+
+    def undefined_map(self, node: ast.Map) -> None:
+        if self.final:
+            self.error(f"Undefined map: {node.name}", node)
+
+    def check_format_call(self, call: ast.Call) -> None:
+        from pytrace.lang import format_string
+
+        fmt_node = call.args[0]
+        arg_types = [self.expr(a) for a in call.args[1:]]
+        if not isinstance(fmt_node, ast.String):
+            self.error(f"{call.name}() expects a string literal as the format", fmt_node)
+            return
+        segments, err = format_string.parse_format(fmt_node.value)
+        if err is not None:
+            self.error(f"{call.name}: {err[0]}", fmt_node)
+            return
+        problem = format_string.check_args(segments, [T.describe(t) for t in arg_types], call.name)
+        if problem is not None:
+            message, index = problem
+            self.error(message, call.args[index + 1] if index is not None and index + 1 < len(call.args) else call)
+            return
+        if self.final:
+            call.format = self.ctx.add_format(call.name, fmt_node.value,
+                                              [_storage_type(t) for t in arg_types], segments)
+
+    # ------------------------------------------------------------ maps
+    def map_keys(self, node: ast.Map, info: MapInfo | None, assign: bool) -> list[T.Type] | None:
+        key_types = []
+        for k in node.keys:
+            t = self.expr(k)
+            if isinstance(t, (T.VoidType, T.AggType)) or t is None:
+                self.error(f"Invalid map key type: {T.describe(t)}", k)
+                return None
+            key_types.append(_storage_type(t))
+        if info is None:
+            return key_types or None
+        have = info.key_types or []
+        if len(have) != len(key_types):
+            if self.final:
+                self.error(f"Argument mismatch for {node.name}: trying to access with {len(key_types)} "
+                           f"keys when map expects {len(have)} keys", node)
+            return None
+        merged = []
+        for old, new, k in zip(have, key_types, node.keys):
+            m = _merge(old, new)
+            if m is None:
+                if self.final:
+                    self.error(f"Argument mismatch for {node.name}: trying to access with arguments: "
+                               f"[{T.describe(new)}] when map expects arguments: [{T.describe(old)}]", k)
+                return None
+            merged.append(m)
+        if assign:
+            info.key_types = merged or None
+        return merged
+
+    def assign_map(self, target: ast.Map, value: ast.Expr, stmt: ast.Node) -> None:
+        info = self.ctx.maps.get(target.name)
+        fn = builtins.function(value.name) if isinstance(value, ast.Call) else None
+        if fn is not None and fn.aggregation:
+            vt = self.expr(value)
+            kind = fn.name
+        else:
+            vt = self.expr(value)
+            kind = "scalar"
+            if isinstance(vt, T.VoidType):
+                self.error(f"Expression of type 'none' cannot be assigned to a map", value)
+                return
+            if isinstance(vt, T.AggType):
+                self.error(f"Map value '{vt.name}' cannot be assigned from one map to another. The function "
+                           f"that returns this type must be called directly e.g. "
+                           f"`{target.name} = {builtins.AGGREGATE_HINTS[vt.func]};`.", stmt)
+                return
+            vt = _storage_type(vt)
+        if info is None:
+            keys = self.map_keys(target, None, assign=True)
+            info = MapInfo(target.name, kind, vt, keys, target.span)
+            self.ctx.maps[target.name] = info
+        else:
+            self.map_keys(target, info, assign=True)
+            merged = _merge(info.value_type, vt) if info.kind == kind else None
+            if isinstance(vt, T.AggType) and info.kind == kind:
+                merged = vt if vt.params == info.value_type.params else None
+            if merged is None:
+                if self.final:
+                    self.error(f"Type mismatch for {target.name}: trying to assign value of type "
+                               f"'{T.describe(vt)}' when map already has a type '{T.describe(info.value_type)}'",
+                               stmt)
+                return
+            info.value_type = merged
+        target.type = info.value_type
+
+    # ------------------------------------------------------------ expressions
+    def expr(self, node: ast.Expr) -> T.Type:
+        method: Callable[[ast.Expr], T.Type] = getattr(self, "expr_" + type(node).__name__)
+        node.type = method(node)
+        return node.type
+
+    def expr_Integer(self, node: ast.Integer) -> T.Type:
+        return T.U64 if node.value > 2**63 - 1 else T.S64
+
+    def expr_String(self, node: ast.String) -> T.Type:
+        return T.StringType(len(node.value.encode()) + 1)
+
+    def expr_Boolean(self, node: ast.Boolean) -> T.Type:
+        return T.BOOL
+
+    def expr_Identifier(self, node: ast.Identifier) -> T.Type:
+        return T.VOID  # already reported by the resolve pass
+
+    def expr_Builtin(self, node: ast.Builtin) -> T.Type:
+        unit = self.unit
+        assert unit is not None
+        spec = unit.specs[0]
+        if node.name == "args":
+            record = unit.provider.args_type(spec)
+            if record is not None:
+                return T.PointerType(record, "ctx")
+        cv = unit.provider.variable(node.name, spec)
+        if cv is not None:
+            return cv.type
+        var = builtins.variable(node.name)
+        if node.name == "cpid" and not self.ctx.options.has_child:
+            self.error("cpid cannot be used without child command", node)
+        if var is None or var.probes != builtins.ALL_PROBES:
+            self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
+            return T.U64
+        return var.type
+
+    def expr_Variable(self, node: ast.Variable) -> T.Type:
+        t = self.variables.get(node.name)
+        if t is None:
+            self.error(f"Undefined or undeclared variable: {node.name}", node)
+            return T.S64
+        return t
+
+    def expr_Map(self, node: ast.Map) -> T.Type:
+        info = self.ctx.maps.get(node.name)
+        if info is None:
+            self.undefined_map(node)
+            for k in node.keys:
+                self.expr(k)
+            return T.S64
+        self.map_keys(node, info, assign=False)
+        if info.is_aggregation:
+            self.error(f"Map value '{node.name}' holds a {info.kind}() aggregation and cannot be used "
+                       f"in an expression", node,
+                       ["print it with print(), or keep a plain counter: @n += 1"])
+            return T.S64
+        return info.value_type
+
+    def expr_Call(self, node: ast.Call) -> T.Type:
+        fn = builtins.function(node.name)
+        if fn is None:
+            return T.VOID  # reported by the resolve pass
+        if not fn.min_args <= len(node.args) <= fn.max_args:
+            return T.VOID
+        return fn.check(node, self)
+
+    def expr_Binop(self, node: ast.Binop) -> T.Type:
+        lt, rt = self.expr(node.left), self.expr(node.right)
+        if node.op in LOGICAL:
+            for side, t in ((node.left, lt), (node.right, rt)):
+                if not T.is_integerish(t):
+                    self.error(f"The {node.op} operator can not be used on expressions of type "
+                               f"'{T.describe(t)}'", side)
+            return T.BOOL
+        if isinstance(lt, T.StringType) or isinstance(rt, T.StringType):
+            if isinstance(lt, T.StringType) and isinstance(rt, T.StringType) and node.op in ("==", "!="):
+                return T.BOOL
+            if node.op in COMPARISONS:
+                self.error(f"Type mismatch for '{node.op}': comparing {T.describe(lt)} with {T.describe(rt)}",
+                           node)
+            else:
+                self.error(f"The {node.op} operator can not be used on expressions of types "
+                           f"{T.describe(lt)}, {T.describe(rt)}", node)
+            return T.S64
+        for side, t in ((node.left, lt), (node.right, rt)):
+            if not T.is_integerish(t):
+                self.error(f"The {node.op} operator can not be used on expressions of type "
+                           f"'{T.describe(t)}'", side)
+                return T.S64
+        if node.op in COMPARISONS:
+            return T.BOOL
+        if node.op in ("/", "%") and isinstance(node.right, ast.Integer) and node.right.value == 0:
+            self.error("Divide or modulo by zero", node.right)
+        return _arith(lt, rt)
+
+    def expr_Unop(self, node: ast.Unop) -> T.Type:
+        t = self.expr(node.operand)
+        if node.op == "!":
+            if not T.is_integerish(t):
+                self.error(f"The ! operator can not be used on expressions of type '{T.describe(t)}'", node)
+            return T.BOOL
+        if node.op == "*":
+            if isinstance(t, T.PointerType):
+                return t.pointee if isinstance(t.pointee, T.IntType) else T.U64
+            self.error(f"Can not dereference type '{T.describe(t)}'", node)
+            return T.U64
+        if not T.is_integerish(t):
+            self.error(f"The {node.op} operator can not be used on expressions of type '{T.describe(t)}'", node)
+            return T.S64
+        if node.op == "-":
+            return T.S64
+        return _arith(t, t)
+
+    def expr_Increment(self, node: ast.Increment) -> T.Type:
+        target = node.target
+        if isinstance(target, ast.Variable):
+            t = self.variables.get(target.name)
+            if t is None:
+                self.error(f"Undefined or undeclared variable: {target.name}", target)
+                return T.S64
+            if not T.is_int(t):
+                self.error(f"The {node.op} operator can only be used on integers", node)
+            target.type = t
+            return t
+        if isinstance(target, ast.Map):
+            info = self.ctx.maps.get(target.name)
+            if info is None:
+                keys = self.map_keys(target, None, assign=True)
+                info = MapInfo(target.name, "scalar", T.S64, keys, target.span)
+                self.ctx.maps[target.name] = info
+            else:
+                self.map_keys(target, info, assign=True)
+                if info.is_aggregation or not T.is_int(info.value_type):
+                    self.error(f"The {node.op} operator can only be used on maps holding integers", node)
+            target.type = info.value_type
+            return info.value_type
+        self.error(f"The {node.op} operator must be applied to a map or a variable", node)
+        return T.S64
+
+    def expr_Ternary(self, node: ast.Ternary) -> T.Type:
+        ct = self.expr(node.cond)
+        if not T.is_integerish(ct):
+            self.error(f"Invalid condition in ternary: {T.describe(ct)}", node.cond)
+        a, b = self.expr(node.then), self.expr(node.otherwise)
+        merged = _merge(_storage_type(a), _storage_type(b))
+        if merged is None:
+            self.error(f"Ternary operator must return the same type: have '{T.describe(a)}' "
+                       f"and '{T.describe(b)}'", node)
+            return a
+        return merged
+
+    def expr_Cast(self, node: ast.Cast) -> T.Type:
+        t = self.expr(node.operand)
+        name = node.to.name
+        if node.to.pointer:
+            return T.PointerType(T.INT_TYPE_NAMES.get(name), "kernel")
+        target = T.INT_TYPE_NAMES.get(name)
+        if target is None:
+            self.error(f"Cannot resolve unknown type \"{name}\"", node.to)
+            return T.U64
+        if not T.is_integerish(t):
+            self.error(f"Cannot cast from \"{T.describe(t)}\" to \"{name}\"", node)
+        return target
+
+    def expr_FieldAccess(self, node: ast.FieldAccess) -> T.Type:
+        t = self.expr(node.operand)
+        record = t.pointee if isinstance(t, T.PointerType) else t
+        if not isinstance(record, T.RecordType):
+            self.error(f"Can not access field '{node.field_name}' on expression of type '{T.describe(t)}'",
+                       node)
+            return T.U64
+        f = record.fields.get(node.field_name)
+        if f is None:
+            what = "args" if isinstance(node.operand, ast.Builtin) else f"'{record.name}'"
+            self.error(f"Can't find field '{node.field_name}' in {what}" if what != "args"
+                       else f"Can't find a field {node.field_name}", node,
+                       [f"Fields: {', '.join(record.fields)}"] if record.fields else [])
+            return T.U64
+        return f.type
+
+    def expr_Tuple(self, node: ast.Tuple) -> T.Type:
+        return T.TupleType(tuple(_storage_type(self.expr(e)) for e in node.elems))
+
+    def expr_TupleIndex(self, node: ast.TupleIndex) -> T.Type:
+        t = self.expr(node.operand)
+        if not isinstance(t, T.TupleType):
+            self.error(f"Can not access index '{node.index}' on expression of type '{T.describe(t)}'", node)
+            return T.U64
+        if not 0 <= node.index < len(t.elems):
+            self.error(f"Invalid tuple index: {node.index}. Found {len(t.elems)} elements in tuple.", node)
+            return T.U64
+        return t.elems[node.index]
+
+    def _unsupported(self, node: ast.Expr) -> T.Type:
+        self.error(f"{type(node).__name__} expressions are not supported yet", node)
+        return T.U64
+
+    expr_Index = expr_Sizeof = expr_Offsetof = expr_PositionalParam = _unsupported
+
+    # ------------------------------------------------------------ statements
+    def stmt(self, node: ast.Stmt) -> None:
+        getattr(self, "stmt_" + type(node).__name__)(node)
+
+    def stmt_Block(self, node: ast.Block) -> None:
+        for s in node.stmts:
+            self.stmt(s)
+
+    def stmt_ExprStmt(self, node: ast.ExprStmt) -> None:
+        e = node.expr
+        if isinstance(e, ast.Call):
+            fn = builtins.function(e.name)
+            if fn is not None and fn.aggregation:
+                self.error(f"{e.name}() must be assigned directly to a map, e.g. "
+                           f"@x = {builtins.AGGREGATE_HINTS[e.name]}", e)
+                return
+        self.expr(e)
+
+    def stmt_Assign(self, node: ast.Assign) -> None:
+        target, value = node.target, node.value
+        if node.op is not None:
+            value = ast.Binop(node.op, target, value, span=node.span)
+            if isinstance(target, ast.Map) and target.name not in self.ctx.maps:
+                self.expr(node.value)  # `@x += n` on a new map starts it at 0
+                self.assign_map(target, ast.Integer(0, "0", span=node.span), node)
+        if isinstance(target, ast.Map):
+            self.assign_map(target, value, node)
+        elif isinstance(target, ast.Variable):
+            self.assign_var(target, value, node)
+        else:
+            self.error("Can only assign to maps and variables", target)
+
+    def assign_var(self, var: ast.Variable, value: ast.Expr, stmt: ast.Node) -> None:
+        vt = self.expr(value)
+        if isinstance(vt, T.VoidType):
+            self.error(f"Value '{T.describe(vt)}' cannot be assigned to a scratch variable.", value)
+            return
+        if isinstance(vt, T.AggType):
+            self.error(f"Value '{vt.name}' cannot be assigned to a scratch variable.", value)
+            return
+        old = self.variables.get(var.name)
+        if old is None:
+            self.variables[var.name] = vt
+        else:
+            merged = _merge(_storage_type(old), _storage_type(vt)) if T.is_int(old) == T.is_int(vt) else None
+            if merged is None:
+                self.error(f"Type mismatch for {var.name}: trying to assign value of type '{T.describe(vt)}' "
+                           f"when variable already has a type '{T.describe(old)}'", stmt)
+                return
+            if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and old != vt:
+                self.variables[var.name] = merged
+            elif isinstance(old, T.StringType):
+                self.variables[var.name] = merged
+        var.type = self.variables[var.name]
+
+    def stmt_VarDecl(self, node: ast.VarDecl) -> None:
+        if node.type_name is not None:
+            t = T.INT_TYPE_NAMES.get(node.type_name.name)
+            if t is None:
+                self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
+                return
+            self.variables[node.var.name] = t
+        if node.value is not None:
+            self.assign_var(node.var, node.value, node)
+        elif node.type_name is None:
+            self.variables.setdefault(node.var.name, T.S64)
+        node.var.type = self.variables.get(node.var.name)
+
+    def _cond(self, node: ast.Expr) -> None:
+        t = self.expr(node)
+        if not T.is_integerish(t):
+            self.error(f"Invalid condition: {T.describe(t)}", node)
+
+    def stmt_If(self, node: ast.If) -> None:
+        self._cond(node.cond)
+        self.stmt(node.then)
+        if node.otherwise is not None:
+            self.stmt(node.otherwise)
+
+    def stmt_While(self, node: ast.While) -> None:
+        self._cond(node.cond)
+        self.stmt(node.body)
+
+    def stmt_Unroll(self, node: ast.Unroll) -> None:
+        n = self.expect_const("unroll", node.count, "count")
+        if n is not None and not 1 <= n <= 100:
+            self.error("unroll maximum value is 100 and minimum value is 1", node.count)
+        self.stmt(node.body)
+
+    def stmt_For(self, node: ast.For) -> None:
+        if isinstance(node.iterable, ast.Range):
+            self.expect_int("range", node.iterable.low)
+            self.expect_int("range", node.iterable.high)
+            self.variables[node.var.name] = T.S64
+        else:
+            self.error("for loops over maps are not supported yet", node.iterable)
+            return
+        node.var.type = self.variables[node.var.name]
+        self.stmt(node.body)
+
+    def stmt_Jump(self, node: ast.Jump) -> None:
+        if node.value is not None:
+            self.expr(node.value)
+
+    # ------------------------------------------------------------ probes
+    def probe(self, unit: ProbeUnit) -> None:
+        self.unit = unit
+        self.variables = {}
+        if unit.probe.predicate is not None:
+            self._cond(unit.probe.predicate)
+        self.stmt(unit.probe.block)
+        unit.variables = dict(self.variables)
+
+
+def typecheck(ctx: CompileContext) -> None:
+    scratch = Diagnostics()
+    learner = TypeChecker(ctx, scratch, final=False)
+    for unit in ctx.units:
+        learner.probe(unit)
+    checker = TypeChecker(ctx, ctx.diags, final=True)
+    for unit in ctx.units:
+        checker.probe(unit)

@@ -1,0 +1,101 @@
+"""The probe-provider interface.
+
+A provider owns one probe type end to end on the language side: it parses
+its attach-point syntax, expands wildcards, names the variables it offers
+(`args`, `argN`, `retval`, `func`...) and where they live in the program's
+context, says which BPF program type runs the probe, and describes how to
+attach it as a plain dict the runtime's attachers understand (the runtime
+has one attacher per kernel mechanism, keyed by the dict's "kind").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytrace.lang import types as T
+
+
+class ProbeError(Exception):
+    """A user mistake in an attach point: becomes a diagnostic on its span."""
+
+    def __init__(self, message: str, hints: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.hints = hints or []
+
+
+@dataclass
+class ContextVar:
+    """A provider variable read straight from the program's context.
+
+    `offset` is the byte offset in the context; `deref` says the value is a
+    pointer to read through (bpf_probe_read) rather than a direct load."""
+
+    type: T.Type
+    offset: int
+    load_size: int = 8
+
+
+@dataclass
+class ProbeSpec:
+    """One concrete (wildcard-expanded) attach point."""
+
+    provider: str  # canonical provider name
+    name: str  # full probe name, as the `probe` builtin prints it
+    target: dict[str, Any] = field(default_factory=dict)  # provider's parsed fields
+    attach: dict[str, Any] = field(default_factory=dict)  # what the runtime attacher needs
+
+
+class ProbeProvider:
+    name: str = ""
+    aliases: tuple[str, ...] = ()
+    prog_type: str = ""  # key of codegen/runtime's program-type table
+    # Variables this provider offers, for the resolve pass and the docs.
+    variable_names: tuple[str, ...] = ()
+    # The longest part count `provider:a:b` accepts, for diagnostics.
+    doc: str = ""
+
+    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+        """Parse the parts after `provider:` and expand wildcards.
+
+        Raise ProbeError for malformed attach points or when nothing matches."""
+        raise NotImplementedError
+
+    def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
+        """Where a provider variable lives for this probe (None: not offered)."""
+        return None
+
+    def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
+        """The record type of `args` for this probe, if the provider has one."""
+        return None
+
+    def unavailable_reason(self) -> str | None:
+        """Why this kernel cannot attach this probe type (None: it can)."""
+        return None
+
+    def alternative_hint(self, spec: ProbeSpec) -> str | None:
+        """A probe to suggest when this one cannot attach here."""
+        return None
+
+
+def has_wildcard(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def split_attach_point(raw: str) -> tuple[str, list[str]]:
+    """`provider:a:b` -> ("provider", ["a", "b"]), keeping quoted parts whole
+    and `:` inside a path's quoted section."""
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for ch in raw:
+        if ch == '"':
+            quoted = not quoted
+            continue
+        if ch == ":" and not quoted:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts[0], parts[1:]

@@ -1,0 +1,29 @@
+"""BEGIN and END: run once, before the first and after the last event.
+
+They have no kernel event; the runtime runs them with BPF_PROG_TEST_RUN as
+raw-tracepoint programs, so they see the tracer's own pid and comm."""
+
+from __future__ import annotations
+
+from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
+
+
+class _Special(ProbeProvider):
+    prog_type = "raw_tracepoint"
+
+    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+        if parts:
+            raise ProbeError(f"{self.name} probe type takes no arguments")
+        return [ProbeSpec(self.name, self.name, {}, {"kind": "test_run", "when": self.name})]
+
+
+class BeginProvider(_Special):
+    name = "BEGIN"
+    aliases = ("begin",)
+    doc = "runs once when the program starts"
+
+
+class EndProvider(_Special):
+    name = "END"
+    aliases = ("end",)
+    doc = "runs once when the program exits"

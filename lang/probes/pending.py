@@ -1,0 +1,54 @@
+"""Probe types whose attach-point syntax pytrace parses but cannot attach
+yet: usdt, fentry/fexit, watchpoint and iter. Each says so plainly."""
+
+from __future__ import annotations
+
+from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
+
+
+class _Pending(ProbeProvider):
+    min_parts, max_parts = 1, 3
+    usage = ""
+
+    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+        if not (self.min_parts <= len(parts) <= self.max_parts) or not all(parts):
+            raise ProbeError(f"{self.name} probe must be {self.usage}")
+        return [ProbeSpec(self.name, f"{self.name}:{':'.join(parts)}", {"parts": parts},
+                          {"kind": self.name, "parts": parts})]
+
+    def unavailable_reason(self) -> str | None:
+        return f"pytrace cannot attach {self.name} probes yet"
+
+
+class UsdtProvider(_Pending):
+    name, aliases, prog_type = "usdt", ("U",), "kprobe"
+    usage = "usdt:BINARY:[PROVIDER:]PROBE"
+    doc = "user statically defined tracepoints: " + usage
+
+
+class FentryProvider(_Pending):
+    name, aliases, prog_type = "fentry", ("f", "kfunc"), "tracing"
+    max_parts = 2
+    usage = "fentry:[MODULE:]FUNC"
+    doc = "kernel function entry with BTF-typed args: " + usage
+
+
+class FexitProvider(_Pending):
+    name, aliases, prog_type = "fexit", ("fr", "kretfunc"), "tracing"
+    max_parts = 2
+    usage = "fexit:[MODULE:]FUNC"
+    doc = "kernel function return with BTF-typed args and retval: " + usage
+
+
+class WatchpointProvider(_Pending):
+    name, aliases, prog_type = "watchpoint", ("w",), "perf_event"
+    min_parts = max_parts = 3
+    usage = "watchpoint:ADDRESS:LENGTH:MODE"
+    doc = "hardware memory watchpoints: " + usage
+
+
+class IterProvider(_Pending):
+    name, aliases, prog_type = "iter", ("it",), "tracing"
+    max_parts = 2
+    usage = "iter:TYPE[:PIN]"
+    doc = "BPF iterators over kernel objects: " + usage

@@ -1,0 +1,26 @@
+"""profile:UNIT:N (`p:`): fires on every CPU at a frequency (hz) or period."""
+
+from __future__ import annotations
+
+from pytrace.lang import types as T
+from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec
+from pytrace.lang.probes.interval import PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, UNIT_NS, parse_rate
+
+
+class ProfileProvider(ProbeProvider):
+    name = "profile"
+    aliases = ("p",)
+    prog_type = "perf_event"
+    doc = "timed sampling on every CPU: profile:hz|s|ms|us:N"
+
+    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+        unit, n = parse_rate(self.name, parts)
+        attach = {"kind": "perf_event", "type": PERF_TYPE_SOFTWARE,
+                  "config": PERF_COUNT_SW_CPU_CLOCK, "cpus": "all"}
+        if unit == "hz":
+            attach["freq"] = n
+        elif unit in UNIT_NS:
+            attach["period"] = UNIT_NS[unit] * n
+        else:
+            raise ProbeError(f"{unit} is not an accepted unit", ["Use hz, s, ms or us"])
+        return [ProbeSpec(self.name, f"profile:{unit}:{n}", {"unit": unit, "rate": n}, attach)]

@@ -1,0 +1,37 @@
+"""rawtracepoint:[MODULE:]EVENT (`rt:`): raw kernel tracepoints, loaded as
+classic BPF_PROG_TYPE_RAW_TRACEPOINT programs; argN are the raw u64 args."""
+
+from __future__ import annotations
+
+import re
+
+from pytrace.lang import types as T
+from pytrace.lang.probes import tracefs
+from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard
+
+
+class RawTracepointProvider(ProbeProvider):
+    name = "rawtracepoint"
+    aliases = ("rt",)
+    prog_type = "raw_tracepoint"
+    variable_names = tuple(f"arg{i}" for i in range(12))
+    doc = "raw kernel tracepoints: rawtracepoint:[MODULE:]EVENT"
+
+    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+        if len(parts) not in (1, 2) or not parts[-1]:
+            raise ProbeError("rawtracepoint probe must be rawtracepoint:[MODULE:]EVENT")
+        event = parts[-1]
+        events = [event]
+        if has_wildcard(event):
+            import fnmatch
+            events = sorted({e for _, e in tracefs.all_tracepoints() if fnmatch.fnmatchcase(e, event)})
+            if not events:
+                raise ProbeError(f"No raw tracepoints match {raw}")
+        return [ProbeSpec(self.name, f"rawtracepoint:{e}", {"event": e},
+                          {"kind": "raw_tracepoint", "name": e}) for e in events]
+
+    def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
+        m = re.fullmatch(r"arg(\d+)", name)
+        if m:
+            return ContextVar(T.U64, 8 * int(m.group(1)))
+        return None

@@ -1,0 +1,104 @@
+"""tracepoint:CATEGORY:EVENT (`t:`): static kernel tracepoints.
+
+`args` is a record typed from the event's tracefs format file; its fields
+are read straight out of the program's context."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from functools import lru_cache
+
+from pytrace.lang import types as T
+from pytrace.lang.probes import tracefs
+from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec, has_wildcard
+
+DATA_LOC = T.StringType(64)  # `__data_loc char[] name`: read as a string
+_FIELD_RE = re.compile(r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);\s*signed:(?P<signed>\d)")
+
+
+def _field_type(decl: str, size: int, signed: bool, user_pointers: bool) -> tuple[str, T.Type]:
+    """Split `const char * filename` into its name and a type."""
+    decl = decl.strip()
+    array = re.search(r"\[(\d*)\]\s*$", decl)
+    if array:
+        decl = decl[: array.start()].strip()
+    m = re.match(r"(?P<ctype>.*?)(?P<name>[A-Za-z_]\w*)$", decl)
+    if m is None:
+        return decl, T.IntType(8 * size if size in (1, 2, 4, 8) else 64, signed)
+    ctype, name = m.group("ctype").strip(), m.group("name")
+    if ctype.startswith("__data_loc"):
+        return name, DATA_LOC
+    base = ctype.replace("const ", "").replace("volatile ", "").strip()
+    if "*" in base:
+        pointee = T.S8 if base.rstrip("* ").endswith("char") else None
+        return name, T.PointerType(pointee, "user" if user_pointers else "kernel")
+    if array:
+        if base.endswith("char"):
+            return name, T.StringType(size)
+        elem_size = max(1, size // max(1, int(array.group(1) or 1)))
+        elem = T.IntType(8 * elem_size if elem_size in (1, 2, 4, 8) else 8, signed)
+        return name, T.ArrayType(elem, size // elem_size)
+    if base == "bool" or base == "_Bool":
+        return name, T.BOOL
+    bits = 8 * size if size in (1, 2, 4, 8) else 64
+    return name, T.IntType(bits, signed)
+
+
+@lru_cache(maxsize=None)
+def args_record(category: str, event: str) -> T.RecordType | None:
+    text = tracefs.read_format(category, event)
+    if text is None:
+        return None
+    fields: dict[str, T.RecordField] = {}
+    end = 0
+    for m in _FIELD_RE.finditer(text):
+        off, size, signed = int(m["off"]), int(m["size"]), m["signed"] == "1"
+        name, ftype = _field_type(m["decl"], size, signed, category == "syscalls")
+        end = max(end, off + size)
+        if name.startswith("common_"):
+            continue
+        fields[name] = T.RecordField(name, off, ftype, data_loc=ftype is DATA_LOC)
+    return T.RecordType(f"struct _tracepoint_{category}_{event}", end, fields)
+
+
+def format_fields(category: str, event: str) -> list[str]:
+    """`-lv` lines: the event's fields as C declarations."""
+    text = tracefs.read_format(category, event) or ""
+    out = []
+    for m in _FIELD_RE.finditer(text):
+        decl = " ".join(m["decl"].split())
+        if not decl.split()[-1].startswith("common_"):
+            out.append(decl)
+    return out
+
+
+class TracepointProvider(ProbeProvider):
+    name = "tracepoint"
+    aliases = ("t",)
+    prog_type = "tracepoint"
+    variable_names = ("args",)
+    doc = "static kernel tracepoints: tracepoint:CATEGORY:EVENT"
+
+    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+        if len(parts) != 2 or not all(parts):
+            raise ProbeError("tracepoint probe must have a category and an event: tracepoint:CATEGORY:EVENT")
+        cat, ev = parts
+        if has_wildcard(cat) or has_wildcard(ev):
+            matches = [(c, e) for c, e in tracefs.all_tracepoints()
+                       if fnmatch.fnmatchcase(c, cat) and fnmatch.fnmatchcase(e, ev)]
+            if not matches:
+                raise ProbeError(f"No tracepoints match {raw}", ["list them with: pytrace -l 'tracepoint:*'"])
+        else:
+            if tracefs.read_format(cat, ev) is None:
+                raise ProbeError(f"tracepoint not found: {cat}:{ev}",
+                                 [f"list them with: pytrace -l 'tracepoint:{cat}:*'"])
+            matches = [(cat, ev)]
+        return [ProbeSpec(self.name, f"tracepoint:{c}:{e}", {"category": c, "event": e},
+                          {"kind": "tracepoint", "category": c, "event": e}) for c, e in matches]
+
+    def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
+        return args_record(spec.target["category"], spec.target["event"])
+
+    def list_probes(self) -> list[str]:
+        return [f"tracepoint:{c}:{e}" for c, e in tracefs.all_tracepoints()]

@@ -1,0 +1,89 @@
+"""Program text and positions in it.
+
+A Span is a half-open range of character offsets into one Source. Line and
+column numbers are 1-based, as bpftrace prints them; the end column is
+exclusive, so `stdin:1:5-9` covers columns 5, 6, 7 and 8.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+
+@dataclass(eq=False)
+class Source:
+    name: str  # "stdin" for -e programs, else the file path
+    text: str
+    _line_starts: list[int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        starts = [0]
+        for i, ch in enumerate(self.text):
+            if ch == "\n":
+                starts.append(i + 1)
+        self._line_starts = starts
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(line, column), both 1-based, of a character offset."""
+        line = bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    def line_text(self, line: int) -> str:
+        start = self._line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start:] if end < 0 else self.text[start:end]
+
+    @property
+    def line_count(self) -> int:
+        return len(self._line_starts)
+
+    def span(self, start: int, end: int) -> "Span":
+        return Span(self, start, end)
+
+
+@dataclass(frozen=True, eq=False)
+class Span:
+    source: Source
+    start: int  # offset of the first character
+    end: int  # offset one past the last character
+
+    @property
+    def begin_pos(self) -> tuple[int, int]:
+        return self.source.position(self.start)
+
+    @property
+    def end_pos(self) -> tuple[int, int]:
+        return self.source.position(max(self.start, self.end))
+
+    def location(self) -> str:
+        """bpftrace's `file:line:col-col` (or `file:line-line`) label."""
+        (l1, c1), (l2, c2) = self.begin_pos, self.end_pos
+        if l1 != l2:
+            return f"{self.source.name}:{l1}-{l2}"
+        return f"{self.source.name}:{l1}:{c1}-{c2}"
+
+    def context(self) -> list[str]:
+        """The source line(s) and, for one line, a `~~~` marker under the span."""
+        (l1, c1), (l2, c2) = self.begin_pos, self.end_pos
+        if l1 != l2:
+            return [self.source.line_text(n).replace("\t", "    ") for n in range(l1, l2 + 1)]
+        line = self.source.line_text(l1)
+        marks = []
+        for x, ch in enumerate(line):
+            if x >= c2 - 1:
+                break
+            mark = " " if x < c1 - 1 else "~"
+            marks.append(mark * 4 if ch == "\t" else mark)
+        return [line.replace("\t", "    "), "".join(marks)]
+
+    def text(self) -> str:
+        return self.source.text[self.start:self.end]
+
+    def __add__(self, other: "Span | None") -> "Span":
+        if other is None:
+            return self
+        return Span(self.source, min(self.start, other.start), max(self.end, other.end))
+
+    def __repr__(self) -> str:
+        return f"<Span {self.location()}>"

@@ -1,0 +1,299 @@
+"""The types of the language.
+
+Scalars (integers, bools, pointers) live in registers; strings, tuples,
+buffers and records live in memory and are handled by address. Every type
+knows its size and alignment in the kernel <-> user space byte layout, which
+is what map keys, map values and ring-buffer records are made of.
+
+`layout()` describes a type as a small JSON-able dict; the compiled
+artifact carries these so the runtime can decode bytes without importing
+this module's classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class Type:
+    size: int = 8
+    align: int = 8
+    is_scalar = False  # lives in a register
+    name = "?"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def layout(self) -> dict:
+        raise NotImplementedError(type(self).__name__)
+
+
+@dataclass(frozen=True)
+class IntType(Type):
+    bits: int = 64
+    signed: bool = False
+    is_scalar = True
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return self.bits // 8
+
+    @property
+    def align(self) -> int:  # type: ignore[override]
+        return self.bits // 8
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"{'' if self.signed else 'u'}int{self.bits}"
+
+    def layout(self) -> dict:
+        return {"kind": "int", "size": self.size, "signed": self.signed}
+
+
+@dataclass(frozen=True)
+class BoolType(Type):
+    is_scalar = True
+    name = "bool"
+    size = 1
+    align = 1
+
+    def layout(self) -> dict:
+        return {"kind": "bool", "size": 1}
+
+
+@dataclass(frozen=True)
+class StringType(Type):
+    """A NUL-terminated string in a fixed-size buffer."""
+
+    length: int = 64  # bytes including the NUL
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return self.length
+
+    align = 1
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"string[{self.length}]"
+
+    def layout(self) -> dict:
+        return {"kind": "string", "size": self.length}
+
+
+@dataclass(frozen=True)
+class BufferType(Type):
+    """`buf()`: a length byte count followed by bytes."""
+
+    length: int = 64
+    align = 1
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return self.length + 4
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"buffer[{self.length}]"
+
+    def layout(self) -> dict:
+        return {"kind": "buffer", "size": self.size}
+
+
+@dataclass(frozen=True)
+class TupleType(Type):
+    elems: tuple[Type, ...] = ()
+
+    def offsets(self) -> list[int]:
+        out, off = [], 0
+        for t in self.elems:
+            off = align_up(off, t.align)
+            out.append(off)
+            off += t.size
+        return out
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        if not self.elems:
+            return 0
+        last = self.offsets()[-1] + self.elems[-1].size
+        return align_up(last, self.align)
+
+    @property
+    def align(self) -> int:  # type: ignore[override]
+        return max((t.align for t in self.elems), default=1)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "(" + ",".join(str(t) for t in self.elems) + ")"
+
+    def layout(self) -> dict:
+        return {
+            "kind": "tuple",
+            "size": self.size,
+            "fields": [{"offset": o, "layout": t.layout()} for o, t in zip(self.offsets(), self.elems)],
+        }
+
+
+@dataclass(frozen=True)
+class PointerType(Type):
+    """A pointer. `pointee` is a Type, or None for void.
+
+    `addrspace` says how to read through it: "kernel" and "user" memory
+    need bpf_probe_read_{kernel,user}; "ctx" points into the program's
+    context (tracepoint `args`) and is loaded directly."""
+
+    pointee: Type | None = None
+    addrspace: str = "kernel"
+    is_scalar = True
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"{self.pointee.name if self.pointee else 'void'} *"
+
+    def layout(self) -> dict:
+        return {"kind": "pointer", "size": 8}
+
+
+@dataclass(frozen=True)
+class RecordField:
+    name: str
+    offset: int
+    type: Type
+    bitfield: tuple[int, int] | None = None  # (bit offset within the loaded unit, bit size)
+    data_loc: bool = False  # tracepoint `__data_loc`: a u32 (length << 16 | offset) to the data
+
+
+@dataclass(frozen=True, eq=False)
+class RecordType(Type):
+    """A C struct/union: tracepoint `args`, BTF structs, script-defined structs."""
+
+    record_name: str = ""
+    record_size: int = 0
+    fields: dict[str, RecordField] = field(default_factory=dict)
+    btf_id: int | None = None
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return self.record_size
+
+    align = 8
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.record_name
+
+    def layout(self) -> dict:
+        return {
+            "kind": "record",
+            "size": self.size,
+            "fields": [
+                {"name": f.name, "offset": f.offset, "layout": f.type.layout()}
+                for f in self.fields.values()
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ArrayType(Type):
+    elem: Type = None  # type: ignore[assignment]
+    count: int = 0
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return self.elem.size * self.count
+
+    @property
+    def align(self) -> int:  # type: ignore[override]
+        return self.elem.align
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"{self.elem.name}[{self.count}]"
+
+    def layout(self) -> dict:
+        return {"kind": "array", "size": self.size, "count": self.count, "elem": self.elem.layout()}
+
+
+@dataclass(frozen=True)
+class VoidType(Type):
+    name = "void"
+    size = 0
+    align = 1
+
+    def layout(self) -> dict:
+        return {"kind": "none", "size": 0}
+
+
+@dataclass(frozen=True)
+class AggType(Type):
+    """The value type of an aggregation: count(), sum(), hist()...
+
+    `params` holds hist's k or lhist's (min, max, step)."""
+
+    func: str = "count"
+    signed: bool = False
+    params: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"{self.func}_t"
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        # avg and stats keep (total, count); min and max (value, is-set).
+        return 16 if self.func in ("avg", "stats", "min", "max") else 8
+
+    def layout(self) -> dict:
+        return {"kind": self.func, "size": self.size, "signed": self.signed, "params": list(self.params)}
+
+
+def align_up(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+# Common instances.
+U8, U16, U32, U64 = (IntType(b, False) for b in (8, 16, 32, 64))
+S8, S16, S32, S64 = (IntType(b, True) for b in (8, 16, 32, 64))
+BOOL = BoolType()
+VOID = VoidType()
+
+INT_TYPE_NAMES = {
+    "int8": S8, "int16": S16, "int32": S32, "int64": S64,
+    "uint8": U8, "uint16": U16, "uint32": U32, "uint64": U64,
+    "bool": BOOL,
+    # C spellings, as written in casts and script structs.
+    "char": S8, "short": S16, "int": S32, "long": S64,
+    "unsigned char": U8, "unsigned short": U16, "unsigned int": U32,
+    "unsigned long": U64, "long long": S64, "unsigned long long": U64,
+    "signed char": S8, "u8": U8, "u16": U16, "u32": U32, "u64": U64,
+    "s8": S8, "s16": S16, "s32": S32, "s64": S64,
+    "__u8": U8, "__u16": U16, "__u32": U32, "__u64": U64,
+    "__s8": S8, "__s16": S16, "__s32": S32, "__s64": S64,
+    "size_t": U64, "ssize_t": S64, "pid_t": S32, "uid_t": U32, "gid_t": U32,
+    "umode_t": U16, "loff_t": S64, "off_t": S64, "dev_t": U32,
+}
+
+
+def is_int(t: Type | None) -> bool:
+    return isinstance(t, (IntType, BoolType))
+
+
+def is_integerish(t: Type | None) -> bool:
+    """Usable in arithmetic: integers, bools and pointers."""
+    return isinstance(t, (IntType, BoolType, PointerType))
+
+
+def is_signed(t: Type | None) -> bool:
+    return isinstance(t, IntType) and t.signed
+
+
+def describe(t: Type | None) -> str:
+    """How diagnostics name a type, as bpftrace does."""
+    if t is None:
+        return "none"
+    if isinstance(t, StringType):
+        return "string"
+    if isinstance(t, IntType):
+        return t.name
+    return t.name

@@ -1,0 +1,1 @@
+"""Runbook scripts (.bt) and developer tools."""
