@@ -26,7 +26,7 @@ def target_machine():
 
 def optimise(mod, level: int = 2) -> None:
     tm = target_machine()
-    pto = llvm.create_pipeline_tuning_options(speed_level=level, size_level=0)
+    pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pb = llvm.create_pass_builder(tm, pto)
     mpm = pb.getModulePassManager()
     mpm.run(mod, pb)

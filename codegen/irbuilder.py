@@ -58,6 +58,7 @@ class BpfBuilder:
         """A zero-sized-safe, 8-byte aligned stack slot of `size` bytes."""
         slot = self._entry_b.alloca(ir.ArrayType(I8, max(size, 1)), name=name)
         slot.align = 8
+        slot.type = PTR  # llvmlite keeps a pointee type for checks; we want plain `ptr`
         return slot
 
     def gep(self, ptr: ir.Value, offset: int | ir.Value, name: str = "") -> ir.Value:
@@ -65,11 +66,13 @@ class BpfBuilder:
             if offset == 0:
                 return ptr
             offset = I64(offset)
-        return self.b.gep(ptr, [offset], source_etype=I8, name=name)
+        addr = self.b.gep(ptr, [offset], source_etype=I8, name=name)
+        addr.type = PTR
+        return addr
 
     def load(self, ptr: ir.Value, size: int = 8, signed: bool = False, offset: int = 0, name: str = "") -> ir.Value:
         """Load an integer of `size` bytes and extend it to i64."""
-        value = self.b.load(self.gep(ptr, offset), typ=int_type(size), name=name)
+        value = self.b.load(self.gep(ptr, offset), typ=int_type(size), name=name, align=size)
         if size == 8:
             return value
         return self.b.sext(value, I64) if signed else self.b.zext(value, I64)
@@ -77,7 +80,7 @@ class BpfBuilder:
     def store(self, ptr: ir.Value, value: ir.Value, size: int = 8, offset: int = 0) -> None:
         if value.type != int_type(size):
             value = self.b.trunc(value, int_type(size)) if value.type.width > size * 8 else self.b.zext(value, int_type(size))
-        self.b.store(value, self.gep(ptr, offset))
+        self.b.store(value, self.gep(ptr, offset), align=size)
 
     def memset(self, ptr: ir.Value, size: int, byte: int = 0) -> None:
         if size <= 0:

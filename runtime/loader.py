@@ -1,0 +1,139 @@
+"""Artifact -> kernel objects: create the maps, patch map references and
+run-time constants into the instructions, load each program.
+
+A program the verifier rejects becomes a LoadError naming its probe, with
+the verifier's own last words; the whole log is kept for `-v`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+
+from pytrace.codegen.artifact import CONST_BASE, CONSTANTS, Artifact, MapSpec, ProgramSpec
+from pytrace.runtime import bpf
+from pytrace.runtime import kernel_consts as K
+
+PROG_TYPES = {
+    "kprobe": K.BPF_PROG_TYPE_KPROBE,
+    "tracepoint": K.BPF_PROG_TYPE_TRACEPOINT,
+    "perf_event": K.BPF_PROG_TYPE_PERF_EVENT,
+    "raw_tracepoint": K.BPF_PROG_TYPE_RAW_TRACEPOINT,
+    "tracing": K.BPF_PROG_TYPE_TRACING,
+}
+
+MAP_TYPES = {
+    "hash": K.BPF_MAP_TYPE_HASH,
+    "array": K.BPF_MAP_TYPE_ARRAY,
+    "percpu_hash": K.BPF_MAP_TYPE_PERCPU_HASH,
+    "percpu_array": K.BPF_MAP_TYPE_PERCPU_ARRAY,
+    "lru_hash": K.BPF_MAP_TYPE_LRU_HASH,
+    "percpu_lru_hash": K.BPF_MAP_TYPE_LRU_PERCPU_HASH,
+    "ringbuf": K.BPF_MAP_TYPE_RINGBUF,
+}
+
+LD_IMM64 = 0x18
+
+
+class LoadError(Exception):
+    def __init__(self, program: ProgramSpec, error: bpf.BPFError) -> None:
+        self.program = program
+        self.error = error
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = f"{self.program.location}: " if self.program.location else ""
+        if self.error.errno in (1, 13) and not self.error.log:
+            why = "the kernel refused to load it (permission denied: run as root)"
+        elif self.error.log:
+            why = "the kernel's verifier rejected it: " + bpf.verifier_error_line(self.error.log)
+        else:
+            why = f"the kernel refused to load it ({self.error.strerror or self.error})"
+        return f"{where}ERROR: probe {self.program.probe}: {why}"
+
+
+def patch(insns: bytes, map_fds: list[int], constants: dict[str, int]) -> bytes:
+    """Replace map indices with fds, and constant slots with their values."""
+    out = bytearray(insns)
+    i = 0
+    while i + 16 <= len(out):
+        code, regs, _off, imm = struct.unpack_from("<BBhi", out, i)
+        if code == LD_IMM64 and (regs >> 4) == K.BPF_PSEUDO_MAP_FD:
+            if imm >= CONST_BASE:
+                value = constants.get(CONSTANTS[imm - CONST_BASE], 0) & (2**64 - 1)
+                struct.pack_into("<BBhi", out, i, code, regs & 0x0F, 0, value & 0xFFFFFFFF)
+                struct.pack_into("<i", out, i + 12, struct.unpack("<i", struct.pack("<I", value >> 32))[0])
+            else:
+                struct.pack_into("<BBhi", out, i, code, regs, _off, map_fds[imm])
+            i += 16
+            continue
+        i += 8
+    return bytes(out)
+
+
+@dataclass
+class LoadedProgram:
+    spec: ProgramSpec
+    fd: int
+
+
+@dataclass
+class Loaded:
+    artifact: Artifact
+    map_fds: list[int] = field(default_factory=list)
+    programs: list[LoadedProgram] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def map_fd(self, name: str) -> int:
+        spec = self.artifact.map_by_name(name)
+        assert spec is not None, name
+        return self.map_fds[spec.index]
+
+    def close(self) -> None:
+        for p in self.programs:
+            _close(p.fd)
+        self.programs.clear()
+        for fd in self.map_fds:
+            _close(fd)
+        self.map_fds.clear()
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def create_map(spec: MapSpec) -> int:
+    flags = 0
+    if spec.map_type in ("hash", "percpu_hash"):
+        flags = K.BPF_F_NO_PREALLOC
+    return bpf.map_create(MAP_TYPES[spec.map_type], spec.key_size, spec.value_size, spec.max_entries,
+                          flags, name=spec.name.lstrip("@_") or "anon")
+
+
+def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
+         programs: list[ProgramSpec] | None = None) -> Loaded:
+    """Create maps and load programs; on any failure close what was made."""
+    loaded = Loaded(artifact)
+    try:
+        for spec in artifact.maps:
+            loaded.map_fds.append(create_map(spec))
+        for prog in artifact.programs if programs is None else programs:
+            insns = patch(prog.insns, loaded.map_fds, constants)
+            try:
+                if log_level:
+                    fd, log = bpf.prog_load_with_log(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15],
+                                                     log_level=log_level)
+                    loaded.logs[prog.name] = log
+                else:
+                    fd = bpf.prog_load(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15])
+            except bpf.BPFError as e:
+                raise LoadError(prog, e) from None
+            loaded.programs.append(LoadedProgram(prog, fd))
+    except BaseException:
+        loaded.close()
+        raise
+    return loaded

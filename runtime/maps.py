@@ -1,0 +1,110 @@
+"""Read maps out of the kernel and decode them into output values.
+
+Keys and values are decoded from the layouts the compiler wrote into the
+artifact; per-CPU aggregations are reduced here, in user space.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pytrace.codegen.artifact import MapSpec
+from pytrace.runtime import bpf
+from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Stats
+
+
+def _decode_int(data: bytes, size: int, signed: bool) -> int:
+    return int.from_bytes(data[:size], "little", signed=signed)
+
+
+def _decode_string(data: bytes) -> str:
+    end = data.find(b"\0")
+    return (data if end < 0 else data[:end]).decode("utf-8", errors="replace")
+
+
+def decode(layout: dict, data: bytes):
+    """A value of the given layout, as Python: int, str, bool or tuple."""
+    kind = layout["kind"]
+    if kind == "int":
+        return _decode_int(data, layout["size"], layout["signed"])
+    if kind == "bool":
+        return data[0] != 0
+    if kind == "string":
+        return _decode_string(data[: layout["size"]])
+    if kind == "pointer":
+        return _decode_int(data, 8, False)
+    if kind == "tuple":
+        return tuple(decode(f["layout"], data[f["offset"]:]) for f in layout["fields"])
+    if kind in ("count", "sum", "min", "max"):
+        return _decode_int(data, 8, layout.get("signed", False))
+    return data[: layout["size"]]
+
+
+def _per_cpu(value: bytes, size: int) -> list[bytes]:
+    stride = (size + 7) // 8 * 8
+    return [value[i:i + stride] for i in range(0, len(value), stride)]
+
+
+def _reduce(spec: MapSpec, slots: list[bytes]):
+    signed = (spec.value_layout or {}).get("signed", False)
+    if spec.kind in ("count", "sum", "hist", "lhist"):
+        return sum(_decode_int(s, 8, signed or spec.kind == "sum") for s in slots)
+    if spec.kind in ("min", "max"):
+        values = [_decode_int(s, 8, True) for s in slots if _decode_int(s[8:], 8, False)]
+        if not values:
+            return 0
+        return min(values) if spec.kind == "min" else max(values)
+    total = sum(_decode_int(s, 8, True) for s in slots)
+    count = sum(_decode_int(s[8:], 8, False) for s in slots)
+    return Avg(total, count) if spec.kind == "avg" else Stats(count, total)
+
+
+def value_size_in_kernel(spec: MapSpec) -> int:
+    if spec.percpu:
+        return (spec.value_size + 7) // 8 * 8 * bpf.possible_cpus()
+    return spec.value_size
+
+
+def read_map(spec: MapSpec, fd: int) -> MapData:
+    """The whole map as the output layer wants it."""
+    items = bpf.map_items(fd, spec.key_size, value_size_in_kernel(spec))
+    scalar = spec.key_count == 0
+    key_layout = spec.key_layout or {"kind": "tuple", "fields": []}
+    fields = key_layout["fields"]
+    entries: list = []
+    grouped: dict = {}
+    for kbytes, vbytes in items:
+        key_values = decode(key_layout, kbytes)
+        user_key = None if scalar else tuple(key_values[: spec.key_count])
+        if spec.percpu:
+            value = _reduce(spec, _per_cpu(vbytes, spec.value_size))
+        else:
+            value = decode(spec.value_layout or {"kind": "bytes", "size": spec.value_size}, vbytes)
+        if spec.kind in ("hist", "lhist"):
+            bucket = key_values[len(fields) - 1]
+            grouped.setdefault(user_key, {})[bucket] = value
+        else:
+            entries.append((user_key, value))
+    for user_key, buckets in grouped.items():
+        if spec.kind == "hist":
+            entries.append((user_key, Hist(buckets, spec.params[0] if spec.params else 0)))
+        else:
+            lo, hi, step = spec.params
+            entries.append((user_key, LHist(lo, hi, step, buckets)))
+    zero = "" if (spec.value_layout or {}).get("kind") == "string" else 0
+    return MapData(spec.name, spec.kind, entries, scalar=scalar, zero=zero)
+
+
+def zero_map(spec: MapSpec, fd: int) -> None:
+    """zero(@m): keep every key, with a zero value."""
+    size = value_size_in_kernel(spec)
+    for key, _ in bpf.map_items(fd, spec.key_size, size):
+        bpf.map_update(fd, key, bytes(size))
+
+
+def read_lost(fd: int) -> int:
+    """The per-CPU lost-events counter, summed."""
+    value = bpf.map_lookup(fd, struct.pack("<I", 0), 8 * bpf.possible_cpus())
+    if value is None:
+        return 0
+    return sum(struct.unpack_from("<Q", value, i)[0] for i in range(0, len(value), 8))

@@ -1,0 +1,171 @@
+"""A compiled program in the kernel, step by step: load, attach, run BEGIN,
+poll events, run END, print or read maps, detach, close.
+
+This is the Python API and what the CLI and the REPL drive. Every step can
+be called on its own, and `close()` always releases every kernel object
+the tracer made, whatever state it is in.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from typing import Callable
+
+from pytrace.codegen.artifact import Artifact, EventSpec, ProgramSpec
+from pytrace.lang import format_string
+from pytrace.runtime import attach as attach_mod
+from pytrace.runtime import bpf, loader, maps
+from pytrace.runtime.output.values import MapData
+from pytrace.runtime.ringbuf import RingBuffer
+
+
+class Tracer:
+    def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
+        self.artifact = artifact
+        self.out = output
+        self.pid = pid
+        self.constants = {"cpid": cpid, "start_ns": time.clock_gettime_ns(time.CLOCK_MONOTONIC)}
+        self.loaded: loader.Loaded | None = None
+        self.ringbuf: RingBuffer | None = None
+        self.links: list[int] = []
+        self.attached_count = 0
+        self.exited = False
+        self.exit_code = 0
+        self.lost_reported = 0
+        for ev in artifact.events:
+            if ev.kind == "printf" and ev.segments is None:
+                ev.segments, _ = format_string.parse_format(ev.fmt)
+        self._handlers: dict[str, Callable[[EventSpec, list], None]] = {
+            "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
+            "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
+        }
+
+    # ------------------------------------------------------------ lifecycle
+    def load(self, log_level: int = 0) -> None:
+        self.loaded = loader.load(self.artifact, self.constants, log_level)
+        rb = self.artifact.maps[self.artifact.ringbuf_map]
+        self.ringbuf = RingBuffer(self.loaded.map_fds[rb.index], rb.max_entries)
+
+    def programs(self, when: str = "") -> list[loader.LoadedProgram]:
+        assert self.loaded is not None
+        return [p for p in self.loaded.programs if p.spec.when == when]
+
+    def check_attachable(self) -> None:
+        """Refuse, before attaching anything, probes this kernel cannot attach."""
+        for prog in self.artifact.programs:
+            if prog.unavailable:
+                raise attach_mod.AttachError(prog.probe, prog.unavailable, prog.hint)
+
+    def attach(self) -> int:
+        """Attach every probe; on any failure detach what was attached and raise."""
+        self.check_attachable()
+        try:
+            for prog in self.programs():
+                for spec in prog.spec.attach:
+                    self.links.extend(attach_mod.attach(prog.spec.probe, spec, prog.fd, self.pid))
+                    self.attached_count += 1
+        except BaseException:
+            self.detach()
+            raise
+        return self.attached_count
+
+    def run_special(self, when: str) -> None:
+        """Run the BEGIN or END programs once, then deliver their events."""
+        for prog in self.programs(when):
+            bpf.prog_test_run(prog.fd)
+        self.poll(0)
+
+    def poll(self, timeout_ms: int = 100) -> int:
+        """Deliver events from the ring buffer; returns how many arrived."""
+        if self.ringbuf is None:
+            return 0
+        return self.ringbuf.poll(timeout_ms, self._on_record)
+
+    def detach(self) -> None:
+        for fd in self.links:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.links.clear()
+
+    def close(self) -> None:
+        self.detach()
+        if self.ringbuf is not None:
+            self.ringbuf.close()
+            self.ringbuf = None
+        if self.loaded is not None:
+            self.loaded.close()
+            self.loaded = None
+
+    def __enter__(self) -> "Tracer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ maps
+    def map_names(self) -> list[str]:
+        return sorted(m.name for m in self.artifact.maps if not m.name.startswith("__"))
+
+    def read_map(self, name: str) -> MapData:
+        assert self.loaded is not None
+        spec = self.artifact.map_by_name(name)
+        if spec is None:
+            raise KeyError(name)
+        return maps.read_map(spec, self.loaded.map_fds[spec.index])
+
+    def print_maps(self) -> None:
+        self.out.exit_maps([self.read_map(n) for n in self.map_names()])
+
+    def lost_events(self) -> int:
+        assert self.loaded is not None
+        return maps.read_lost(self.loaded.map_fds[self.artifact.lost_map])
+
+    def report_lost(self) -> None:
+        if self.loaded is None:
+            return
+        lost = self.lost_events()
+        if lost > self.lost_reported:
+            self.out.lost(lost - self.lost_reported)
+            self.lost_reported = lost
+
+    # ------------------------------------------------------------ events
+    def _on_record(self, data: bytes) -> None:
+        (event_id,) = struct.unpack_from("<Q", data, 0)
+        if event_id >= len(self.artifact.events):
+            return
+        ev = self.artifact.events[event_id]
+        args = [maps.decode(layout, data[off:]) for layout, off in zip(ev.arg_layouts, ev.arg_offsets)]
+        self._handlers[ev.kind](ev, args)
+
+    def _on_printf(self, ev: EventSpec, args: list) -> None:
+        self.out.printf(ev.segments, args)
+
+    def _on_print_value(self, ev: EventSpec, args: list) -> None:
+        self.out.value(args[0])
+
+    def _on_print_map(self, ev: EventSpec, args: list) -> None:
+        top, div = args
+        self.out.map(self.read_map(ev.map_name), top, div)
+
+    def _on_clear(self, ev: EventSpec, args: list) -> None:
+        spec = self.artifact.map_by_name(ev.map_name)
+        assert spec is not None and self.loaded is not None
+        bpf.map_clear(self.loaded.map_fds[spec.index], spec.key_size)
+
+    def _on_zero(self, ev: EventSpec, args: list) -> None:
+        spec = self.artifact.map_by_name(ev.map_name)
+        assert spec is not None and self.loaded is not None
+        maps.zero_map(spec, self.loaded.map_fds[spec.index])
+
+    def _on_exit(self, ev: EventSpec, args: list) -> None:
+        if not self.exited:
+            self.exited = True
+            self.exit_code = args[0] if args else 0
+
+
+def unattachable(artifact: Artifact) -> list[ProgramSpec]:
+    return [p for p in artifact.programs if p.unavailable]
