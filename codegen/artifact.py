@@ -65,6 +65,7 @@ class ProgramSpec:
     insns: bytes
     attach: list[dict]  # one attach spec per attach point this program serves
     location: str = ""  # the attach point's source location, for messages
+    span: list[int] | None = None  # [start, end] offsets of the attach point in the source
     unavailable: str | None = None  # why this kernel cannot attach it
     hint: str | None = None  # what to try instead
     when: str = ""  # "BEGIN"/"END" for the special probes

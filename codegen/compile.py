@@ -53,6 +53,7 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
             name=name, probe=specs[0].name, provider=provider.name, prog_type=provider.prog_type,
             insns=sections[name], attach=[s.attach for s in specs],
             location=ap_span.location() if ap_span is not None else "",
+            span=[ap_span.start, ap_span.end] if ap_span is not None else None,
             unavailable=provider.unavailable_reason(), hint=provider.alternative_hint(specs[0]),
             when=provider.name if provider.name in ("BEGIN", "END") else ""))
     return art

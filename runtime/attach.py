@@ -16,9 +16,9 @@ from pytrace.runtime import bpf, perf
 class AttachError(Exception):
     """A probe the kernel cannot attach, explained in plain words."""
 
-    def __init__(self, probe: str, reason: str, hint: str | None = None) -> None:
-        self.probe, self.reason, self.hint = probe, reason, hint
-        super().__init__(f"{probe}: {reason}")
+    def __init__(self, program, reason: str, hint: str | None = None) -> None:
+        self.program, self.reason, self.hint = program, reason, hint  # program: a ProgramSpec
+        super().__init__(f"{program.probe}: {reason}")
 
 
 def _tracepoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
@@ -80,11 +80,12 @@ ATTACHERS: dict[str, Callable[[dict, int, int | None], list[int]]] = {
 }
 
 
-def attach(probe: str, spec: dict, prog_fd: int, pid: int | None = None) -> list[int]:
+def attach(program, spec: dict, prog_fd: int, pid: int | None = None) -> list[int]:
+    """Attach one attach point of a program (a ProgramSpec)."""
     attacher = ATTACHERS.get(spec["kind"])
     if attacher is None:
-        raise AttachError(probe, f"pytrace cannot attach {spec['kind']} probes yet")
+        raise AttachError(program, f"pytrace cannot attach {spec['kind']} probes yet")
     try:
         return attacher(spec, prog_fd, pid)
     except (perf.PerfError, bpf.BPFError) as e:
-        raise AttachError(probe, str(e)) from None
+        raise AttachError(program, str(e), program.hint) from None

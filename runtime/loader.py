@@ -42,15 +42,17 @@ class LoadError(Exception):
         self.error = error
         super().__init__(self.describe())
 
+    @property
+    def reason(self) -> str:
+        if self.error.errno in (1, 13) and not self.error.log:
+            return "the kernel refused to load it (permission denied: run as root)"
+        if self.error.log:
+            return "the kernel's verifier rejected it: " + bpf.verifier_error_line(self.error.log)
+        return f"the kernel refused to load it ({self.error.strerror or self.error})"
+
     def describe(self) -> str:
         where = f"{self.program.location}: " if self.program.location else ""
-        if self.error.errno in (1, 13) and not self.error.log:
-            why = "the kernel refused to load it (permission denied: run as root)"
-        elif self.error.log:
-            why = "the kernel's verifier rejected it: " + bpf.verifier_error_line(self.error.log)
-        else:
-            why = f"the kernel refused to load it ({self.error.strerror or self.error})"
-        return f"{where}ERROR: probe {self.program.probe}: {why}"
+        return f"{where}ERROR: probe {self.program.probe}: {self.reason}"
 
 
 def patch(insns: bytes, map_fds: list[int], constants: dict[str, int]) -> bytes:

@@ -56,15 +56,16 @@ class Tracer:
         """Refuse, before attaching anything, probes this kernel cannot attach."""
         for prog in self.artifact.programs:
             if prog.unavailable:
-                raise attach_mod.AttachError(prog.probe, prog.unavailable, prog.hint)
+                raise attach_mod.AttachError(prog, prog.unavailable, prog.hint)
 
     def attach(self) -> int:
         """Attach every probe; on any failure detach what was attached and raise."""
         self.check_attachable()
+        assert self.loaded is not None
         try:
-            for prog in self.programs():
+            for prog in self.loaded.programs:
                 for spec in prog.spec.attach:
-                    self.links.extend(attach_mod.attach(prog.spec.probe, spec, prog.fd, self.pid))
+                    self.links.extend(attach_mod.attach(prog.spec, spec, prog.fd, self.pid))
                     self.attached_count += 1
         except BaseException:
             self.detach()

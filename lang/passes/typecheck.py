@@ -47,6 +47,16 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
     return None
 
 
+_FORMAT_KINDS = {T.IntType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.StringType: "str",
+                 T.BufferType: "buffer", T.VoidType: "none", T.TupleType: "tuple", T.RecordType: "record",
+                 T.ArrayType: "array"}
+
+
+def _format_kind(t: T.Type) -> str:
+    """How lang.format_string classifies an argument's type."""
+    return _FORMAT_KINDS.get(type(t), "other")
+
+
 def _arith(lt: T.Type, rt: T.Type) -> T.Type:
     """C's usual arithmetic conversions, after promotion to 64 bits."""
     ls, rs = T.is_signed(lt), T.is_signed(rt)
@@ -131,10 +141,9 @@ class TypeChecker:
         if err is not None:
             self.error(f"{call.name}: {err[0]}", fmt_node)
             return
-        problem = format_string.check_args(segments, [T.describe(t) for t in arg_types], call.name)
+        problem = format_string.check_args(segments, [(_format_kind(t), T.describe(t)) for t in arg_types])
         if problem is not None:
-            message, index = problem
-            self.error(message, call.args[index + 1] if index is not None and index + 1 < len(call.args) else call)
+            self.error(f"{call.name}: {problem}", call)
             return
         if self.final:
             call.format = self.ctx.add_format(call.name, fmt_node.value,

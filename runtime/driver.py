@@ -1,0 +1,190 @@
+"""The steps of a pytrace run that sit between the CLI and the Tracer:
+compiling (with a cache of compiled artifacts), debug dumps, verify-only,
+listing probes, and making sure the kernel filesystems are mounted."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import subprocess
+import sys
+
+from pytrace import __version__
+from pytrace.codegen.artifact import Artifact
+from pytrace.lang.context import Options
+from pytrace.lang.source import Source
+
+CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
+
+ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
+               "BPFTRACE_STRLEN": "max_strlen"}
+
+
+def apply_env(options: Options) -> None:
+    """The BPFTRACE_* environment variables bpftrace honours."""
+    for var, attr in ENV_OPTIONS.items():
+        value = os.environ.get(var)
+        if value and value.isdigit():
+            setattr(options, attr, int(value))
+
+
+def ensure_kernel_fs() -> None:
+    """Mount tracefs and bpffs when they are missing (needs root)."""
+    mounts = {
+        "/sys/kernel/tracing": "tracefs",
+        "/sys/kernel/debug": "debugfs",
+        "/sys/fs/bpf": "bpf",
+    }
+    for path, fstype in mounts.items():
+        probe = os.path.join(path, "events") if fstype == "tracefs" else path
+        if fstype == "tracefs" and os.path.exists(probe):
+            continue
+        if fstype != "tracefs" and os.path.ismount(path):
+            continue
+        if os.path.isdir(path):
+            subprocess.run(["mount", "-t", fstype, fstype, path], capture_output=True)
+
+
+def _cache_key(source: Source, options: Options) -> str:
+    h = hashlib.sha256()
+    for part in (__version__, os.uname().release, source.name, source.text, repr(options.params),
+                 options.max_strlen, options.max_map_keys, options.unsafe, options.has_child,
+                 options.pid_filter, _code_stamp()):
+        h.update(repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def _code_stamp() -> str:
+    """Changes whenever pytrace's own compiler sources change (for development)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    latest = 0.0
+    for sub in ("lang", "codegen", "grammar"):
+        for dirpath, _dirs, files in os.walk(os.path.join(root, sub)):
+            for f in files:
+                if f.endswith((".py", ".lark")):
+                    latest = max(latest, os.stat(os.path.join(dirpath, f)).st_mtime)
+    return str(latest)
+
+
+def compile_source(source: Source, options: Options, debug: list[str]) -> Artifact | None:
+    """Source -> Artifact, reusing a cached artifact when nothing changed.
+
+    Returns None when only `-d ast` / `-d types` was asked for."""
+    want = set(debug)
+    if "all" in want:
+        want |= {"ast", "types", "ir", "asm", "verifier"}
+    use_cache = not (want & {"ast", "types", "ir", "asm"}) and os.environ.get("PYTRACE_NO_CACHE") != "1"
+    key = _cache_key(source, options) if use_cache else ""
+    path = os.path.join(CACHE_DIR, key + ".json")
+    if use_cache and os.path.exists(path):
+        try:
+            with open(path) as f:
+                return Artifact.from_json(f.read())
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+    from pytrace.lang.passes import analyse
+
+    ctx = analyse(source, options)
+    ctx.diags.emit(sys.stderr)  # warnings
+    if "ast" in want:
+        from pytrace.runtime.debug_dump import dump_ast
+        sys.stdout.write(dump_ast(ctx.program))
+    if "types" in want:
+        from pytrace.runtime.debug_dump import dump_ast
+        sys.stdout.write(dump_ast(ctx.program, types=True))
+    if want and not (want - {"ast", "types"}):
+        return None
+    from pytrace.codegen.compile import generate
+
+    dbg: dict = {}
+    artifact = generate(ctx, dbg)
+    if "ir" in want:
+        sys.stdout.write(dbg["ir"])
+    if "asm" in want:
+        sys.stdout.write(dbg["asm"])
+    if use_cache:
+        try:
+            os.makedirs(CACHE_DIR, exist_ok=True)
+            tmp = f"{path}.{os.getpid()}"
+            with open(tmp, "w") as f:
+                f.write(artifact.to_json())
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return artifact
+
+
+def make_output(args):
+    from pytrace.runtime.output.writer import Writer
+
+    return Writer.open(args.format, args.output, quiet=args.quiet)
+
+
+def verify_only(source: Source, artifact: Artifact, args) -> int:
+    """Load every program through the verifier, attach nothing."""
+    from pytrace.runtime import loader
+
+    log_level = 2 if ("verifier" in args.debug or "all" in args.debug) else 0
+    failures = 0
+    for prog in artifact.programs:
+        try:
+            loaded = loader.load(artifact, {}, log_level, programs=[prog])
+        except loader.LoadError as e:
+            failures += 1
+            sys.stderr.write(f"{e.describe()}\n")
+            if args.verbose and e.error.log:
+                sys.stderr.write(e.error.log + "\n")
+            continue
+        if log_level:
+            for name, log in loaded.logs.items():
+                sys.stderr.write(f"; verifier log for {name}\n{log}\n")
+        loaded.close()
+        if not args.quiet:
+            sys.stdout.write(f"{prog.probe}: verified ({len(prog.insns) // 8} instructions)\n")
+    if not args.quiet:
+        sys.stdout.write(f"{len(artifact.programs) - failures} of {len(artifact.programs)} programs "
+                         f"passed the kernel's verifier\n")
+    return 1 if failures else 0
+
+
+def list_probes(source: Source | None, args) -> int:
+    """`-l [PATTERN]`: probes the kernel offers, or those a program would attach."""
+    from pytrace.lang import probes
+    from pytrace.lang.probes.tracepoint import format_fields
+
+    ensure_kernel_fs()
+    if source is not None and (args.program is not None or source.name != "stdin"):
+        from pytrace.lang.diagnostics import CompileError
+        from pytrace.lang.passes import analyse
+
+        try:
+            ctx = analyse(source, Options(params=list(args.rest)), until="bind_probes")
+        except CompileError as e:
+            e.diagnostics.emit(sys.stderr)
+            return 1
+        for unit in ctx.units:
+            for spec in unit.specs:
+                sys.stdout.write(spec.name + "\n")
+        return 0
+    pattern = args.rest[0] if args.rest else "*"
+    if ":" not in pattern:
+        pattern = "*:" + pattern if "*" not in pattern else pattern
+    prefix, _, _rest = pattern.partition(":")
+    provider = probes.lookup(prefix)
+    if provider is not None:
+        pattern = provider.name + ":" + _rest
+    out = []
+    for prov in probes.PROVIDERS:
+        lister = getattr(prov, "list_probes", None)
+        if lister is None:
+            continue
+        for name in lister():
+            if fnmatch.fnmatchcase(name, pattern):
+                out.append(name)
+                if args.verbose and prov.name == "tracepoint":
+                    _, cat, ev = name.split(":", 2)
+                    out.extend("    " + f + ";" for f in format_fields(cat, ev))
+    sys.stdout.write("".join(line + "\n" for line in out))
+    return 0

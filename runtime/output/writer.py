@@ -1,0 +1,59 @@
+"""Where output goes: one Writer per run, over the text or JSON formatter
+modules (which share their function names), to stdout or `-o FILE`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from pytrace.runtime.output import json as json_format
+from pytrace.runtime.output import text as text_format
+from pytrace.runtime.output.printf import format_printf
+
+
+class Writer:
+    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False) -> None:
+        self.fmt = fmt
+        self.out = out
+        self.err = err
+        self.quiet = quiet
+        self.owns_out = owns_out
+        self.is_json = fmt is json_format
+
+    @classmethod
+    def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
+        fmt = json_format if format_name == "json" else text_format
+        if path:
+            return cls(fmt, open(path, "w", buffering=1), sys.stderr, quiet, owns_out=True)
+        return cls(fmt, sys.stdout, sys.stderr, quiet)
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        if text:
+            stream.write(text)
+            stream.flush()
+
+    def _stream(self, which: str) -> TextIO:
+        return self.err if which == "stderr" and not self.is_json else self.out
+
+    def attached(self, n: int) -> None:
+        if not self.quiet:
+            self._write(self._stream(text_format.ATTACH_STREAM), self.fmt.attached_probes(n))
+
+    def printf(self, segments, args: list) -> None:
+        self._write(self.out, self.fmt.format_printf_event(format_printf(segments, args)))
+
+    def value(self, v) -> None:
+        self._write(self.out, self.fmt.format_value(v))
+
+    def map(self, m, top: int = 0, div: int = 1) -> None:
+        self._write(self.out, self.fmt.format_map(m, top, div))
+
+    def exit_maps(self, maps: list) -> None:
+        self._write(self.out, self.fmt.format_exit(maps))
+
+    def lost(self, n: int) -> None:
+        self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
+
+    def close(self) -> None:
+        if self.owns_out:
+            self.out.close()
