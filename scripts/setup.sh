@@ -1,0 +1,21 @@
+#!/bin/sh
+# Set up pytrace on a fresh Debian 12 machine (run as root from the repo root):
+# Debian's bcc (python3-bpfcc), bpftool and bpftrace (the reference the tests
+# compare with), a virtualenv in .venv with pytrace installed editable.
+set -eu
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+need=""
+for pkg in python3-bpfcc bpftool bpftrace python3-venv; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+done
+if [ -n "$need" ]; then
+    apt-get update -qq
+    apt-get install -y -qq $need >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# Kernel filesystems pytrace needs (it also mounts them itself when missing).
+[ -d /sys/kernel/tracing/events ] || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+echo "pytrace is installed: .venv/bin/pytrace"

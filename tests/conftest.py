@@ -1,0 +1,43 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+needs_root = pytest.mark.skipif(not is_root(), reason="needs root to load BPF programs")
+
+
+class Result:
+    def __init__(self, proc: subprocess.CompletedProcess) -> None:
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def __repr__(self) -> str:
+        return f"<rc={self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}>"
+
+
+def run_pytrace(*args: str, stdin: str | None = None, timeout: float = 60, env: dict | None = None) -> Result:
+    """Run the pytrace CLI as a user would, with this interpreter."""
+    full_env = dict(os.environ, PYTRACE_NO_CACHE="1", **(env or {}))
+    proc = subprocess.run([sys.executable, "-m", "pytrace", *args], input=stdin, capture_output=True,
+                          text=True, timeout=timeout, env=full_env)
+    return Result(proc)
+
+
+def py_workload(code: str) -> str:
+    """A -c command running Python code (quoted for pytrace's shlex split)."""
+    import shlex
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+
+
+@pytest.fixture
+def pytrace():
+    return run_pytrace
