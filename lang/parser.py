@@ -1,0 +1,612 @@
+"""The parser driver: program text -> lang.ast.Program, or diagnostics.
+
+    program = parse(Source("stdin", text), diags)   # None after an error
+
+The surface syntax lives in grammar/pytrace.lark (lark, LALR, contextual
+lexer). The Lark object is built once, lazily, and cached on disk in a
+private directory (~/.cache/pytrace, or $XDG_CACHE_HOME/pytrace), so later
+runs load the parse table instead of recomputing it.
+
+A syntax error is recorded as one diagnostic in bpftrace's words:
+
+    stdin:1:21-23: ERROR: syntax error, unexpected map, expecting ; or }
+
+bpftrace's bison parser reported the state reached after its default
+reductions; `_expected` replays those reductions on lark's parse stack so the
+"expecting" lists come out the same (at most four tokens, as bison does).
+Literal errors (bad integers, bad string escapes, `$0`) are recorded for each
+literal. Nothing here raises for user input.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections import Counter
+from typing import Any
+
+from pytrace.lang import ast
+from pytrace.lang.diagnostics import Diagnostics
+from pytrace.lang.source import Source, Span
+
+_GRAMMAR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "grammar", "pytrace.lark")
+_lark: Any = None  # the lark.Lark object, built on first use
+
+
+def parse(source: Source, diags: Diagnostics) -> ast.Program | None:
+    """Parse a whole program. On an error, record it in `diags`; return None."""
+    lark_parser = _parser()
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+    try:
+        tree = lark_parser.parse(source.text)
+    except UnexpectedToken as e:
+        _report(source, diags, e.token.start_pos or 0, e.token, e.state)
+        return None
+    except UnexpectedCharacters as e:
+        _report(source, diags, e.pos_in_stream)
+        return None
+    except UnexpectedInput as e:  # not expected from the LALR parser
+        pos = getattr(e, "pos_in_stream", None) or 0
+        diags.error("syntax error", source.span(pos, pos + 1))
+        return None
+    n_errors = len(diags.errors)
+    program = _Builder(source, diags).transform(tree)
+    return None if len(diags.errors) > n_errors else program
+
+
+def _parser() -> Any:
+    global _lark
+    if _lark is None:
+        lark = _import_lark()
+        with open(_GRAMMAR, encoding="utf-8") as f:
+            grammar = f.read()
+        _lark = lark.Lark(
+            grammar,
+            parser="lalr",
+            lexer="contextual",
+            propagate_positions=True,
+            maybe_placeholders=False,
+            cache=_cache_file(lark.__version__),
+        )
+    return _lark
+
+
+def _import_lark() -> Any:
+    """Import lark without letting it import the `regex` module, which it
+    only uses to measure regexps while building a grammar (with the same
+    result as `re` for this one); that saves ~10 ms of startup. This process
+    then cannot use lark's `regex=True` option, which pytrace does not."""
+    if "lark" in sys.modules or "regex" in sys.modules:
+        import lark
+
+        return lark
+    sys.modules["regex"] = None  # type: ignore[assignment]  # makes `import regex` fail
+    try:
+        import lark
+    finally:
+        del sys.modules["regex"]
+    return lark
+
+
+def _cache_file(lark_version: str) -> str | bool:
+    """A cache file in a directory only this user can write; lark checks the
+    grammar's hash in it and rebuilds when it is stale."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "pytrace")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        st = os.stat(directory)
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            return False  # someone else could plant a pickle there
+    except OSError:
+        return False
+    return os.path.join(directory, f"grammar-lark{lark_version}.cache")
+
+
+# ------------------------------------------------------------------ tree -> AST
+
+
+class _Builder:
+    """Builds lang.ast nodes bottom-up from lark's tree. One method per rule
+    (or alias) of the grammar, called with the tree's meta and children."""
+
+    def __init__(self, source: Source, diags: Diagnostics) -> None:
+        self.source = source
+        self.diags = diags
+
+    def transform(self, tree: Any) -> Any:
+        from lark import Tree
+
+        # Iterative post-order walk (deeply nested expressions must not hit
+        # Python's recursion limit).
+        stack: list[tuple[Any, bool]] = [(tree, False)]
+        results: list[Any] = []
+        while stack:
+            node, visited = stack.pop()
+            if not isinstance(node, Tree):
+                results.append(node)
+            elif not visited:
+                stack.append((node, True))
+                stack.extend((child, False) for child in reversed(node.children))
+            else:
+                n = len(node.children)
+                children = results[len(results) - n:] if n else []
+                del results[len(results) - n:]
+                results.append(getattr(self, node.data)(node.meta, children))
+        return results[0]
+
+    # Spans ------------------------------------------------------------------
+
+    def _span(self, meta: Any) -> Span:
+        return self.source.span(meta.start_pos, meta.end_pos)
+
+    def _tok_span(self, tok: Any) -> Span:
+        return self.source.span(tok.start_pos, tok.end_pos)
+
+    @staticmethod
+    def _nodes(children: list) -> list:
+        """The children that are AST nodes (not punctuation tokens)."""
+        from lark import Token
+
+        return [c for c in children if not isinstance(c, Token)]
+
+    # Top level --------------------------------------------------------------
+
+    def start(self, meta: Any, children: list) -> ast.Program:
+        program = ast.Program(span=self.source.span(0, len(self.source.text)))
+        for child in self._nodes(children):
+            if isinstance(child, ast.Probe):
+                program.probes.append(child)
+            elif isinstance(child, ast.CDefinition):
+                program.c_definitions.append(child)
+            elif isinstance(child, ast.Config):
+                program.config = child
+            elif isinstance(child, ast.Macro):
+                program.macros.append(child)
+            elif isinstance(child, ast.MapDecl):
+                program.map_decls.append(child)
+        return program
+
+    def c_definition(self, meta: Any, children: list) -> ast.CDefinition:
+        (tok,) = children
+        text = tok.value.rstrip()
+        if tok.type == "STRUCT_DEFN":
+            kind = "struct"
+        else:
+            kind = "include" if re.match(r"#\s*include\b", text) else "define"
+        return ast.CDefinition(kind, text, span=self.source.span(tok.start_pos, tok.start_pos + len(text)))
+
+    def config(self, meta: Any, children: list) -> ast.Config:
+        return ast.Config(self._nodes(children), span=self._span(meta))
+
+    def config_assign(self, meta: Any, children: list) -> ast.ConfigAssign:
+        name, value = children
+        return ast.ConfigAssign(name.value, value, span=self._span(meta))
+
+    def map_decl(self, meta: Any, children: list) -> ast.MapDecl:
+        name, kind, size = children
+        value = self._int(size)
+        return ast.MapDecl(name.value, kind.value, value, span=self._span(meta))
+
+    def macro(self, meta: Any, children: list) -> ast.Macro:
+        name, *params, body = children
+        return ast.Macro(name.value, params, body, span=self._span(meta))
+
+    def probe(self, meta: Any, children: list) -> ast.Probe:
+        attach_points, *predicate, block = children
+        return ast.Probe(attach_points, predicate[0] if predicate else None, block, span=self._span(meta))
+
+    def attach_points(self, meta: Any, children: list) -> list[ast.AttachPoint]:
+        return children
+
+    def attach_point(self, meta: Any, children: list) -> ast.AttachPoint:
+        (tok,) = children
+        return ast.AttachPoint(tok.value, span=self._tok_span(tok))
+
+    def predicate(self, meta: Any, children: list) -> ast.Expr:
+        return children[1]  # SLASH expr ENDPRED
+
+    # Statements -------------------------------------------------------------
+
+    def block(self, meta: Any, children: list) -> ast.Block:
+        return ast.Block(self._nodes(children), span=self._span(meta))
+
+    angle_block = block
+
+    def assign(self, meta: Any, children: list) -> ast.Assign:
+        target, value = children
+        return ast.Assign(target, value, span=self._span(meta))
+
+    def compound_assign(self, meta: Any, children: list) -> ast.Assign:
+        target, op, value = children
+        return ast.Assign(target, value, op=op.value[:-1], span=self._span(meta))
+
+    def var_decl(self, meta: Any, children: list) -> ast.VarDecl:
+        var, *rest = children
+        type_name = next((c for c in rest if isinstance(c, ast.TypeName)), None)
+        value = next((c for c in rest if isinstance(c, ast.Expr)), None)
+        return ast.VarDecl(var, type_name, value, span=self._span(meta))
+
+    def jump(self, meta: Any, children: list) -> ast.Jump:
+        kind, *value = children
+        return ast.Jump(kind.value, value[0] if value else None, span=self._span(meta))
+
+    def expr_stmt(self, meta: Any, children: list) -> ast.ExprStmt:
+        return ast.ExprStmt(children[0], span=self._span(meta))
+
+    def if_stmt(self, meta: Any, children: list) -> ast.If:
+        cond, then, *otherwise = children
+        return ast.If(cond, then, otherwise[0] if otherwise else None, span=self._span(meta))
+
+    def while_stmt(self, meta: Any, children: list) -> ast.While:
+        return ast.While(children[0], children[1], span=self._span(meta))
+
+    def unroll_stmt(self, meta: Any, children: list) -> ast.Unroll:
+        return ast.Unroll(children[0], children[1], span=self._span(meta))
+
+    def for_stmt(self, meta: Any, children: list) -> ast.For:
+        var, iterable, body = children
+        return ast.For(var, iterable, body, span=self._span(meta))
+
+    def range(self, meta: Any, children: list) -> ast.Range:
+        return ast.Range(children[0], children[1], span=self._span(meta))
+
+    # Expressions ------------------------------------------------------------
+
+    def ternary(self, meta: Any, children: list) -> ast.Ternary:
+        return ast.Ternary(*children, span=self._span(meta))
+
+    def binop(self, meta: Any, children: list) -> ast.Binop:
+        left, op, right = children
+        return ast.Binop(op.value, left, right, span=self._span(meta))
+
+    def unop(self, meta: Any, children: list) -> ast.Unop:
+        op, operand = children
+        return ast.Unop(op.value, operand, span=self._span(meta))
+
+    def pre_increment(self, meta: Any, children: list) -> ast.Increment:
+        op, target = children
+        return ast.Increment(target, op.value, prefix=True, span=self._span(meta))
+
+    def post_increment(self, meta: Any, children: list) -> ast.Increment:
+        target, op = children
+        return ast.Increment(target, op.value, prefix=False, span=self._span(meta))
+
+    def cast(self, meta: Any, children: list) -> ast.Cast:
+        return ast.Cast(children[0], children[1], span=self._span(meta))
+
+    def typedef_cast(self, meta: Any, children: list) -> ast.Cast:
+        tok, operand = children
+        return ast.Cast(self._typedef(tok), operand, span=self._span(meta))
+
+    def _typedef(self, tok: Any) -> ast.TypeName:
+        """TypeName of a `(name)` or `(name **)` token, spanning `name **`."""
+        m = re.match(r"\(\s*([A-Za-z_]\w*)\s*([\s*]*?)\s*\)$", tok.value)
+        assert m is not None
+        start = tok.start_pos + m.start(1)
+        end = tok.start_pos + (m.end(2) if m.group(2) else m.end(1))
+        return ast.TypeName(m.group(1), m.group(2).count("*"), span=self.source.span(start, end))
+
+    def paren_ident(self, meta: Any, children: list) -> ast.Identifier:
+        t = self._typedef(children[0])
+        return ast.Identifier(t.name, span=t.span)
+
+    def field(self, meta: Any, children: list) -> ast.FieldAccess:
+        operand, name = children
+        return ast.FieldAccess(operand, name.value, span=self._span(meta))
+
+    def arrow(self, meta: Any, children: list) -> ast.FieldAccess:
+        operand, _, name = children
+        return ast.FieldAccess(operand, name.value, arrow=True, span=self._span(meta))
+
+    def tuple_index(self, meta: Any, children: list) -> ast.TupleIndex:
+        operand, index = children
+        return ast.TupleIndex(operand, self._int(index), span=self._span(meta))
+
+    def index(self, meta: Any, children: list) -> ast.Index:
+        return ast.Index(children[0], children[1], span=self._span(meta))
+
+    def call(self, meta: Any, children: list) -> ast.Call:
+        name, *args = children
+        return ast.Call(name.value, args, span=self._span(meta))
+
+    def tuple(self, meta: Any, children: list) -> ast.Tuple:
+        return ast.Tuple(children, span=self._span(meta))
+
+    def sizeof(self, meta: Any, children: list) -> ast.Sizeof:
+        (arg,) = children
+        if not isinstance(arg, ast.Node):  # a (name) or (name *) token
+            arg = self.paren_ident(None, [arg]) if arg.type == "PAREN_IDENT" else self._typedef(arg)
+        return ast.Sizeof(arg, span=self._span(meta))
+
+    def offsetof(self, meta: Any, children: list) -> ast.Offsetof:
+        of, *path = children
+        return ast.Offsetof(of, [t.value for t in path], span=self._span(meta))
+
+    def integer(self, meta: Any, children: list) -> ast.Integer:
+        (tok,) = children
+        return ast.Integer(self._int(tok), tok.value, span=self._span(meta))
+
+    def string(self, meta: Any, children: list) -> ast.String:
+        (tok,) = children
+        return ast.String(self._string(tok), span=self._span(meta))
+
+    def boolean(self, meta: Any, children: list) -> ast.Boolean:
+        return ast.Boolean(children[0].value == "true", span=self._span(meta))
+
+    def ident(self, meta: Any, children: list) -> ast.Identifier:
+        return ast.Identifier(children[0].value, span=self._span(meta))
+
+    def var(self, meta: Any, children: list) -> ast.Variable:
+        return ast.Variable(children[0].value, span=self._span(meta))
+
+    def map(self, meta: Any, children: list) -> ast.Map:
+        name, *keys = children
+        return ast.Map(name.value, keys, span=self._span(meta))
+
+    def param(self, meta: Any, children: list) -> ast.PositionalParam:
+        (tok,) = children
+        index = 0 if tok.value == "$#" else int(tok.value[1:])
+        if tok.value != "$#" and not 1 <= index <= 2**63 - 1:
+            self.diags.error(f"param {tok.value} is out of integer range [1, {2**63 - 1}]", self._tok_span(tok))
+        return ast.PositionalParam(index, span=self._span(meta))
+
+    # Types --------------------------------------------------------------------
+
+    def type_name(self, meta: Any, children: list) -> ast.TypeName:
+        words, array, pointer = [], "", 0
+        for c in children:
+            if isinstance(c, str) and not hasattr(c, "type"):
+                array = c  # from type_array
+            elif c.type == "STAR":
+                pointer += 1
+            else:
+                words.append(c.value)
+        return ast.TypeName(" ".join(words) + array, pointer, span=self._span(meta))
+
+    def type_array(self, meta: Any, children: list) -> str:
+        return f"[{self._int(children[0])}]" if children else "[]"
+
+    # Literals -----------------------------------------------------------------
+
+    def _int(self, tok: Any) -> int:
+        value, error = parse_int(tok.value)
+        if error:
+            self.diags.error(error, self._tok_span(tok))
+        return value
+
+    def _string(self, tok: Any) -> str:
+        value, errors = decode_string(tok.value[1:-1])
+        for start, end, message in errors:
+            pos = tok.start_pos + 1
+            self.diags.error(message, self.source.span(pos + start, pos + end))
+        return value
+
+
+_INT_RE = re.compile(
+    r"(?:0[xX](?P<hex>[0-9a-fA-F_]+)|0[bB](?P<bin>[01_]+)"
+    r"|(?P<dec>[0-9][0-9_]*)(?:[eE](?P<exp>[0-9][0-9_]*))?)(?P<suffix>[A-Za-z]\w*)?"
+)
+_U64 = 2**64 - 1
+# suffix -> (maximum value, multiplier), as bpftrace's util::to_uint has them.
+_SUFFIXES = {
+    "": (_U64, 1), "u": (2**32 - 1, 1), "ul": (_U64, 1), "ull": (_U64, 1),
+    "l": (2**63 - 1, 1), "ll": (2**63 - 1, 1),
+    "ns": (_U64, 1), "us": (_U64, 1000), "ms": (_U64, 10**6), "s": (_U64, 10**9),
+    "m": (_U64, 60 * 10**9), "h": (_U64, 3600 * 10**9), "d": (_U64, 86400 * 10**9),
+}
+
+
+def parse_int(raw: str) -> tuple[int, str | None]:
+    """An integer literal's value, and an error message (or None): hex `0x1F`,
+    binary `0b101`, octal `0777`, `_` separators, `1e6`, and bpftrace's
+    suffixes (u, l, ul, ll, ull; durations ns us ms s m h d)."""
+    m = _INT_RE.fullmatch(raw)
+    if m is None:
+        return 0, f"invalid integer: {raw}"
+    digits = m.group("hex") or m.group("bin") or m.group("dec")
+    exp, suffix = m.group("exp"), m.group("suffix") or ""
+    if digits.endswith("_") or (exp or "").endswith("_"):
+        return 0, "trailing underscore in integer literal"
+    if suffix and (m.group("hex") or m.group("bin")):
+        return 0, f"invalid integer suffix '{suffix}'"
+    key = suffix.lower() if re.fullmatch(r"[uUlL]+", suffix) else suffix
+    if key not in _SUFFIXES:
+        return 0, f"invalid integer suffix '{suffix}'"
+    digits = digits.replace("_", "")
+    if len(digits.lstrip("0")) > 70 or len(exp or "") > 10:
+        return 0, f"overflow error, maximum value is {_SUFFIXES[key][0]}: {raw}"
+    try:
+        if m.group("hex"):
+            value = int(digits, 16)
+        elif m.group("bin"):
+            value = int(digits, 2)
+        elif len(digits) > 1 and digits[0] == "0" and not exp:
+            value = int(digits[1:], 8)
+        else:
+            value = int(digits, 10)
+    except ValueError:
+        return 0, f"invalid integer: {raw}"
+    if exp:
+        if not 1 <= value <= 9:
+            return 0, f"coefficient part of scientific literal must be 1-9: {raw}"
+        value *= 10 ** min(int(exp.replace("_", "")), 30)
+    maximum, multiplier = _SUFFIXES[key]
+    if value > maximum // multiplier:
+        return 0, f"overflow error, maximum value is {maximum}: {raw}"
+    return value * multiplier, None
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+_ESCAPE_RE = re.compile(r"\\(?:([0-7]{1,3})|[xX]([0-9a-fA-F]{0,2})|(.))", re.S)
+
+
+def decode_string(body: str) -> tuple[str, list[tuple[int, int, str]]]:
+    """Decode C escapes in a string literal's body (the text between the
+    quotes). Returns the value and a list of (start, end, message) errors,
+    offsets relative to the body. `\\xNN` and octal escapes give the character
+    with that code (0-255)."""
+    errors: list[tuple[int, int, str]] = []
+
+    def replace(m: re.Match) -> str:
+        octal, hexa, other = m.groups()
+        if octal is not None:
+            if int(octal, 8) > 255:
+                errors.append((m.start(), m.end(), f"octal escape sequence out of range '\\{octal}'"))
+                return ""
+            return chr(int(octal, 8))
+        if hexa is not None:
+            if not hexa:
+                errors.append((m.start(), m.end(), "invalid hex escape sequence"))
+                return ""
+            return chr(int(hexa, 16))
+        if other in _ESCAPES:
+            return _ESCAPES[other]
+        errors.append((m.start(), m.end(), f"invalid escape character '\\{other}'"))
+        return ""
+
+    return _ESCAPE_RE.sub(replace, body) if "\\" in body else body, errors
+
+
+# ---------------------------------------------------------------- syntax errors
+
+# How bison named bpftrace's tokens, for the regex terminals of the grammar.
+_TOKEN_NAMES = {
+    "$END": "end of file", "IDENT": "identifier", "MAP": "map", "VAR": "variable",
+    "INT": "integer", "STRING": "string", "PARAM": "positional parameter",
+    "ATTACH_POINT": "attach point", "ENDPRED": "/", "TYPE_KW": "type",
+    "PAREN_IDENT": "(", "TYPEDEF_PTR": "(", "CPREPROC": "preprocessor directive",
+    "STRUCT_DEFN": "struct definition", "SHEBANG": "header",
+}
+# bison lists expected tokens in declaration order; this is bpftrace's.
+_ORDER = [
+    "end of file", ":", ";", "{", "}", "[", "]", "(", ")", "?", "/", '","', "$#",
+    "=", "==", "!=", "<=", ">=", "<<", ">>", "<", ">", "&&", "||", "+", "++",
+    "<<=", ">>=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "-", "--",
+    "*", "%", "&", "|", "^", "!", "~", ".", "..", "->", "struct", "union", "enum",
+    "type", "macro", "identifier", "attach point", "preprocessor directive",
+    "struct definition", "string", "map", "variable", "positional parameter",
+    "integer", "config", "unroll", "while", "for", "return", "if", "else",
+    "continue", "break", "sizeof", "offsetof", "let", "true", "false", "header",
+]
+_OPENERS = {"{": "}", "(": ")", "[": "]", "<": ">"}
+
+
+def _token_name(type_: str) -> str:
+    if type_ in _TOKEN_NAMES:
+        return _TOKEN_NAMES[type_]
+    term = _parser().get_terminal(type_)
+    name = term.pattern.value if term.pattern.type == "str" else type_
+    return '","' if name == "," else name
+
+
+def _expected(state: Any) -> list[str]:
+    """The tokens bison would list as expected: replay default reductions
+    (each state's most common reduction) from the failing state until a state
+    that only shifts, and take the terminals that state accepts."""
+    from lark.parsers.lalr_analysis import Reduce
+
+    states = state.parse_conf.states
+    stack = list(state.state_stack)
+    for _ in range(1000):
+        actions = states[stack[-1]]
+        reduces = Counter(arg for tok, (act, arg) in actions.items() if act is Reduce and tok.isupper())
+        if not reduces:
+            break
+        rule = reduces.most_common(1)[0][0]
+        if rule.origin.name == "start" or len(rule.expansion) >= len(stack):
+            break  # that would accept the program
+        del stack[len(stack) - len(rule.expansion):]
+        goto = states[stack[-1]].get(rule.origin.name)
+        if goto is None:
+            break
+        stack.append(goto[1])
+    names = {_token_name(t) for t in states[stack[-1]] if t.isupper()}
+    rank = {name: i for i, name in enumerate(_ORDER)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+
+def _unclosed(value_stack: list) -> Any:
+    """The innermost `{ ( [ <` token still open on the parse stack, if any."""
+    from lark import Token
+
+    opened: list = []
+    for item in value_stack:
+        if not isinstance(item, Token):
+            continue
+        if item.value in ("{", "(", "[") or item.type == "LANGLE":
+            opened.append(item)
+        elif opened and item.value == _OPENERS[opened[-1].value] and item.type not in ("GT", "STRING"):
+            opened.pop()
+    return opened[-1] if opened else None
+
+
+def _open_comment(text: str) -> int | None:
+    """Offset of a `/*` comment that never ends, if any (strings and `//`
+    comments are skipped)."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            m = re.compile(r'"(?:[^"\\\n]|\\.)*"?').match(text, i)
+            i = m.end()
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                return i
+            i = j + 2
+        else:
+            i += 1
+    return None
+
+
+def _report(source: Source, diags: Diagnostics, pos: int, token: Any = None, state: Any = None) -> None:
+    """Record one syntax error: `token` is the unexpected token and `state`
+    lark's parser state, or both are None when nothing could be lexed at
+    offset `pos`."""
+    text = source.text
+    comment = _open_comment(text)
+    if comment is not None and comment <= pos:
+        diags.error("end of file during comment", source.span(comment, comment + 2))
+        return
+    if token is None:
+        if text[pos] == '"':
+            eol = text.find("\n", pos)
+            diags.error("unterminated string", source.span(pos, len(text) if eol < 0 else eol))
+        else:
+            diags.error(f"invalid character '{text[pos]}'", source.span(pos, pos + 1))
+        return
+    message = f"syntax error, unexpected {_token_name(token.type)}"
+    if token.type == "$END":
+        opener = _unclosed(state.value_stack)
+        if opener is not None:
+            hints = []
+            if opener.type == "LANGLE":
+                hints.append("in a '< ... >' action block, each statement ends with ';', also the last")
+            span = source.span(opener.start_pos, opener.end_pos)
+            diags.error(f"{message}, unmatched '{opener.value}'", span, hints)
+            return
+    expected = _expected(state)
+    if "attach point" in expected:  # where a probe could start
+        if re.match(r"#(?!!)|(?:struct|union|enum)\b[^:;,/{]*\{", text[pos:]):
+            message = "C definitions must appear before probes and functions"
+        elif token.value == "config":
+            seen = any(getattr(v, "data", None) == "config" or getattr(v, "type", None) == "CONFIG" for v in state.value_stack)
+            message = "duplicate config block" if seen else "config must appear before probes and functions"
+        if not message.startswith("syntax"):
+            expected = []
+    if 0 < len(expected) <= 4:
+        message += ", expecting " + " or ".join(expected)
+    hints = []
+    opener = _unclosed(state.value_stack) if token.type == "ATTACH_POINT" else None
+    if opener is not None:  # a new probe starts inside a block
+        where = source.span(opener.start_pos, opener.end_pos).location()
+        hints.append(f"missing '{_OPENERS[opener.value]}'? The '{opener.value}' at {where} is still open")
+    start = token.start_pos or 0
+    end = token.end_pos if token.end_pos is not None else len(text)
+    diags.error(message, source.span(start, end), hints)
