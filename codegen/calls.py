@@ -307,7 +307,7 @@ def log2_bucket(pl: "ProbeLowering", n: ir.Value, k: int) -> ir.Value:
 def linear_bucket(pl: "ProbeLowering", v: ir.Value, lo: int, hi: int, step: int) -> ir.Value:
     """bpftrace's lhist() bucket: 0 below min, 1 + (max-min)/step above max."""
     b = pl.b
-    inside = b.add(b.sdiv(b.sub(v, I64(lo)), I64(step)), I64(1))
+    inside = b.add(b.udiv(b.sub(v, I64(lo)), I64(step)), I64(1))  # v >= lo where it is used
     above = b.select(b.icmp_signed(">", v, I64(hi)), I64(1 + (hi - lo) // step), inside)
     return b.select(b.icmp_signed("<", v, I64(lo)), I64(0), above, name="lhist_bucket")
 

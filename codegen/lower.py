@@ -444,12 +444,25 @@ class ProbeLowering:
             cmp = (self.b.icmp_signed if signed else self.b.icmp_unsigned)(op, left, right, name="cmp")
             return self.bb.bool_i64(cmp)
         if op in ("/", "%"):
-            # The verifier would refuse nothing, but BPF division by zero yields 0; keep bpftrace's result.
-            fn = {"/": self.b.sdiv if signed else self.b.udiv, "%": self.b.srem if signed else self.b.urem}[op]
-            return fn(left, right, name="div" if op == "/" else "mod")
+            if signed:
+                return self.signed_divide(left, right, op)
+            return (self.b.udiv if op == "/" else self.b.urem)(left, right, name="div" if op == "/" else "mod")
         ops = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
                "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if T.is_signed(lt) else self.b.lshr}
         return ops[op](left, right)
+
+    def signed_divide(self, left: ir.Value, right: ir.Value, op: str) -> ir.Value:
+        """C's signed / and % from unsigned ones (BPF before cpu v4 has no sdiv)."""
+        b = self.b
+        lneg = b.icmp_signed("<", left, I64(0))
+        rneg = b.icmp_signed("<", right, I64(0))
+        labs = b.select(lneg, b.neg(left), left)
+        rabs = b.select(rneg, b.neg(right), right)
+        if op == "/":
+            q = b.udiv(labs, rabs, name="div")
+            return b.select(b.xor(lneg, rneg), b.neg(q), q)
+        r = b.urem(labs, rabs, name="mod")
+        return b.select(lneg, b.neg(r), r)
 
     def logical(self, node: ast.Binop) -> ir.Value:
         result = self.slot_uninit(T.U64, "logical")
