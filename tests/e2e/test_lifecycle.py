@@ -1,0 +1,132 @@
+"""Every exit path detaches and closes everything, and END output still prints."""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import needs_root, py_workload, run_pytrace
+
+pytestmark = needs_root
+
+
+def bpf_fds() -> list[str]:
+    """This process's open BPF objects and perf events."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(("anon_inode:bpf", "anon_inode:[perf_event]", "anon_inode:[eventpoll]")):
+            out.append(target)
+    return out
+
+
+def map_names() -> str:
+    return subprocess.run(["bpftool", "map", "list"], capture_output=True, text=True).stdout
+
+
+def unique_map() -> str:
+    return "@lk" + secrets.token_hex(4)
+
+
+def start(program: str, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTRACE_NO_CACHE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "pytrace", "-e", program, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    line = proc.stderr.readline()
+    assert line.startswith("Attached"), line + proc.stderr.read()
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_runs_end_prints_maps_and_releases_everything(sig):
+    name = unique_map()
+    proc = start(f'tracepoint:syscalls:sys_enter_getppid {{ {name} = count(); }} '
+                 f'BEGIN {{ {name} = count(); }} END {{ printf("end\\n"); }}')
+    assert name[1:] in map_names()
+    os.getppid()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.startswith("end\n\n\n" + name + ": "), out
+    assert int(out.split(": ")[1]) >= 1
+    assert name[1:] not in map_names()
+
+
+def test_child_end_stops_tracing_and_releases_everything():
+    name = unique_map()
+    r = run_pytrace("-e", f"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {{ {name} = count(); }}",
+                    "-c", py_workload("import os\nfor _ in range(10): os.getppid()"))
+    assert r.rc == 0, r
+    assert r.out == f"\n\n{name}: 10\n"
+    assert name[1:] not in map_names()
+
+
+def test_exit_builtin_stops_and_exit_code():
+    r = run_pytrace("-e", 'BEGIN { printf("x\\n"); exit(3); printf("not reached\\n"); } END { printf("end\\n"); }')
+    assert r.rc == 3, r
+    assert r.out == "x\nend\n\n\n"
+
+
+def test_attach_error_half_way_leaves_nothing():
+    name = unique_map()
+    r = run_pytrace("-e", f"tracepoint:syscalls:sys_enter_getppid {{ {name} = count(); }} "
+                    "rawtracepoint:no_such_tracepoint_xyz { }")
+    assert r.rc == 1, r
+    assert "rawtracepoint:no_such_tracepoint_xyz" in r.err
+    assert "Traceback" not in r.err
+    assert name[1:] not in map_names()
+
+
+def test_tracer_api_closes_every_fd_after_attach_failure():
+    from pytrace.lang.passes import analyse
+    from pytrace.lang.source import Source
+    from pytrace.codegen.compile import generate
+    from pytrace.runtime.attach import AttachError
+    from pytrace.runtime.session import Tracer
+
+    before = sorted(bpf_fds())
+    ctx = analyse(Source("stdin", "tracepoint:syscalls:sys_enter_getppid { @ = count(); } "
+                                  "rawtracepoint:no_such_tracepoint_xyz { }"))
+
+    class Quiet:
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+    tracer = Tracer(generate(ctx), Quiet())
+    tracer.load()
+    assert len(bpf_fds()) > len(before)
+    with pytest.raises(AttachError):
+        tracer.attach()
+    assert tracer.links == []
+    tracer.close()
+    assert sorted(bpf_fds()) == before
+
+
+def test_tracer_api_step_by_step():
+    """Compile, load, attach, read, detach one program from Python."""
+    from pytrace.lang.passes import analyse
+    from pytrace.lang.source import Source
+    from pytrace.codegen.compile import generate
+    from pytrace.runtime.session import Tracer
+
+    me = os.getpid()
+    ctx = analyse(Source("stdin", f"tracepoint:syscalls:sys_enter_getppid /pid == {me}/ {{ @calls = count(); }}"))
+    before = sorted(bpf_fds())
+    with Tracer(generate(ctx), output=None) as tracer:
+        tracer.load()
+        assert tracer.attach() == 1
+        for _ in range(25):
+            os.getppid()
+        data = tracer.read_map("@calls")
+        assert data.entries == [(None, 25)]
+        tracer.detach()
+        os.getppid()
+        assert tracer.read_map("@calls").entries == [(None, 25)]
+    assert sorted(bpf_fds()) == before

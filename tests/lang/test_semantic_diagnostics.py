@@ -1,0 +1,118 @@
+"""Exact diagnostics of the semantic passes, rendered as bpftrace renders them."""
+
+import pytest
+
+from pytrace.lang.context import Options
+from pytrace.lang.diagnostics import CompileError
+from pytrace.lang.passes import analyse
+from pytrace.lang.source import Source
+
+
+def errors(program: str, **options) -> str:
+    with pytest.raises(CompileError) as exc:
+        analyse(Source("stdin", program), Options(**options))
+    return exc.value.diagnostics.render()
+
+
+def test_unknown_function():
+    assert errors("BEGIN { foo(); }") == (
+        "stdin:1:9-14: ERROR: Unknown function: 'foo'\n"
+        "BEGIN { foo(); }\n"
+        "        ~~~~~\n")
+
+
+def test_unknown_builtin_with_hint():
+    assert errors("BEGIN { @x = pidd; }") == (
+        "stdin:1:14-18: ERROR: Unknown identifier: 'pidd'\n"
+        "BEGIN { @x = pidd; }\n"
+        "             ~~~~\n"
+        "HINT: Did you mean pid?\n")
+
+
+def test_unknown_probe_type():
+    assert errors("kprobx:f { }") == (
+        "stdin:1:1-9: ERROR: Invalid probe type: kprobx\n"
+        "kprobx:f { }\n"
+        "~~~~~~~~\n"
+        "HINT: Did you mean kprobe?\n")
+
+
+def test_unknown_tracepoint():
+    assert errors("tracepoint:nosuch:event {}") == (
+        "stdin:1:1-24: ERROR: tracepoint not found: nosuch:event\n"
+        "tracepoint:nosuch:event {}\n"
+        "~~~~~~~~~~~~~~~~~~~~~~~\n"
+        "HINT: list them with: pytrace -l 'tracepoint:nosuch:*'\n")
+
+
+def test_unknown_tracepoint_field():
+    assert errors("tracepoint:syscalls:sys_enter_openat { @ = args->nosuch; }") == (
+        "stdin:1:44-56: ERROR: Can't find a field nosuch\n"
+        "tracepoint:syscalls:sys_enter_openat { @ = args->nosuch; }\n"
+        "                                           ~~~~~~~~~~~~\n"
+        "HINT: Fields: __syscall_nr, dfd, filename, flags, mode\n")
+
+
+def test_wrong_argument_count():
+    assert errors("BEGIN { printf(); }") == (
+        "stdin:1:9-17: ERROR: printf() requires at least one argument (0 provided)\n"
+        "BEGIN { printf(); }\n"
+        "        ~~~~~~~~\n")
+    assert errors("BEGIN { exit(1, 2); }").startswith(
+        "stdin:1:9-19: ERROR: exit() takes up to one argument (2 provided)\n")
+
+
+def test_wrong_argument_type():
+    assert errors('BEGIN { @ = str(comm, "x"); }') == (
+        "stdin:1:23-26: ERROR: str() only supports integer arguments (string provided)\n"
+        'BEGIN { @ = str(comm, "x"); }\n'
+        "                      ~~~\n")
+
+
+def test_printf_argument_count_and_type():
+    assert errors('BEGIN { printf("%s %d\\n", comm); }').startswith(
+        "stdin:1:9-32: ERROR: printf: not enough arguments for format string (1 supplied, 2 expected)\n")
+    assert errors('BEGIN { printf("%d\\n", comm); }').startswith(
+        "stdin:1:9-29: ERROR: printf: unsupported format specifier for type 'string': d\n")
+
+
+def test_map_with_two_value_types():
+    assert errors('BEGIN { @x = 1; @x = "s"; }') == (
+        "stdin:1:17-25: ERROR: Type mismatch for @x: trying to assign value of type 'string' "
+        "when map already has a type 'int64'\n"
+        'BEGIN { @x = 1; @x = "s"; }\n'
+        "                ~~~~~~~~\n")
+
+
+def test_aggregate_in_arithmetic():
+    assert errors("BEGIN { @x = count(); @y = @x + 1; }") == (
+        "stdin:1:28-30: ERROR: Map value '@x' holds a count() aggregation and cannot be used in an expression\n"
+        "BEGIN { @x = count(); @y = @x + 1; }\n"
+        "                           ~~\n"
+        "HINT: print it with print(), or keep a plain counter: @n += 1\n")
+
+
+def test_aggregation_not_assigned():
+    assert errors("BEGIN { count(); }") == (
+        "stdin:1:9-16: ERROR: count() must be assigned directly to a map, e.g. @x = count()\n"
+        "BEGIN { count(); }\n"
+        "        ~~~~~~~\n")
+
+
+def test_cpid_without_child():
+    assert errors("BEGIN { @ = cpid; }").startswith("stdin:1:13-17: ERROR: cpid cannot be used without child command\n")
+
+
+def test_several_errors_all_reported_in_order():
+    text = errors("BEGIN { foo(); bar(); }")
+    assert text.count("ERROR:") == 2
+    assert text.index("'foo'") < text.index("'bar'")
+
+
+def test_pid_filter_adds_predicate():
+    ctx = analyse(Source("stdin", "tracepoint:syscalls:sys_enter_getppid { @ = count(); } BEGIN { }"),
+                  Options(pid_filter=42))
+    from pytrace.lang.visitor import flatten
+    tp, begin = ctx.units
+    assert flatten(tp.probe.predicate) == ["Binop", "==", ["Builtin", "pid"], ["Integer", 42]]
+    assert begin.probe.predicate is None
