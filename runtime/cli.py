@@ -257,7 +257,7 @@ class Run:
             tracer.detach()
             tracer.poll(0)
             tracer.run_special("END")
-            tracer.report_lost()
+            tracer.report_lost(final=True)
             tracer.print_maps()
             return tracer.exit_code
         finally:

@@ -125,13 +125,16 @@ class Tracer:
         assert self.loaded is not None
         return maps.read_lost(self.loaded.map_fds[self.artifact.lost_map])
 
-    def report_lost(self) -> None:
+    def report_lost(self, final: bool = False) -> None:
+        """Report events lost since the last report; at the end, the total too."""
         if self.loaded is None:
             return
         lost = self.lost_events()
         if lost > self.lost_reported:
             self.out.lost(lost - self.lost_reported)
             self.lost_reported = lost
+        if final:
+            self.out.total_lost(lost)
 
     # ------------------------------------------------------------ events
     def _on_record(self, data: bytes) -> None:

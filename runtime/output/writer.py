@@ -54,6 +54,11 @@ class Writer:
     def lost(self, n: int) -> None:
         self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
 
+    def total_lost(self, n: int) -> None:
+        """At exit, when any event was lost (stderr in both formats, as bpftrace)."""
+        if n:
+            self._write(self.err, text_format.total_lost_events(n))
+
     def close(self) -> None:
         if self.owns_out:
             self.out.close()

@@ -141,3 +141,17 @@ def test_dry_run_attaches_and_exits():
     assert r.rc == 0, r
     assert r.err == "Attached 2 probes\n"
     assert r.out == ""
+
+
+def test_lost_events_are_counted_and_reported():
+    """A burst bigger than the ring buffer: every event is printed or counted lost."""
+    n = 50000
+    big = "x" * 200
+    r = run_pytrace("-e", f'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {{ printf("%s\\n", "{big}"); }}',
+                    "-c", py_workload(f"import os\nfor _ in range({n}): os.getppid()"))
+    assert r.rc == 0, r.err
+    printed = r.out.count(big)
+    lost = sum(int(line.split()[1]) for line in r.err.splitlines() if line.startswith("Lost "))
+    assert printed + lost == n, (printed, lost)
+    if lost:
+        assert f"WARNING: Total lost event count: {lost}\n" in r.err
