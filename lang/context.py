@@ -9,18 +9,9 @@ from typing import Any
 from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.diagnostics import Diagnostics
+from pytrace.lang.options import Options  # noqa: F401  (re-exported)
 from pytrace.lang.probes.base import ProbeProvider, ProbeSpec
 from pytrace.lang.source import Source
-
-
-@dataclass
-class Options:
-    params: list[str] = field(default_factory=list)  # positional parameters $1..$N
-    max_strlen: int = 64
-    max_map_keys: int = 4096
-    unsafe: bool = False
-    has_child: bool = False  # -c given, so cpid is meaningful
-    pid_filter: int | None = None  # -p PID
 
 
 @dataclass
@@ -84,6 +75,7 @@ class CompileContext:
         self.units: list[ProbeUnit] = []
         self.maps: dict[str, MapInfo] = {}
         self.formats: list[FormatInfo] = []
+        self.c_types: Any = None  # lang.ctypes_parse.CDefinitions: the script's struct/enum definitions
 
     def add_format(self, kind: str, fmt: str, arg_types: list[T.Type], segments: Any = None) -> FormatInfo:
         info = FormatInfo(len(self.formats), kind, fmt, arg_types, segments)

@@ -10,7 +10,7 @@ import sys
 import time
 
 from pytrace import __version__
-from pytrace.lang.context import Options
+from pytrace.lang.options import Options
 from pytrace.lang.diagnostics import CompileError, Diagnostic, Diagnostics
 from pytrace.lang.source import Source, Span
 
@@ -206,7 +206,8 @@ class Run:
         from pytrace.runtime.loader import LoadError
         from pytrace.runtime.session import Tracer
 
-        tracer = Tracer(artifact, out, cpid=self.child_pid, pid=args.pid)
+        # Like bpftrace, probes that target a process (uprobes, watchpoints) use -c's child.
+        tracer = Tracer(artifact, out, cpid=self.child_pid, pid=args.pid or self.child_pid or None)
         self.tracer = tracer
         try:
             try:
@@ -255,6 +256,8 @@ class Run:
             # Exit path: stop probes, run END, print maps.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             tracer.detach()
+            for warning in tracer.never_fired():
+                sys.stderr.write(warning)
             tracer.poll(0)
             tracer.run_special("END")
             tracer.report_lost(final=True)

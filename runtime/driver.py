@@ -12,7 +12,7 @@ import sys
 
 from pytrace import __version__
 from pytrace.codegen.artifact import Artifact
-from pytrace.lang.context import Options
+from pytrace.lang.options import Options
 from pytrace.lang.source import Source
 
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
