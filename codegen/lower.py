@@ -15,6 +15,7 @@ from llvmlite import ir
 
 from pytrace.codegen import calls
 from pytrace.codegen.artifact import EventSpec, MapSpec
+from pytrace.codegen.ctxvar import load_context_var
 from pytrace.codegen.irbuilder import I1, I8, I64, PTR, BpfBuilder
 from pytrace.lang import ast
 from pytrace.lang import types as T
@@ -413,7 +414,7 @@ class ProbeLowering:
             return self.ctx_ptr
         cv = self.unit.provider.variable(node.name, self.spec)
         if cv is not None:
-            return self.bb.load(self.ctx_ptr, cv.type.size, T.is_signed(cv.type), cv.offset, name=node.name)
+            return load_context_var(self, cv, node.name)
         return calls.VARIABLES[node.name](self, node)
 
     def expr_Variable(self, node: ast.Variable) -> ir.Value:

@@ -36,14 +36,15 @@ def _perf_event(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     cpus = perf.online_cpus()
     if spec.get("cpus") == "one":
         cpus = cpus[:1]
+    target = pid if pid and spec.get("per_process") else -1  # software/hardware follow -p/-c
     fds: list[int] = []
     try:
         for cpu in cpus:
             if spec["type"] == 0:
-                fd = perf.open_hardware(spec["config"], spec.get("period", 0), cpu=cpu)
+                fd = perf.open_hardware(spec["config"], spec.get("period", 0), cpu=cpu, pid=target)
             else:
                 fd = perf.open_software(spec["config"], sample_period=spec.get("period", 0),
-                                        sample_freq=spec.get("freq", 0), cpu=cpu)
+                                        sample_freq=spec.get("freq", 0), cpu=cpu, pid=target)
             fds.append(fd)
             perf.attach_bpf(fd, prog_fd)
     except BaseException:
@@ -63,6 +64,58 @@ def _kprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     return [fd]
 
 
+def _attach_each(openers: list[Callable[[], int]], prog_fd: int) -> list[int]:
+    """Open perf events one by one and attach the program to each; on any
+    failure close what was opened."""
+    fds: list[int] = []
+    try:
+        for open_event in openers:
+            fds.append(open_event())
+            perf.attach_bpf(fds[-1], prog_fd)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
+def _uprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
+    """uprobe/uretprobe/usdt: resolve the binary and symbol (or address) to a
+    file offset now, so a cached program follows a rebuilt binary."""
+    from pytrace.lang import elf
+
+    try:
+        path = elf.resolve_binary(spec["binary"], pid)
+        image = elf.open_elf(path)
+        vaddr = spec.get("address")
+        if vaddr is None:
+            vaddr = image.functions().get(spec["func"])
+            if vaddr is None:
+                raise elf.ElfError(f"No symbol '{spec['func']}' in {path}")
+        offset = image.file_offset(vaddr) + spec.get("offset", 0)
+        semaphore = spec.get("semaphore") or 0
+        ref_ctr = image.file_offset(semaphore) if semaphore else 0
+    except elf.ElfError as e:
+        raise perf.PerfError(2, str(e)) from None
+    return _attach_each([lambda: perf.open_uprobe(path, offset, spec.get("retprobe", False),
+                                                  pid if pid else -1, ref_ctr)], prog_fd)
+
+
+def _watchpoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
+    """A hardware watchpoint in every thread of the -p/-c process, or on every
+    CPU for a kernel address."""
+    args = (spec["address"], spec["length"], spec["bp_type"])
+    if pid:
+        try:
+            tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            raise perf.PerfError(3, f"no such process: {pid}") from None
+        openers = [lambda t=t: perf.open_breakpoint(*args, pid=t) for t in tids]
+    else:
+        openers = [lambda c=c: perf.open_breakpoint(*args, cpu=c) for c in perf.online_cpus()]
+    return _attach_each(openers, prog_fd)
+
+
 def _raw_tracepoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     return [bpf.raw_tracepoint_open(spec["name"], prog_fd)]
 
@@ -76,6 +129,8 @@ ATTACHERS: dict[str, Callable[[dict, int, int | None], list[int]]] = {
     "perf_event": _perf_event,
     "kprobe": _kprobe,
     "raw_tracepoint": _raw_tracepoint,
+    "uprobe": _uprobe,
+    "watchpoint": _watchpoint,
     "test_run": _nothing,
 }
 

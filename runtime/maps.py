@@ -10,7 +10,7 @@ import struct
 
 from pytrace.codegen.artifact import MapSpec
 from pytrace.runtime import bpf
-from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Stats
+from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Record, Stats
 
 
 def _decode_int(data: bytes, size: int, signed: bool) -> int:
@@ -20,6 +20,18 @@ def _decode_int(data: bytes, size: int, signed: bool) -> int:
 def _decode_string(data: bytes) -> str:
     end = data.find(b"\0")
     return (data if end < 0 else data[:end]).decode("utf-8", errors="replace")
+
+
+def _decode_field(f: dict, data: bytes):
+    """A record member; a bitfield is (bit shift, bit count) within its bytes."""
+    if "bitfield" not in f:
+        return decode(f["layout"], data[f["offset"]:])
+    shift, bits = f["bitfield"]
+    raw = int.from_bytes(data[f["offset"]:f["offset"] + (shift + bits + 7) // 8], "little")
+    value = (raw >> shift) & ((1 << bits) - 1)
+    if f["layout"].get("signed") and value >> (bits - 1):
+        value -= 1 << bits
+    return value
 
 
 def decode(layout: dict, data: bytes):
@@ -37,6 +49,12 @@ def decode(layout: dict, data: bytes):
         return tuple(decode(f["layout"], data[f["offset"]:]) for f in layout["fields"])
     if kind in ("count", "sum", "min", "max"):
         return _decode_int(data, 8, layout.get("signed", False))
+    if kind == "record":
+        return Record(tuple((f["name"], _decode_field(f, data)) for f in layout["fields"]))
+    if kind == "array":
+        elem = layout["elem"]
+        step = elem["size"]
+        return [decode(elem, data[i * step:]) for i in range(layout["count"])]
     return data[: layout["size"]]
 
 

@@ -158,7 +158,8 @@ def open_software(config: int, *, sample_period: int = 0, sample_freq: int = 0,
     """A PERF_TYPE_SOFTWARE sampling event, opened disabled.  sample_freq sets
     attr.freq (profile:hz:N); sample_period is in events, i.e. ns for
     cpu-clock (interval:*).  attach_bpf() enables it."""
-    attr = PerfEventAttr(type=K.PERF_TYPE_SOFTWARE, config=config, disabled=1)
+    attr = PerfEventAttr(type=K.PERF_TYPE_SOFTWARE, config=config, disabled=1,
+                         inherit=1 if pid != -1 else 0)  # a process's new threads count too
     if sample_freq:
         attr.freq, attr.sample_freq = 1, sample_freq
     else:
@@ -169,8 +170,23 @@ def open_software(config: int, *, sample_period: int = 0, sample_freq: int = 0,
 def open_hardware(config: int, sample_period: int, cpu: int, pid: int = -1) -> int:
     """A PERF_TYPE_HARDWARE sampling event, opened disabled."""
     attr = PerfEventAttr(type=K.PERF_TYPE_HARDWARE, config=config, disabled=1,
-                         sample_period=sample_period)
+                         sample_period=sample_period, inherit=1 if pid != -1 else 0)
     return perf_event_open(attr, pid, cpu, what=f"hardware event {config} on cpu {cpu}")
+
+
+def open_breakpoint(address: int, length: int, bp_type: int, *, pid: int = -1, cpu: int = -1) -> int:
+    """A PERF_TYPE_BREAKPOINT event (a hardware watchpoint) that runs its
+    program on every hit; with a pid it follows the task's new threads."""
+    attr = PerfEventAttr(type=K.PERF_TYPE_BREAKPOINT, bp_type=bp_type, bp_addr=address,
+                         bp_len=8 if bp_type & 4 else length, sample_period=1, disabled=1,
+                         inherit=1 if pid != -1 else 0)
+    what = f"watchpoint on {address:#x}" + (f" in pid {pid}" if pid != -1 else f" on cpu {cpu}")
+    try:
+        return perf_event_open(attr, pid, cpu, what=what)
+    except PerfError as e:
+        if e.errno == _errno.ENOSPC:
+            raise PerfError(e.errno, f"cannot open {what}: no free hardware debug registers") from None
+        raise
 
 
 def pmu_available(name: str) -> bool:

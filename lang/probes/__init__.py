@@ -8,13 +8,14 @@ from pytrace.lang.probes.base import ProbeProvider
 from pytrace.lang.probes.begin_end import BeginProvider, EndProvider
 from pytrace.lang.probes.interval import IntervalProvider
 from pytrace.lang.probes.kprobe import KprobeProvider, KretprobeProvider
-from pytrace.lang.probes.pending import (FentryProvider, FexitProvider, IterProvider, UsdtProvider,
-                                         WatchpointProvider)
+from pytrace.lang.probes.pending import FentryProvider, FexitProvider, IterProvider
 from pytrace.lang.probes.profile import ProfileProvider
 from pytrace.lang.probes.rawtracepoint import RawTracepointProvider
 from pytrace.lang.probes.software import HardwareProvider, SoftwareProvider
 from pytrace.lang.probes.tracepoint import TracepointProvider
 from pytrace.lang.probes.uprobe import UprobeProvider, UretprobeProvider
+from pytrace.lang.probes.usdt import UsdtProvider
+from pytrace.lang.probes.watchpoint import WatchpointProvider
 
 PROVIDERS: list[ProbeProvider] = [
     BeginProvider(), EndProvider(), TracepointProvider(), KprobeProvider(), KretprobeProvider(),

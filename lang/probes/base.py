@@ -26,14 +26,30 @@ class ProbeError(Exception):
 
 @dataclass
 class ContextVar:
-    """A provider variable read straight from the program's context.
+    """A provider variable, described as data for codegen (codegen/ctxvar.py).
 
-    `offset` is the byte offset in the context; `deref` says the value is a
-    pointer to read through (bpf_probe_read) rather than a direct load."""
+    By default it is `load_size` bytes (the type's size when None) at byte
+    `offset` of the program's context, extended to 64 bits with `signed`
+    (the type's signedness when None). Two other kinds:
+      * `const` set: a constant (an int, or a str for a string type);
+      * `deref` set: the context holds a user address at `offset` (a saved
+        register); the value is `load_size` bytes of user memory at that
+        address + `deref` (USDT arguments such as `8@-16(%rbp)`)."""
 
     type: T.Type
-    offset: int
-    load_size: int = 8
+    offset: int = 0
+    load_size: int | None = None
+    signed: bool | None = None
+    const: int | str | None = None
+    deref: int | None = None
+
+    @property
+    def size(self) -> int:
+        return self.load_size or self.type.size
+
+    @property
+    def is_signed(self) -> bool:
+        return T.is_signed(self.type) if self.signed is None else self.signed
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Probe types whose attach-point syntax pytrace parses but cannot attach
-yet: usdt, fentry/fexit, watchpoint and iter. Each says so plainly."""
+yet: fentry/fexit and iter. Each says so plainly."""
 
 from __future__ import annotations
 
@@ -20,12 +20,6 @@ class _Pending(ProbeProvider):
         return f"pytrace cannot attach {self.name} probes yet"
 
 
-class UsdtProvider(_Pending):
-    name, aliases, prog_type = "usdt", ("U",), "kprobe"
-    usage = "usdt:BINARY:[PROVIDER:]PROBE"
-    doc = "user statically defined tracepoints: " + usage
-
-
 class FentryProvider(_Pending):
     name, aliases, prog_type = "fentry", ("f", "kfunc"), "tracing"
     max_parts = 2
@@ -38,13 +32,6 @@ class FexitProvider(_Pending):
     max_parts = 2
     usage = "fexit:[MODULE:]FUNC"
     doc = "kernel function return with BTF-typed args and retval: " + usage
-
-
-class WatchpointProvider(_Pending):
-    name, aliases, prog_type = "watchpoint", ("w",), "perf_event"
-    min_parts = max_parts = 3
-    usage = "watchpoint:ADDRESS:LENGTH:MODE"
-    doc = "hardware memory watchpoints: " + usage
 
 
 class IterProvider(_Pending):

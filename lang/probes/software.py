@@ -64,7 +64,7 @@ class SoftwareProvider(ProbeProvider):
         probe = f"{self.name}:{parts[0]}:{period}"
         return [ProbeSpec(self.name, probe, {"event": name, "count": period},
                           {"kind": "perf_event", "type": self.perf_type, "config": config,
-                           "period": period, "cpus": "all"})]
+                           "period": period, "cpus": "all", "per_process": True})]
 
 
 class HardwareProvider(SoftwareProvider):
