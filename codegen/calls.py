@@ -214,6 +214,54 @@ def string_equal(pl: "ProbeLowering", a: ir.Value, at: T.Type, b: ir.Value, bt: 
     return pl.bb.load(result)
 
 
+# ---------------------------------------------------------------- stacks and symbols
+
+BPF_F_USER_STACK = 1 << 8
+
+
+def _stack(pl: "ProbeLowering", t: T.StackType) -> ir.Value:
+    """bpf_get_stack() into [u64 frames][ips] (ustack: [u32 pid][u32 0] first).
+    A failed call leaves 0 frames; the user-space decoder symbolises."""
+    buf = pl.slot(t, "kstack" if t.kernel else "ustack")
+    size = pl.bb.get_stack(pl.ctx_ptr, pl.bb.gep(buf, t.header), 8 * t.limit, 0 if t.kernel else BPF_F_USER_STACK)
+    frames = pl.b.select(pl.b.icmp_signed("<", size, I64(0)), I64(0), pl.b.lshr(size, I64(3)), name="frames")
+    pl.bb.store(buf, frames, 8, t.header - 8)
+    if not t.kernel:
+        pl.bb.store(buf, _pid(pl, None), 4, 0)
+    return buf
+
+
+def _stack_variable(pl, node):
+    return _stack(pl, node.type)
+
+
+def _stack_call(pl, call):
+    return _stack(pl, call.type)
+
+
+VARIABLES["kstack"] = VARIABLES["ustack"] = _stack_variable
+FUNCTIONS["kstack"] = FUNCTIONS["ustack"] = _stack_call
+
+
+def _symbol(pl, call):
+    """ksym(addr) is [u64 addr]; usym(addr) is [u64 addr][u32 pid][u32 0]."""
+    buf = pl.slot(call.type, call.name)
+    pl.bb.store(buf, pl.expr(call.args[0]))
+    if not call.type.kernel:
+        pl.bb.store(buf, _pid(pl, None), 4, 8)
+    return buf
+
+
+FUNCTIONS["ksym"] = FUNCTIONS["usym"] = _symbol
+
+
+def _address(pl, call):
+    return I64((getattr(call, "address", None) or 0) & (2**64 - 1))  # resolved by the type checker
+
+
+FUNCTIONS["kaddr"] = FUNCTIONS["uaddr"] = _address
+
+
 # ---------------------------------------------------------------- aggregations
 
 def lower_aggregation(pl: "ProbeLowering", target: ast.Map, call: ast.Call) -> None:

@@ -9,6 +9,7 @@ allocated in the function's entry block.
 from __future__ import annotations
 
 from llvmlite import ir
+from llvmlite.ir.values import ArgumentAttributes
 
 from pytrace.codegen.artifact import CONST_BASE, CONSTANTS
 
@@ -27,7 +28,21 @@ HELPERS = {
     "get_numa_node_id": 42, "get_current_cgroup_id": 80, "probe_read_user": 112,
     "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
     "jiffies64": 118, "ringbuf_output": 130,
+    "get_stack": 67,
 }
+
+# LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
+# ones are split into chunks, made volatile so the optimiser does not merge them back.
+MEM_CHUNK = 256
+
+
+def _set_align(call: ir.Instruction, *aligns: int) -> None:
+    """Tell LLVM a memset/memcpy's pointers are aligned, so it expands the call inline with wide stores."""
+    for i, a in enumerate(aligns):
+        if a > 1:
+            attrs = ArgumentAttributes()
+            attrs.align = a
+            call.arg_attributes[i] = attrs
 
 
 def int_type(size: int) -> ir.IntType:
@@ -42,6 +57,7 @@ class BpfBuilder:
         self.body = func.append_basic_block("body")
         self.b = ir.IRBuilder(self.body)
         self._entry_b = ir.IRBuilder(self.entry)
+        self._aligned: set[int] = set()  # ids of pointers known to be 8-byte aligned
 
     def finish(self) -> None:
         self._entry_b.branch(self.body)
@@ -59,7 +75,15 @@ class BpfBuilder:
         slot = self._entry_b.alloca(ir.ArrayType(I8, max(size, 1)), name=name)
         slot.align = 8
         slot.type = PTR  # llvmlite keeps a pointee type for checks; we want plain `ptr`
+        self.mark_aligned(slot)
         return slot
+
+    def mark_aligned(self, ptr: ir.Value) -> ir.Value:
+        self._aligned.add(id(ptr))
+        return ptr
+
+    def _align(self, *ptrs: ir.Value) -> int:
+        return 8 if all(id(p) in self._aligned for p in ptrs) else 1
 
     def gep(self, ptr: ir.Value, offset: int | ir.Value, name: str = "") -> ir.Value:
         if isinstance(offset, int):
@@ -68,6 +92,8 @@ class BpfBuilder:
             offset = I64(offset)
         addr = self.b.gep(ptr, [offset], source_etype=I8, name=name)
         addr.type = PTR
+        if id(ptr) in self._aligned and isinstance(offset, ir.Constant) and offset.constant % 8 == 0:
+            self.mark_aligned(addr)
         return addr
 
     def load(self, ptr: ir.Value, size: int = 8, signed: bool = False, offset: int = 0, name: str = "") -> ir.Value:
@@ -86,13 +112,20 @@ class BpfBuilder:
         if size <= 0:
             return
         fn = self._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
-        self.b.call(fn, [ptr, I8(byte), I64(size), I1(0)])
+        chunk = MEM_CHUNK if self._align(ptr) == 8 else MEM_CHUNK // 8
+        for off in range(0, size, chunk):
+            p = self.gep(ptr, off)
+            _set_align(self.b.call(fn, [p, I8(byte), I64(min(chunk, size - off)), I1(size > chunk)]), self._align(p))
 
     def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
         if size <= 0:
             return
         fn = self._intrinsic("llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
-        self.b.call(fn, [dst, src, I64(size), I1(0)])
+        chunk = MEM_CHUNK if self._align(dst, src) == 8 else MEM_CHUNK // 8
+        for off in range(0, size, chunk):
+            d, s = self.gep(dst, off), self.gep(src, off)
+            _set_align(self.b.call(fn, [d, s, I64(min(chunk, size - off)), I1(size > chunk)]),
+                       self._align(d), self._align(s))
 
     # ------------------------------------------------------------ map and constant references
     def map_ref(self, index: int, name: str = "map") -> ir.Value:
@@ -175,6 +208,25 @@ class BpfBuilder:
     def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value, user: bool) -> ir.Value:
         name = "probe_read_user_str" if user else "probe_read_kernel_str"
         return self.helper(name, [dst, I64(size), self._as_ptr(src)], I64, name)
+
+    # long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags)
+    def get_stack(self, ctx: ir.Value, buf: ir.Value, size: int, flags: int) -> ir.Value:
+        return self.helper("get_stack", [ctx, buf, I64(size), I64(flags)], I64, "get_stack")
+
+    def guarded_entry_lookup(self, map_ptr_index: int, key: int, name: str) -> ir.Value:
+        """Look up a map value once, before the body (returning 0 if it is
+        missing), so the pointer dominates the whole function."""
+        pre = self.func.append_basic_block(f"{name}_lookup")
+        missing = self.func.append_basic_block(f"{name}_missing")
+        with self.b.goto_block(pre):
+            slot = self.alloca(4, f"{name}_key")
+            self.store(slot, ir.IntType(32)(key), 4)
+            ptr = self.map_lookup_elem(self.map_ref(map_ptr_index, f"{name}_map"), slot, name)
+            self.b.cbranch(self.b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), missing, self.body)
+        with self.b.goto_block(missing):
+            self.b.ret(I64(0))
+        self.body = pre  # finish() enters the function through the lookup
+        return ptr
 
     # long bpf_ringbuf_output(void *ringbuf, void *data, u64 size, u64 flags)
     def ringbuf_output(self, ringbuf: ir.Value, data: ir.Value, size: int) -> ir.Value:

@@ -23,6 +23,7 @@ from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
 
 RINGBUF_SIZE = 1 << 20
+LARGE_SLOT = 256  # memory values bigger than this live in the scratch map, not on the BPF stack
 EXIT_EVENT = "exit"
 
 
@@ -46,6 +47,8 @@ class ModuleState:
     events: list[EventSpec] = field(default_factory=list)
     ringbuf: int = -1
     lost: int = -1
+    scratch: int = -1  # per-CPU array of big buffers, one entry per program that needs any
+    scratch_users: int = 0
 
     def __post_init__(self) -> None:
         max_keys = self.ctx.options.max_map_keys
@@ -64,6 +67,18 @@ class ModuleState:
             self.events.append(EventSpec(
                 fmt.id, fmt.kind, fmt.fmt, [t.layout() for t in fmt.arg_types],
                 [8 + o for o in rec.offsets()], segments=fmt.segments))
+
+    def scratch_entry(self) -> int:
+        """A new program's entry in the scratch map (created on first use)."""
+        if self.scratch < 0:
+            self.scratch = self._internal("__scratch", "percpu_array", 4, 8, 1)
+        self.scratch_users += 1
+        self.maps[self.scratch].max_entries = self.scratch_users
+        return self.scratch_users - 1
+
+    def scratch_size(self, size: int) -> None:
+        spec = self.maps[self.scratch]
+        spec.value_size = max(spec.value_size, size)
 
     def _internal(self, name: str, map_type: str, key_size: int, value_size: int, entries: int) -> int:
         self.maps.append(MapSpec(len(self.maps), name, map_type, key_size, value_size, entries, "internal"))
@@ -99,6 +114,8 @@ class ProbeLowering:
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[_Loop] = []
         self._block_count = 0
+        self._scratch: tuple[ir.Value, ir.Block] | None = None  # (entry pointer, its lookup block)
+        self._scratch_used = 0
 
     # ------------------------------------------------------------ structure
     def lower(self) -> ir.Function:
@@ -132,6 +149,10 @@ class ProbeLowering:
 
     def slot(self, t: T.Type, name: str) -> ir.Value:
         """A zeroed stack slot for a memory value of type t."""
+        if t.size > LARGE_SLOT:
+            ptr = self.scratch(t.size, name)
+            self.bb.memset(ptr, t.size)
+            return ptr
         ptr = self.bb.alloca(t.size, name)
         self.bb.memset(ptr, t.size)
         return ptr
@@ -312,7 +333,27 @@ class ProbeLowering:
             self.vars[var.name] = self.slot_uninit(t, f"var_{var.name.lstrip('$')}")
         return self.vars[var.name]
 
+    def scratch(self, size: int, name: str, zero_once: bool = False) -> ir.Value:
+        """A buffer too big for the 512-byte BPF stack (a stack trace, a key
+        holding one): a slice of this program's entry of the per-CPU scratch
+        map. The address is computed before the body, so it dominates every use."""
+        if self._scratch is None:
+            entry = self.state.scratch_entry()
+            base = self.bb.mark_aligned(self.bb.guarded_entry_lookup(self.state.scratch, entry, "scratch"))
+            self._scratch = (base, self.bb.body)
+        base, pre = self._scratch
+        offset = self._scratch_used
+        self._scratch_used += T.align_up(size, 8)
+        self.state.scratch_size(self._scratch_used)
+        with self.b.goto_block(pre):
+            ptr = self.bb.gep(base, offset, name)
+            if zero_once:
+                self.bb.memset(ptr, size)
+        return ptr
+
     def slot_uninit(self, t: T.Type, name: str) -> ir.Value:
+        if t.size > LARGE_SLOT:
+            return self.scratch(t.size, name, zero_once=True)
         ptr = self.bb.alloca(max(t.size, 8), name)
         # Zero it once in the entry block, so reads before writes are defined.
         entry_b = self.bb._entry_b

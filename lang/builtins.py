@@ -42,6 +42,7 @@ class Function:
     signature: str
     aggregation: bool = False  # only valid as `@map = f(...)`
     unsafe: bool = False  # needs --unsafe
+    keeps_identifiers: bool = False  # bare-name arguments are words (kstack(perf)), not builtins
 
 
 # ---------------------------------------------------------------- variables
@@ -61,6 +62,8 @@ VARIABLES: dict[str, BuiltinVar] = {v.name: v for v in [
     BuiltinVar("cpid", T.U64, "pid of the child process started with -c"),
     BuiltinVar("rand", T.U32, "a pseudo-random 32-bit number"),
     BuiltinVar("curtask", T.PointerType(None), "address of the current task_struct"),
+    BuiltinVar("kstack", T.StackType(True), "the kernel stack (as kstack())"),
+    BuiltinVar("ustack", T.StackType(False), "the user stack (as ustack())"),
     BuiltinVar("args", T.VOID, "the probe's typed arguments (a record)", "tracepoint, rawtracepoint, fentry, fexit, usdt"),
     BuiltinVar("retval", T.S64, "return value of the probed function", "kretprobe, uretprobe, fexit"),
     BuiltinVar("func", T.StringType(64), "name of the probed function", "kprobe, kretprobe, uprobe, uretprobe, fentry, fexit"),
@@ -173,6 +176,107 @@ def _agg(func: str) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
     return check
 
 
+MAX_STACK_LIMIT = 1024
+
+
+def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
+    """kstack([mode, ][limit]) / ustack(...): mode is a bare word, limit a literal."""
+    def check(call: ast.Call, tc: "TypeChecker") -> T.Type:
+        mode, limit = "bpftrace", T.DEFAULT_STACK_LIMIT
+        args = list(call.args)
+        if args and isinstance(args[0], ast.Identifier):
+            word = args.pop(0)
+            if word.name in T.STACK_MODES:
+                mode = word.name
+            else:
+                tc.error("Error parsing stack mode: Invalid value for stack_mode: valid values are "
+                         "bpftrace, raw and perf.", word)
+        elif len(args) == 2:
+            tc.error(f"{call.name}() expects a stack mode literal ({T.describe(tc.expr(args[0]))} provided)",
+                     args[0])
+            args.pop(0)
+        if args:
+            if isinstance(args[0], ast.Identifier):
+                tc.error(f"{call.name}() expects a integer literal (stack mode provided)", args[0])
+            else:
+                tc.expr(args[0])
+                n = tc.const_int(args[0])
+                if n is None:
+                    tc.error(f"{call.name}: invalid limit value", args[0])
+                elif n > MAX_STACK_LIMIT:
+                    tc.error(f"{call.name}([int limit]): limit shouldn't exceed {MAX_STACK_LIMIT}, {n} given",
+                             call)
+                elif n < 1:
+                    tc.error(f"{call.name}([int limit]): limit must be at least 1, {n} given", call)
+                else:
+                    limit = n
+        return T.StackType(kernel, mode, limit)
+    return check
+
+
+def _sym(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
+    def check(call: ast.Call, tc: "TypeChecker") -> T.Type:
+        tc.expect_int(call.name, call.args[0])
+        return T.SymbolType(kernel)
+    return check
+
+
+def _string_literal(call: ast.Call, tc: "TypeChecker") -> str | None:
+    arg = call.args[0]
+    tc.expr(arg)
+    if not isinstance(arg, ast.String):
+        tc.error(f"{call.name}() expects a string literal", arg)
+        return None
+    return arg.value
+
+
+def _kaddr(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    from pytrace.lang import symtab
+
+    name = _string_literal(call, tc)
+    if name is not None:
+        call.address = symtab.kernel_symbol(name)
+        if call.address is None:
+            tc.error(f"Failed to resolve kernel symbol: {name}", call)
+    return T.U64
+
+
+_UADDR_WIDTHS = {1: T.U8, 2: T.U16, 4: T.U32, 8: T.U64}
+
+
+def _uaddr(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    from pytrace.lang import symtab
+
+    name = _string_literal(call, tc)
+    unit = tc.unit
+    binary = unit.specs[0].target.get("binary") if unit is not None and unit.specs else None
+    if unit is None or unit.provider.name not in ("uprobe", "uretprobe", "usdt") or not binary:
+        tc.error("uaddr can only be used with uprobes, uretprobes and usdt probes", call)
+        return T.PointerType(T.U64, "user")
+    if name is None:
+        return T.PointerType(T.U64, "user")
+    found = symtab.elf_symbol(binary, name)
+    call.address = found[0] if found else None
+    if found is None:
+        tc.error(f"Could not resolve symbol: {binary}:{name}", call)
+        return T.PointerType(T.U64, "user")
+    return T.PointerType(_UADDR_WIDTHS.get(found[1], T.U64), "user")
+
+
+def _reg(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    """reg("ip"): a saved register of a pt_regs context (kprobe, uprobe, usdt)."""
+    from pytrace.lang.probes.kprobe import PT_REGS
+
+    arg = call.args[0]
+    if not isinstance(arg, ast.String):
+        tc.error("reg() expects a string literal naming a register", arg)
+    elif arg.value not in PT_REGS:
+        tc.error(f"'{arg.value}' is not a valid register on this architecture (x86_64)", call)
+    elif tc.unit is not None and tc.unit.provider.prog_type != "kprobe":
+        tc.error(f"The reg function cannot be used with {tc.unit.provider.name} probes", call)
+    return T.U64
+
+
 def _f(name, lo, hi, check, doc, sig, **kw) -> Function:
     return Function(name, lo, hi, check, doc, sig, **kw)
 
@@ -195,6 +299,16 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("hist", 1, 2, _agg("hist"), "power-of-2 histogram (k: 2^k sub-buckets per power)", "@m = hist(n[, k])",
        aggregation=True),
     _f("lhist", 4, 4, _agg("lhist"), "linear histogram", "@m = lhist(n, min, max, step)", aggregation=True),
+    _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw)",
+       "kstack([mode, ][limit])", keeps_identifiers=True),
+    _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw)",
+       "ustack([mode, ][limit])", keeps_identifiers=True),
+    _f("ksym", 1, 1, _sym(True), "the name of the kernel function containing an address", "ksym(addr)"),
+    _f("usym", 1, 1, _sym(False), "the name of the user function containing an address", "usym(addr)"),
+    _f("kaddr", 1, 1, _kaddr, "the address of a kernel symbol (from /proc/kallsyms, at compile time)",
+       'kaddr("name")'),
+    _f("uaddr", 1, 1, _uaddr, "the address of a symbol in the probed binary (uprobe, uretprobe, usdt)",
+       'uaddr("name")'),
 ]}
 
 

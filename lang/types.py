@@ -215,6 +215,57 @@ class ArrayType(Type):
         return {"kind": "array", "size": self.size, "count": self.count, "elem": self.elem.layout()}
 
 
+STACK_MODES = ("bpftrace", "perf", "raw")
+DEFAULT_STACK_LIMIT = 127  # PERF_MAX_STACK_DEPTH, bpftrace's default
+
+
+@dataclass(frozen=True)
+class StackType(Type):
+    """kstack / ustack: the raw frame addresses, symbolised in user space.
+
+    kstack is [u64 frame count][u64 ip * limit]; ustack is
+    [u32 pid][u32 0][u64 frame count][u64 ip * limit] (the pid to symbolise with)."""
+
+    kernel: bool = True
+    mode: str = "bpftrace"
+    limit: int = DEFAULT_STACK_LIMIT
+
+    @property
+    def header(self) -> int:
+        return 8 if self.kernel else 16
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return self.header + 8 * self.limit
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "kstack" if self.kernel else "ustack"
+
+    def layout(self) -> dict:
+        return {"kind": "kstack" if self.kernel else "ustack", "size": self.size,
+                "mode": self.mode, "limit": self.limit}
+
+
+@dataclass(frozen=True)
+class SymbolType(Type):
+    """ksym(addr) / usym(addr): an address printed as its symbol's name.
+    ksym is [u64 addr]; usym is [u64 addr][u32 pid][u32 0]."""
+
+    kernel: bool = True
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return 8 if self.kernel else 16
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "ksym_t" if self.kernel else "usym_t"
+
+    def layout(self) -> dict:
+        return {"kind": "ksym" if self.kernel else "usym", "size": self.size}
+
+
 @dataclass(frozen=True)
 class VoidType(Type):
     name = "void"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 
 from pytrace.codegen.artifact import MapSpec
-from pytrace.runtime import bpf
+from pytrace.runtime import bpf, symbols
 from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Record, Stats
 
 
@@ -37,6 +37,8 @@ def _decode_field(f: dict, data: bytes):
 def decode(layout: dict, data: bytes):
     """A value of the given layout, as Python: int, str, bool or tuple."""
     kind = layout["kind"]
+    if kind in symbols.DECODERS:  # stacks and symbols: symbolised text
+        return symbols.DECODERS[kind](layout, data)
     if kind == "int":
         return _decode_int(data, layout["size"], layout["signed"])
     if kind == "bool":

@@ -16,7 +16,7 @@ from typing import Callable
 from pytrace.codegen.artifact import Artifact, EventSpec, ProgramSpec
 from pytrace.lang import format_string
 from pytrace.runtime import attach as attach_mod
-from pytrace.runtime import bpf, loader, maps
+from pytrace.runtime import bpf, loader, maps, symbols
 from pytrace.runtime.output.values import MapData
 from pytrace.runtime.ringbuf import RingBuffer
 
@@ -34,6 +34,8 @@ class Tracer:
         self.exited = False
         self.exit_code = 0
         self.lost_reported = 0
+        # user stacks of exited processes are symbolised from the probed binaries
+        symbols.SYMBOLS.use_binaries([a.get("binary", "") for p in artifact.programs for a in p.attach])
         for ev in artifact.events:
             if ev.kind == "printf" and ev.segments is None:
                 ev.segments, _ = format_string.parse_format(ev.fmt)

@@ -54,6 +54,9 @@ class _Resolver:
         if isinstance(node, ast.PositionalParam):
             in_str = isinstance(parent, ast.Call) and parent.name == "str"
             return _positional(self.ctx, node, in_str)
+        if isinstance(node, ast.Identifier) and isinstance(parent, ast.Call) and getattr(
+                builtins.function(parent.name), "keeps_identifiers", False):
+            return node  # e.g. the stack mode in kstack(perf, 8): checked by the builtin
         if isinstance(node, ast.Identifier):
             return self.identifier(node)
         if isinstance(node, ast.Call):
