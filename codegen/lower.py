@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from llvmlite import ir
 
-from pytrace.codegen import calls
+from pytrace.codegen import calls, memory
 from pytrace.codegen.artifact import EventSpec, MapSpec
 from pytrace.codegen.ctxvar import load_context_var
 from pytrace.codegen.irbuilder import I1, I8, I64, PTR, BpfBuilder
@@ -534,12 +534,6 @@ class ProbeLowering:
             return self.b.neg(value)
         if node.op == "~":
             return self.b.not_(value)
-        if node.op == "*":
-            t = node.type
-            buf = self.slot(T.U64, "deref")
-            pt = node.operand.type
-            self.bb.probe_read(buf, t.size, value, user=getattr(pt, "addrspace", "kernel") == "user")
-            return self.bb.load(buf, t.size, T.is_signed(t))
         raise NotImplementedError(node.op)
 
     def expr_Increment(self, node: ast.Increment) -> ir.Value:
@@ -603,6 +597,14 @@ class ProbeLowering:
             self.bb.probe_read(out, f.type.size, self.bb.gep(base, f.offset), user=base_t.addrspace == "user")
             return self.load_value(out, f.type)
         return self.load_value(self.bb.gep(base, f.offset), f.type)
+
+    def expr_Index(self, node: ast.Index) -> ir.Value:
+        return memory.index(self, node)
+
+    def expr_Sizeof(self, node: ast.Sizeof) -> ir.Value:
+        return I64(node.value)  # type: ignore[attr-defined]
+
+    expr_Offsetof = expr_Sizeof
 
     def expr_Tuple(self, node: ast.Tuple) -> ir.Value:
         t = node.type

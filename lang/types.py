@@ -183,15 +183,23 @@ class RecordType(Type):
     def name(self) -> str:  # type: ignore[override]
         return self.record_name
 
+    def field(self, name: str) -> RecordField | None:
+        return self.fields.get(name)
+
+    def field_names(self) -> list[str]:
+        return list(self.fields)
+
+    def all_fields(self) -> list[RecordField]:
+        return list(self.fields.values())
+
     def layout(self) -> dict:
-        return {
-            "kind": "record",
-            "size": self.size,
-            "fields": [
-                {"name": f.name, "offset": f.offset, "layout": f.type.layout()}
-                for f in self.fields.values()
-            ],
-        }
+        out = []
+        for f in self.all_fields():
+            entry = {"name": f.name, "offset": f.offset, "layout": f.type.layout()}
+            if f.bitfield is not None:
+                entry["bitfield"] = list(f.bitfield)
+            out.append(entry)
+        return {"kind": "record", "size": self.size, "fields": out}
 
 
 @dataclass(frozen=True)

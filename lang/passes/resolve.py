@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 
-from pytrace.lang import ast, builtins
+from pytrace.lang import ast, builtins, ctypes_parse, ktypes
 from pytrace.lang.context import CompileContext, ProbeUnit
 
 
@@ -77,10 +77,23 @@ class _Resolver:
             self.ctx.diags.error(f"The {name} builtin can only be used with {var.probes} probes "
                                  f"(not {provider.name})", node.span)
             return node
+        value = self.enum_value(name)
+        if value is not None:
+            return ast.Integer(value, name, span=node.span)
         close = difflib.get_close_matches(name, list(builtins.VARIABLES), n=1)
         self.ctx.diags.error(f"Unknown identifier: '{name}'", node.span,
                              [f"Did you mean {close[0]}?"] if close else [])
         return node
+
+    def is_builtin(self, name: str) -> bool:
+        provider, spec = self.unit.provider, self.unit.specs[0]
+        return (name in provider.variable_names or provider.variable(name, spec) is not None
+                or builtins.variable(name) is not None)
+
+    def enum_value(self, name: str) -> int | None:
+        """An enumerator of the script's enums or of the kernel's (BTF)."""
+        script = self.ctx.c_types.enums if self.ctx.c_types is not None else {}
+        return script[name] if name in script else ktypes.enum_value(name)
 
     def call(self, node: ast.Call) -> None:
         fn = builtins.function(node.name)
@@ -97,6 +110,16 @@ class _Resolver:
                                  ["Run with --unsafe to allow it"])
 
 
+def c_definitions(ctx: CompileContext) -> None:
+    """The script's `struct`/`union`/`enum` definitions, laid out once."""
+    program = ctx.program
+    defs = [d for d in (program.c_definitions if program else []) if d.kind == "struct"]
+    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs])
+    for index, message in errors:
+        ctx.diags.error(message, defs[index].span)
+
+
 def resolve(ctx: CompileContext) -> None:
+    c_definitions(ctx)
     for unit in ctx.units:
         _Resolver(ctx, unit).run(unit.probe)

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pytrace.lang import ast, builtins
+from pytrace.lang import ast, builtins, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+_USER_PROVIDERS = {"uprobe", "uretprobe", "usdt"}
+# Builtins whose type comes from kernel BTF.
+_BTF_TYPED = {"curtask": ktypes.task_struct_ptr}
+# The element type of `e[i]` by the type of e.
+_INDEXED = {
+    T.ArrayType: lambda t: t.elem,
+    T.StringType: lambda t: T.S8,
+    T.PointerType: lambda t: t.pointee,
+}
 LOGICAL = {"&&", "||"}
 
 
@@ -66,6 +75,21 @@ def _arith(lt: T.Type, rt: T.Type) -> T.Type:
     if not ls and not rs:
         return T.U64
     return T.U64 if getattr(unsigned, "bits", 64) == 64 else T.S64
+
+
+def _literal_bits(value: int) -> int:
+    """The smallest signed integer holding a literal, as bpftrace types literals."""
+    return next((b for b in (8, 16, 32) if value < 1 << (b - 1)), 64)
+
+
+def _int_shape(node: ast.Expr, t: T.Type, other: T.Type) -> tuple[int, bool]:
+    """(bits, signed) of an arithmetic operand; a non-negative literal is
+    sign-flexible: it takes the other operand's sign."""
+    if isinstance(node, ast.Integer) and node.value >= 0 and node.value < 1 << 63:
+        return _literal_bits(node.value), T.is_signed(other)
+    if isinstance(t, T.IntType):
+        return t.bits, t.signed
+    return 64, False
 
 
 class TypeChecker:
@@ -250,7 +274,7 @@ class TypeChecker:
         if var is None or var.probes != builtins.ALL_PROBES:
             self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
             return T.U64
-        return var.type
+        return _BTF_TYPED.get(node.name, lambda: var.type)()
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
         t = self.variables.get(node.name)
@@ -309,7 +333,21 @@ class TypeChecker:
             return T.BOOL
         if node.op in ("/", "%") and isinstance(node.right, ast.Integer) and node.right.value == 0:
             self.error("Divide or modulo by zero", node.right)
-        return _arith(lt, rt)
+        return self.int_binop(node, lt, rt)
+
+    def int_binop(self, node: ast.Binop, lt: T.Type, rt: T.Type) -> T.Type:
+        """bpftrace's integer promotion: a non-negative literal takes the sign
+        of the other side; the result is 64-bit, signed when either side is
+        (for shifts: the left side) and always for subtraction. Division and
+        modulo of differently typed operands where one is signed warn."""
+        left, right = _int_shape(node.left, lt, rt), _int_shape(node.right, rt, lt)
+        if node.op in ("/", "%") and left != right and (left[1] or right[1]):
+            self.warning(f"signed operands for '{node.op}' can lead to undefined behavior "
+                         f"(cast to unsigned to silence warning)", node)
+        if isinstance(lt, T.PointerType) or isinstance(rt, T.PointerType):
+            return T.U64
+        signed = left[1] if node.op in ("<<", ">>") else (left[1] or right[1] or node.op == "-")
+        return T.S64 if signed else T.U64
 
     def expr_Unop(self, node: ast.Unop) -> T.Type:
         t = self.expr(node.operand)
@@ -319,7 +357,7 @@ class TypeChecker:
             return T.BOOL
         if node.op == "*":
             if isinstance(t, T.PointerType):
-                return t.pointee if isinstance(t.pointee, T.IntType) else T.U64
+                return t.pointee if t.pointee is not None and t.pointee.size else T.U64
             self.error(f"Can not dereference type '{T.describe(t)}'", node)
             return T.U64
         if not T.is_integerish(t):
@@ -367,34 +405,97 @@ class TypeChecker:
             return a
         return merged
 
+    def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
+        """The type a TypeName names, or None after reporting it unknown."""
+        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace)
+        if t is None:
+            self.error(f"Cannot resolve unknown type \"{tn.name}\"", tn)
+        return t
+
+    def default_addrspace(self) -> str:
+        """Where a pointer made from an integer points: user memory in uprobes."""
+        return "user" if self.unit is not None and self.unit.provider.name in _USER_PROVIDERS else "kernel"
+
     def expr_Cast(self, node: ast.Cast) -> T.Type:
         t = self.expr(node.operand)
-        name = node.to.name
-        if node.to.pointer:
-            return T.PointerType(T.INT_TYPE_NAMES.get(name), "kernel")
-        target = T.INT_TYPE_NAMES.get(name)
+        space = t.addrspace if isinstance(t, T.PointerType) and t.addrspace != "ctx" else self.default_addrspace()
+        target = self.resolve_type(node.to, space)
         if target is None:
-            self.error(f"Cannot resolve unknown type \"{name}\"", node.to)
             return T.U64
-        if not T.is_integerish(t):
-            self.error(f"Cannot cast from \"{T.describe(t)}\" to \"{name}\"", node)
-        return target
+        if isinstance(target, (T.IntType, T.BoolType, T.PointerType)) and T.is_integerish(t):
+            return target
+        self.error(f"Cannot cast from \"{T.describe(t)}\" to \"{T.describe(target)}\"", node)
+        return target if target.is_scalar else T.U64
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> T.Type:
         t = self.expr(node.operand)
-        record = t.pointee if isinstance(t, T.PointerType) else t
+        record = t
+        while isinstance(record, T.PointerType):  # `.` and `->` both follow pointers
+            record = record.pointee
         if not isinstance(record, T.RecordType):
             self.error(f"Can not access field '{node.field_name}' on expression of type '{T.describe(t)}'",
                        node)
             return T.U64
-        f = record.fields.get(node.field_name)
+        f = record.field(node.field_name)
         if f is None:
-            what = "args" if isinstance(node.operand, ast.Builtin) else f"'{record.name}'"
-            self.error(f"Can't find field '{node.field_name}' in {what}" if what != "args"
-                       else f"Can't find a field {node.field_name}", node,
-                       [f"Fields: {', '.join(record.fields)}"] if record.fields else [])
+            if isinstance(node.operand, ast.Builtin) and node.operand.name == "args":
+                self.error(f"Can't find a field {node.field_name}", node,
+                           [f"Fields: {', '.join(record.field_names())}"] if record.field_names() else [])
+            else:
+                self.error(f"Struct/union of type '{record.name}' does not contain a field named "
+                           f"'{node.field_name}'", node)
             return T.U64
         return f.type
+
+    def expr_Index(self, node: ast.Index) -> T.Type:
+        t = self.expr(node.operand)
+        it = self.expr(node.index)
+        if isinstance(t, T.PointerType) and (t.pointee is None or t.pointee.size == 0):
+            self.error("The array index operator [] cannot be used on a pointer to an unsized type (void *).",
+                       node)
+            return T.U64
+        elem = _INDEXED.get(type(t), lambda t: None)(t)
+        if elem is None:
+            self.error(f"The array index operator [] can not be used on expressions of type "
+                       f"'{T.describe(t)}'", node)
+            return T.U64
+        count = t.count if isinstance(t, T.ArrayType) else t.size if isinstance(t, T.StringType) else 0
+        if isinstance(node.index, ast.Integer):
+            if count and node.index.value >= count:
+                self.error(f"the index {node.index.value} is out of bounds for array of size {count}", node)
+        elif not isinstance(it, T.IntType):
+            self.error(f"The array index operator [] only accepts non-negative integer indices. "
+                       f"Got: {T.describe(it)}", node)
+        return elem
+
+    def sized_type(self, arg: ast.Node) -> T.Type | None:
+        """The type named by a sizeof/offsetof argument: a TypeName or an expression."""
+        if isinstance(arg, ast.TypeName):
+            return self.resolve_type(arg)
+        return self.expr(arg)  # type: ignore[arg-type]
+
+    def expr_Sizeof(self, node: ast.Sizeof) -> T.Type:
+        t = self.sized_type(node.arg)
+        node.value = t.size if t is not None else 0  # type: ignore[attr-defined]
+        return T.U64
+
+    def expr_Offsetof(self, node: ast.Offsetof) -> T.Type:
+        t = self.sized_type(node.of)
+        offset = 0
+        for name in node.field_path:
+            if t is None:
+                break
+            if not isinstance(t, T.RecordType):
+                self.error(f"'{T.describe(t)}' is not a C type.", node)
+                break
+            f = t.field(name)
+            if f is None:
+                self.error(f"'{t.name}' has no field named '{name}'", node)
+                break
+            offset += f.offset
+            t = f.type
+        node.value = offset  # type: ignore[attr-defined]
+        return T.U64
 
     def expr_Tuple(self, node: ast.Tuple) -> T.Type:
         return T.TupleType(tuple(_storage_type(self.expr(e)) for e in node.elems))
@@ -413,7 +514,7 @@ class TypeChecker:
         self.error(f"{type(node).__name__} expressions are not supported yet", node)
         return T.U64
 
-    expr_Index = expr_Sizeof = expr_Offsetof = expr_PositionalParam = _unsupported
+    expr_PositionalParam = _unsupported
 
     # ------------------------------------------------------------ statements
     def stmt(self, node: ast.Stmt) -> None:

@@ -1,0 +1,263 @@
+"""C struct, union and enum definitions written in a script.
+
+    struct foo { int a; char name[8]; struct task_struct *task; unsigned int flag:1; };
+
+The parser hands these over as text (ast.CDefinition, kind "struct"); this
+module lays them out with C's rules (natural alignment, bitfields packed
+into units of their declared type, unions at offset 0, `packed` attribute)
+and returns RecordTypes. Member types are language type names (`uint32`),
+C spellings (`unsigned long`), earlier script structs, or kernel types from
+BTF (`struct sock_common`, typedefs such as `pid_t`). Enum definitions give
+integer constants.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pytrace.lang import ktypes
+from pytrace.lang import types as T
+
+_TOKEN = re.compile(r"\s*(?:(?P<word>[A-Za-z_]\w*)|(?P<num>0[xX][0-9a-fA-F]+|\d+)|(?P<punct>[{};,*\[\]:()=\-+]))")
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_C_INT_WORDS = {"unsigned", "signed", "long", "short", "int", "char"}
+_QUALIFIERS = {"const", "volatile", "restrict", "__restrict", "static", "extern", "register"}
+
+
+class CTypeError(Exception):
+    pass
+
+
+@dataclass
+class CDefinitions:
+    structs: dict[str, T.RecordType] = field(default_factory=dict)  # "struct foo" -> type
+    enums: dict[str, int] = field(default_factory=dict)  # enumerator -> value
+
+    def lookup(self, name: str) -> T.Type | None:
+        return self.structs.get(name)
+
+
+def _tokens(text: str) -> list[str]:
+    text = _COMMENTS.sub(" ", text)
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            if text[pos:].strip() == "":
+                break
+            raise CTypeError(f"unexpected character '{text[pos:].strip()[0]}' in definition")
+        out.append(m.group(m.lastgroup))
+        pos = m.end()
+    return out
+
+
+def alignment(t: T.Type) -> int:
+    if isinstance(t, (T.IntType, T.BoolType, T.PointerType)):
+        return t.size
+    if isinstance(t, T.StringType):
+        return 1
+    if isinstance(t, T.ArrayType):
+        return alignment(t.elem)
+    if isinstance(t, T.RecordType):
+        natural = getattr(t, "c_align", None)
+        if natural:
+            return natural
+        size = t.size or 1
+        return min(8, size & -size)
+    return max(1, min(8, t.size))
+
+
+class _Parser:
+    def __init__(self, tokens: list[str], defs: CDefinitions) -> None:
+        self.toks, self.pos, self.defs = tokens, 0, defs
+
+    def peek(self, k: int = 0) -> str | None:
+        i = self.pos + k
+        return self.toks[i] if i < len(self.toks) else None
+
+    def take(self, want: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or (want is not None and tok != want):
+            raise CTypeError(f"expected '{want}'" + (f" before '{tok}'" if tok else " at end of definition"))
+        self.pos += 1
+        return tok
+
+    def skip_attributes(self) -> bool:
+        packed = False
+        while self.peek() == "__attribute__":
+            self.take()
+            depth, start = 0, self.pos
+            while True:
+                tok = self.take()
+                depth += {"(": 1, ")": -1}.get(tok, 0)
+                if depth == 0:
+                    break
+            packed = packed or "packed" in self.toks[start:self.pos]
+        return packed
+
+    # ------------------------------------------------------------ top level
+    def definition(self) -> None:
+        kind = self.take()
+        tag = self.take() if self.peek() not in ("{", None) else ""
+        if kind == "enum":
+            self.enum_body()
+        else:
+            self.record_body(kind, tag)
+        self.skip_attributes()
+        if self.peek() == ";":
+            self.take()
+        if self.peek() is not None:
+            raise CTypeError(f"unexpected '{self.peek()}' after definition")
+
+    def enum_body(self) -> None:
+        self.take("{")
+        value = 0
+        while self.peek() != "}":
+            name = self.take()
+            if self.peek() == "=":
+                self.take()
+                value = self.const_int()
+            self.defs.enums[name] = value
+            value += 1
+            if self.peek() == ",":
+                self.take()
+        self.take("}")
+
+    def const_int(self) -> int:
+        sign = -1 if self.peek() == "-" and self.take() else 1
+        tok = self.take()
+        if tok in self.defs.enums:
+            return sign * self.defs.enums[tok]
+        try:
+            return sign * int(tok, 0)
+        except ValueError:
+            raise CTypeError(f"expected an integer, found '{tok}'") from None
+
+    def record_body(self, kind: str, tag: str) -> T.RecordType:
+        self.take("{")
+        members: list[tuple[str, T.Type, int | None]] = []
+        while self.peek() != "}":
+            members.extend(self.member_decl())
+        self.take("}")
+        packed = self.skip_attributes()
+        name = f"{kind} {tag}" if tag else f"{kind} (anonymous)"
+        record = _layout(name, members, kind == "union", packed)
+        if tag:
+            self.defs.structs[name] = record
+        return record
+
+    # ------------------------------------------------------------ members
+    def base_type(self) -> T.Type:
+        words = []
+        while self.peek() in _QUALIFIERS:
+            self.take()
+        tok = self.peek()
+        if tok in ("struct", "union", "enum"):
+            kind = self.take()
+            tag = self.take() if self.peek() != "{" else ""
+            if self.peek() == "{":
+                if kind == "enum":
+                    self.enum_body()
+                    return T.S32
+                record = self.record_body(kind, tag)
+                return record
+            return self.named(f"{kind} {tag}")
+        while self.peek() is not None and re.match(r"[A-Za-z_]", self.peek()):
+            if words and not (set(words) <= _C_INT_WORDS and self.peek() in _C_INT_WORDS):
+                break
+            if self.peek() in _QUALIFIERS:
+                self.take()
+                continue
+            words.append(self.take())
+        if not words:
+            raise CTypeError(f"expected a type, found '{tok}'")
+        spelled = " ".join(words)
+        spelled = {"unsigned": "unsigned int", "signed": "int", "long int": "long", "short int": "short",
+                   "unsigned long int": "unsigned long", "long long int": "long long",
+                   "long unsigned int": "unsigned long", "signed int": "int"}.get(spelled, spelled)
+        return self.named(spelled)
+
+    def named(self, name: str) -> T.Type:
+        t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or ktypes.named_type(name)
+        if t is None:
+            if name.startswith("enum "):
+                return T.S32
+            raise CTypeError(f"Cannot resolve unknown type \"{name}\"")
+        return t
+
+    def member_decl(self) -> list[tuple[str, T.Type, int | None]]:
+        base = self.base_type()
+        out = []
+        if self.peek() == ";":  # anonymous struct/union member
+            self.take()
+            return [("", base, None)]
+        while True:
+            t = base
+            while self.peek() == "*":
+                self.take()
+                t = T.PointerType(t if not isinstance(t, T.VoidType) else None, "kernel")
+            name = self.take()
+            dims = []
+            while self.peek() == "[":
+                self.take()
+                dims.append(self.const_int() if self.peek() != "]" else 0)
+                self.take("]")
+            for n in reversed(dims):
+                t = T.StringType(n) if t in (T.S8, T.U8) and n else T.ArrayType(t, n)
+            bits = None
+            if self.peek() == ":":
+                self.take()
+                bits = self.const_int()
+            self.skip_attributes()
+            out.append((name, t, bits))
+            if self.peek() == ",":
+                self.take()
+                continue
+            self.take(";")
+            return out
+
+
+def _layout(name: str, members: list[tuple[str, T.Type, int | None]], union: bool, packed: bool) -> T.RecordType:
+    fields: dict[str, T.RecordField] = {}
+    offset_bits, size, align = 0, 0, 1
+    for mname, t, bits in members:
+        a = 1 if packed else alignment(t)
+        align = max(align, a)
+        if union:
+            offset_bits = 0
+        if bits is not None:
+            unit = t.size * 8
+            # Start a new unit when the bitfield would straddle one.
+            if not packed and bits and offset_bits // unit != (offset_bits + bits - 1) // unit:
+                offset_bits = T.align_up(offset_bits, unit)
+            byte = offset_bits // 8
+            fields[mname] = T.RecordField(mname, byte, t, bitfield=(offset_bits % 8, bits))
+            end_bits = offset_bits + bits
+        else:
+            offset_bits = T.align_up(offset_bits, a * 8)
+            if mname:
+                fields[mname] = T.RecordField(mname, offset_bits // 8, t)
+            elif isinstance(t, T.RecordType):  # anonymous struct/union: lift its members
+                for f in t.all_fields():
+                    fields[f.name] = T.RecordField(f.name, offset_bits // 8 + f.offset, f.type, f.bitfield)
+            end_bits = offset_bits + t.size * 8
+        size = max(size, (end_bits + 7) // 8)
+        if not union:
+            offset_bits = end_bits
+    record = T.RecordType(name, T.align_up(size, align), fields)
+    object.__setattr__(record, "c_align", align)
+    return record
+
+
+def parse_definitions(texts: list[str]) -> tuple[CDefinitions, list[tuple[int, str]]]:
+    """Parse each definition text; returns the definitions and the errors
+    as (index of the text, message)."""
+    defs = CDefinitions()
+    errors = []
+    for i, text in enumerate(texts):
+        try:
+            _Parser(_tokens(text), defs).definition()
+        except CTypeError as e:
+            errors.append((i, str(e)))
+    return defs, errors

@@ -1,0 +1,45 @@
+"""Resolve a type as written in a program (`uint32`, `struct task_struct *`,
+`pid_t`, `struct foo` defined in the script, `uint8[4]`) to a language type.
+
+Order: the language's integer names and C spellings, then the script's own
+struct definitions, then kernel BTF (structs, unions, enums, typedefs).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pytrace.lang import ktypes
+from pytrace.lang import types as T
+
+_ARRAY = re.compile(r"^(?P<base>.*?)\s*\[(?P<n>\d*)\]$")
+
+
+def base_type(name: str, c_types=None) -> T.Type | None:
+    """A type name without pointers; None when nothing knows it."""
+    m = _ARRAY.match(name)
+    if m:
+        elem = base_type(m["base"], c_types)
+        if elem is None:
+            return None
+        n = int(m["n"] or 0)
+        return T.StringType(n) if m["base"] == "string" else T.ArrayType(elem, n)
+    if name == "string":
+        return T.StringType(64)
+    if name == "void":
+        return T.VOID
+    t = T.INT_TYPE_NAMES.get(name)
+    if t is None and c_types is not None:
+        t = c_types.lookup(name)
+    if t is None:
+        t = ktypes.named_type(name)
+    return t
+
+
+def resolve(name: str, pointer: int, c_types=None, addrspace: str = "kernel") -> T.Type | None:
+    t = base_type(name, c_types)
+    if t is None:
+        return None
+    for _ in range(pointer):
+        t = T.PointerType(None if isinstance(t, T.VoidType) else t, addrspace)
+    return t

@@ -1,0 +1,105 @@
+"""End-to-end: kernel structs from BTF, casts, script structs, bitfields,
+arrays, enums, sizeof/offsetof, tuples, bools and integer widths, run in
+this kernel with known workloads and exact expected output."""
+
+import pytest
+
+from conftest import needs_root, py_workload, run_pytrace
+from pytrace.lang.btf import BTF
+
+pytestmark = needs_root
+
+KILL_PARENT = py_workload("import os\nos.kill(os.getppid(), 0)")
+
+
+def _offset(struct: str, *path: str) -> int:
+    btf = BTF.kernel()
+    tid, total = btf.find(struct, "struct"), 0
+    for name in path:
+        member, bits = btf.find_member(tid, name)
+        total += bits // 8
+        tid = member.type_id
+    return total
+
+
+def test_curtask_fields_pointer_chains_and_casts():
+    prog = ("tracepoint:syscalls:sys_enter_kill /pid == cpid/ {"
+            " print((curtask->real_parent->tgid == args->pid, curtask->pid == tid, curtask->tgid == pid));"
+            " print((((struct task_struct *)curtask)->comm == comm, curtask->comm[0] == comm[0]));"
+            " $addr = (uint64)curtask; print(((struct task_struct *)$addr)->pid == tid);"
+            " $p = curtask->parent; print($p->pid == args->pid);"
+            " print((curtask->mm->mm_users.counter > 0, curtask->in_execve, curtask.pid == tid));"
+            " print(curtask->se.load); }")
+    r = run_pytrace("-e", prog, "-c", KILL_PARENT)
+    assert r.rc == 0, r
+    assert r.out == ("(true, true, true)\n"
+                     "(true, true)\n"
+                     "true\n"
+                     "true\n"
+                     "(true, 0, true)\n"
+                     "{ .weight = 1048576, .inv_weight = 4194304 }\n"
+                     "\n\n"), r
+    assert r.err == "Attached 1 probe\n", r
+
+
+HDR = """struct hdr {
+    unsigned int lo:4, mid:8, hi:20;
+    int neg:5;
+    short s;
+    char name[6];
+    int arr[2];
+};
+"""
+WRITE_HDR = py_workload(
+    "import os, struct\n"
+    "word = 5 | 0xAB << 4 | 0x12345 << 12\n"
+    "data = struct.pack('<IBBh6s2xii', word, 0b11101, 0, -2, b'hello', 7, -8)\n"
+    "fd = os.open('/dev/null', os.O_WRONLY)\n"
+    "os.write(fd, data)")
+
+
+def test_script_struct_bitfields_arrays_through_user_pointer():
+    prog = HDR + ("tracepoint:syscalls:sys_enter_write /pid == cpid/ {"
+                  " $h = (struct hdr *)args->buf;"
+                  ' printf("%d %d %d %d %d %s %d %d\\n", $h->lo, $h->mid, $h->hi, $h->neg, $h->s, $h->name,'
+                  " $h->arr[0], $h->arr[1]);"
+                  " print(*$h); print((sizeof(struct hdr), offsetof(struct hdr, arr), sizeof($h->name))); }")
+    r = run_pytrace("-e", prog, "-c", WRITE_HDR)
+    assert r.rc == 0, r
+    assert r.out == ("5 171 74565 -3 -2 hello 7 -8\n"
+                     "{ .lo = 5, .mid = 171, .hi = 74565, .neg = -3, .s = -2, .name = hello, .arr = [7,-8] }\n"
+                     "(24, 16, 6)\n"
+                     "\n\n"), r
+
+
+def test_sizeof_offsetof_and_enums_from_btf():
+    btf = BTF.kernel()
+    prog = ("enum color { RED, GREEN = 5, BLUE };\n"
+            "BEGIN { print((sizeof(struct task_struct), offsetof(struct task_struct, se.load),"
+            " offsetof(struct task_struct, pid), sizeof(curtask->comm), sizeof(uint32), sizeof(pid_t)));"
+            " print((TASK_COMM_LEN, BPF_MAP_TYPE_HASH, RED, GREEN, BLUE)); exit(); }")
+    r = run_pytrace("-e", prog)
+    assert r.rc == 0, r
+    size = btf.size_of(btf.find("task_struct", "struct"))
+    assert r.out == (f"({size}, {_offset('task_struct', 'se', 'load')}, {_offset('task_struct', 'pid')}, 16, 4, 4)\n"
+                     "(16, 1, 0, 5, 6)\n\n\n"), r
+
+
+def test_tuples_print_keys_and_values():
+    prog = ('BEGIN { $t = (1, "b"); print($t); print($t.1); @[$t] = $t.0; @v = (pid == pid, "x", -5);'
+            ' @k[(int8)-1, "z"] = (true, (uint16)7); exit(); }')
+    r = run_pytrace("-e", prog)
+    assert r.rc == 0, r
+    assert r.out == ("(1, b)\nb\n\n\n"
+                     "@[1, b]: 1\n"
+                     "@k[-1, z]: (true, 7)\n"
+                     "@v: (true, x, -5)\n"), r
+
+
+def test_integer_widths_casts_and_bools():
+    prog = ("BEGIN { print(((uint8)257, (int8)255, (uint16)-1, (int32)4294967295, (uint64)1 - (uint64)2,"
+            " (uint32)5 + (uint8)3, (int16)-2 * 3));"
+            " print((true, !false, (bool)5, (bool)0, true && false, (uint8)200 > (int8)-1)); exit(); }")
+    r = run_pytrace("-e", prog)
+    assert r.rc == 0, r
+    assert r.out == "(1, -1, 65535, -1, -1, 8, -6)\n(true, true, true, false, false, true)\n\n\n", r
