@@ -94,6 +94,11 @@ class ModuleState:
         return ev
 
 
+def _flexible(node: ast.Expr) -> bool:
+    """A non-negative integer literal takes the other operand's sign."""
+    return isinstance(node, ast.Integer) and 0 <= node.value < 1 << 63
+
+
 class _Loop:
     def __init__(self, cont: ir.Block, brk: ir.Block) -> None:
         self.cont, self.brk = cont, brk
@@ -482,7 +487,7 @@ class ProbeLowering:
         left, right = self.expr(node.left), self.expr(node.right)
         signed = T.is_signed(lt) and T.is_signed(rt) or T.is_signed(node.type)
         if op in ("==", "!=", "<", "<=", ">", ">="):
-            signed = T.is_signed(lt) and T.is_signed(rt)
+            signed = T.comparison_signed(lt, rt, _flexible(node.left), _flexible(node.right))
             cmp = (self.b.icmp_signed if signed else self.b.icmp_unsigned)(op, left, right, name="cmp")
             return self.bb.bool_i64(cmp)
         if op in ("/", "%"):
@@ -527,6 +532,8 @@ class ProbeLowering:
         return self.bb.load(result)
 
     def expr_Unop(self, node: ast.Unop) -> ir.Value:
+        if node.op == "*":
+            return memory.deref(self, node)
         value = self.expr(node.operand)
         if node.op == "!":
             return self.bb.bool_i64(self.b.icmp_unsigned("==", value, I64(0)))
@@ -580,22 +587,19 @@ class ProbeLowering:
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> ir.Value:
         base_t = node.operand.type
-        base = self.expr(node.operand)
-        record = base_t.pointee if isinstance(base_t, T.PointerType) else base_t
-        f = record.fields[node.field_name]
         in_ctx = isinstance(base_t, T.PointerType) and base_t.addrspace == "ctx"
-        if in_ctx and f.data_loc:
+        if not in_ctx:
+            return memory.field_access(self, node)
+        base = self.expr(node.operand)  # the context: fields are loaded directly
+        f = base_t.pointee.field(node.field_name)
+        if f.data_loc:
             loc = self.bb.load(base, 4, False, f.offset, name=f"{f.name}_loc")
             data = self.bb.gep(base, self.b.and_(loc, I64(0xFFFF)))
             out = self.slot(f.type, f.name)
             self.bb.probe_read_str(out, f.type.size, data, user=False)
             return out
-        if in_ctx and f.type.is_scalar:
+        if f.type.is_scalar:
             return self.bb.load(base, f.type.size, T.is_signed(f.type), f.offset, name=f.name)
-        if isinstance(base_t, T.PointerType):
-            out = self.slot(f.type, f.name)
-            self.bb.probe_read(out, f.type.size, self.bb.gep(base, f.offset), user=base_t.addrspace == "user")
-            return self.load_value(out, f.type)
         return self.load_value(self.bb.gep(base, f.offset), f.type)
 
     def expr_Index(self, node: ast.Index) -> ir.Value:

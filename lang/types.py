@@ -347,6 +347,17 @@ def is_signed(t: Type | None) -> bool:
     return isinstance(t, IntType) and t.signed
 
 
+def comparison_signed(lt: Type, rt: Type, left_flexible: bool = False, right_flexible: bool = False) -> bool:
+    """Whether bpftrace compares two integers as signed: both sides are
+    promoted to one type, signed when either side is (a sign-flexible
+    non-negative literal takes the other side's sign)."""
+    if left_flexible:
+        return is_signed(rt)
+    if right_flexible:
+        return is_signed(lt)
+    return is_signed(lt) or is_signed(rt)
+
+
 def describe(t: Type | None) -> str:
     """How diagnostics name a type, as bpftrace does."""
     if t is None:

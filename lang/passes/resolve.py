@@ -58,6 +58,8 @@ class _Resolver:
                 builtins.function(parent.name), "keeps_identifiers", False):
             return node  # e.g. the stack mode in kstack(perf, 8): checked by the builtin
         if isinstance(node, ast.Identifier):
+            if isinstance(parent, (ast.Sizeof, ast.Offsetof)) and not self.is_builtin(node.name):
+                return ast.TypeName(node.name, span=node.span)  # `sizeof(pid_t)`: a type
             return self.identifier(node)
         if isinstance(node, ast.Call):
             self.call(node)
