@@ -19,6 +19,7 @@ FUNCTIONS: dict[str, Callable[["ProbeLowering", ast.Call], ir.Value]] = {}
 AGGREGATIONS: dict[str, Callable[["ProbeLowering", ast.Map, ast.Call], None]] = {}
 
 USER_SPACE_PROVIDERS = {"uprobe", "uretprobe", "usdt"}
+KERNEL_FUNCTION_PROVIDERS = {"kprobe", "kretprobe", "fentry", "fexit"}
 
 
 def variable(name: str):
@@ -175,6 +176,13 @@ def _exit(pl, call):
     return NONE
 
 
+@function("reg")
+def _reg(pl, call):
+    from pytrace.lang.probes.kprobe import PT_REGS
+
+    return pl.bb.load(pl.ctx_ptr, 8, False, PT_REGS[call.args[0].value], name="reg")
+
+
 @function("str")
 def _str(pl, call):
     arg = call.args[0]
@@ -186,6 +194,9 @@ def _str(pl, call):
     at = arg.type
     user = (at.addrspace == "user") if isinstance(at, T.PointerType) else (
         pl.unit.provider.name in USER_SPACE_PROVIDERS)
+    if (at.addrspace == "any") if isinstance(at, T.PointerType) else (
+            pl.unit.provider.name in KERNEL_FUNCTION_PROVIDERS):
+        user = None  # a kernel function's argument may point to user memory (a syscall's path)
     pl.bb.probe_read_str(buf, t.size, value, user)
     return buf
 

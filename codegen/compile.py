@@ -18,6 +18,8 @@ PER_ATTACH_POINT = {"probe", "args", "func"}
 
 
 def _needs_one_program_per_spec(unit: ProbeUnit) -> bool:
+    if getattr(unit.provider, "program_per_attach_point", False):  # fentry: loaded for one function
+        return True
     return len(unit.specs) > 1 and any(
         isinstance(n, ast.Builtin) and (n.name in PER_ATTACH_POINT or n.name.startswith("arg"))
         for n in walk(unit.probe))

@@ -27,7 +27,7 @@ HELPERS = {
     "get_current_uid_gid": 15, "get_current_comm": 16, "get_current_task": 35,
     "get_numa_node_id": 42, "get_current_cgroup_id": 80, "probe_read_user": 112,
     "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
-    "jiffies64": 118, "ringbuf_output": 130,
+    "jiffies64": 118, "ringbuf_output": 130, "probe_read_str": 45,
     "get_stack": 67,
 }
 
@@ -205,8 +205,10 @@ class BpfBuilder:
         return self.helper(name, [dst, size_v, self._as_ptr(src)], I64, name)
 
     # long bpf_probe_read_{user,kernel}_str(void *dst, u32 size, const void *unsafe_ptr)
-    def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value, user: bool) -> ir.Value:
-        name = "probe_read_user_str" if user else "probe_read_kernel_str"
+    # user=None: the legacy bpf_probe_read_str, which on x86 picks user or
+    # kernel memory by the address (for kernel-function arguments of unknown origin)
+    def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value, user: bool | None) -> ir.Value:
+        name = {True: "probe_read_user_str", False: "probe_read_kernel_str", None: "probe_read_str"}[user]
         return self.helper(name, [dst, I64(size), self._as_ptr(src)], I64, name)
 
     # long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags)

@@ -299,6 +299,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("hist", 1, 2, _agg("hist"), "power-of-2 histogram (k: 2^k sub-buckets per power)", "@m = hist(n[, k])",
        aggregation=True),
     _f("lhist", 4, 4, _agg("lhist"), "linear histogram", "@m = lhist(n, min, max, step)", aggregation=True),
+    _f("reg", 1, 1, _reg, "a register saved at the probe (kprobe, uprobe, usdt)", 'reg("ip")'),
     _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw)",
        "kstack([mode, ][limit])", keeps_identifiers=True),
     _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw)",

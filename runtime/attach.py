@@ -7,10 +7,11 @@ closing them detaches (disabling a perf event does not stop its program).
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Callable
 
-from pytrace.runtime import bpf, perf
+from pytrace.runtime import bpf, kprobes, perf
 
 
 class AttachError(Exception):
@@ -54,14 +55,46 @@ def _perf_event(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     return fds
 
 
+# Attachment fds whose release must also undo something else (fd -> undo).
+_CLEANUPS: dict[int, Callable[[], None]] = {}
+
+
+def release(fd: int) -> None:
+    """Close an attachment fd and undo whatever its attacher set up with it."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    undo = _CLEANUPS.pop(fd, None)
+    if undo is not None:
+        undo()
+
+
+@atexit.register
+def _release_all() -> None:
+    for fd in list(_CLEANUPS):
+        release(fd)
+
+
 def _kprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
-    fd = perf.open_kprobe(spec["func"], spec.get("offset", 0), spec.get("retprobe", False))
+    func, module, offset = spec["func"], spec.get("module", ""), spec.get("offset", 0)
+    use_pmu = perf.pmu_available("kprobe") and os.environ.get("PYTRACE_KPROBE_ATTACH") != "tracefs"
+    if use_pmu:
+        fd = perf.open_kprobe(f"{module}:{func}" if module else func, offset, spec.get("retprobe", False))
+    else:  # no kprobe PMU: a tracefs kprobe event, removed again on release
+        fd, name = kprobes.open_event(func, module, offset, spec.get("retprobe", False))
+        _CLEANUPS[fd] = lambda: kprobes.remove_event(name)
     try:
         perf.attach_bpf(fd, prog_fd)
     except BaseException:
-        os.close(fd)
+        release(fd)
         raise
     return [fd]
+
+
+def _tracing(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
+    """fentry/fexit: the target function was fixed at load (attach_btf_id)."""
+    return [bpf.raw_tracepoint_open(None, prog_fd)]
 
 
 def _attach_each(openers: list[Callable[[], int]], prog_fd: int) -> list[int]:
@@ -131,6 +164,7 @@ ATTACHERS: dict[str, Callable[[dict, int, int | None], list[int]]] = {
     "raw_tracepoint": _raw_tracepoint,
     "uprobe": _uprobe,
     "watchpoint": _watchpoint,
+    "tracing": _tracing,
     "test_run": _nothing,
 }
 

@@ -202,7 +202,15 @@ class ProgInfo(ctypes.Structure):   # struct bpf_prog_info (prefix; the kernel
                 ("jited_prog_insns", _u64), ("xlated_prog_insns", _u64),
                 ("load_time", _u64), ("created_by_uid", _u32), ("nr_map_ids", _u32),
                 ("map_ids", _u64), ("name", _NAME), ("ifindex", _u32),
-                ("gpl_compatible", _u32)]
+                ("gpl_compatible", _u32), ("netns_dev", _u64), ("netns_ino", _u64),
+                ("nr_jited_ksyms", _u32), ("nr_jited_func_lens", _u32),
+                ("jited_ksyms", _u64), ("jited_func_lens", _u64),
+                ("btf_id", _u32), ("func_info_rec_size", _u32), ("func_info", _u64),
+                ("nr_func_info", _u32), ("nr_line_info", _u32), ("line_info", _u64),
+                ("jited_line_info", _u64), ("nr_jited_line_info", _u32),
+                ("line_info_rec_size", _u32), ("jited_line_info_rec_size", _u32),
+                ("nr_prog_tags", _u32), ("prog_tags", _u64),
+                ("run_time_ns", _u64), ("run_cnt", _u64)]  # counted while stats are enabled
 
 
 class MapInfo(ctypes.Structure):    # struct bpf_map_info (prefix)
@@ -498,6 +506,16 @@ def link_create(prog_fd: int, target_fd: int, attach_type: int, flags: int = 0,
         else:
             raise TypeError(f"link_create: unsupported option {key!r}")
     return _bpf(K.BPF_LINK_CREATE, attr)
+
+
+class EnableStatsAttr(ctypes.Structure):
+    _fields_ = [("type", _u32)]
+
+
+def enable_stats() -> int:
+    """BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): while the returned fd is open the
+    kernel counts every program's runs (prog info run_cnt / run_time_ns)."""
+    return _bpf(K.BPF_ENABLE_STATS, EnableStatsAttr(type=0))
 
 
 # ---------------------------------------------------------------- introspection

@@ -44,6 +44,9 @@ class LoadError(Exception):
 
     @property
     def reason(self) -> str:
+        if self.program.prog_type == "tracing" and self.error.errno == 1 and not self.error.log and os.geteuid() == 0:
+            return ("this kernel refuses BPF tracing programs (fentry/fexit): loading one fails with "
+                    "EPERM before the verifier runs")
         if self.error.errno in (1, 13) and not self.error.log:
             return "the kernel refused to load it (permission denied: run as root)"
         if self.error.log:
@@ -108,6 +111,21 @@ def _close(fd: int) -> None:
         pass
 
 
+def attach_target(prog: ProgramSpec) -> dict:
+    """What BPF_PROG_LOAD needs to know about a tracing (fentry/fexit) program's
+    target: resolved here, so the artifact stays independent of the kernel's BTF ids."""
+    if prog.prog_type != "tracing":
+        return {}
+    from pytrace.lang.btf import BTF
+
+    spec = prog.attach[0]
+    btf_id = BTF.kernel().find(spec["func"], "func")
+    if btf_id is None:
+        raise LoadError(prog, bpf.BPFError("BPF_PROG_LOAD", 2, f"no BTF for kernel function {spec['func']}"))
+    kind = K.BPF_TRACE_FEXIT if spec.get("retprobe") else K.BPF_TRACE_FENTRY
+    return {"expected_attach_type": kind, "attach_btf_id": btf_id}
+
+
 def create_map(spec: MapSpec) -> int:
     flags = 0
     if spec.map_type in ("hash", "percpu_hash"):
@@ -128,10 +146,11 @@ def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
             try:
                 if log_level:
                     fd, log = bpf.prog_load_with_log(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15],
-                                                     log_level=log_level)
+                                                     log_level=log_level, **attach_target(prog))
                     loaded.logs[prog.name] = log
                 else:
-                    fd = bpf.prog_load(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15])
+                    fd = bpf.prog_load(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15],
+                                       **attach_target(prog))
             except bpf.BPFError as e:
                 raise LoadError(prog, e) from None
             loaded.programs.append(LoadedProgram(prog, fd))

@@ -16,9 +16,12 @@ from typing import Callable
 from pytrace.codegen.artifact import Artifact, EventSpec, ProgramSpec
 from pytrace.lang import format_string
 from pytrace.runtime import attach as attach_mod
-from pytrace.runtime import bpf, loader, maps, symbols
+from pytrace.runtime import bpf, kprobes, loader, maps, symbols
 from pytrace.runtime.output.values import MapData
 from pytrace.runtime.ringbuf import RingBuffer
+
+
+SILENT_CHECKED = ("kprobe", "kretprobe", "fentry", "fexit")  # providers never_fired() looks at
 
 
 class Tracer:
@@ -30,6 +33,7 @@ class Tracer:
         self.loaded: loader.Loaded | None = None
         self.ringbuf: RingBuffer | None = None
         self.links: list[int] = []
+        self.stats_fd: int | None = None  # kernel run counts on, for never_fired()
         self.attached_count = 0
         self.exited = False
         self.exit_code = 0
@@ -64,6 +68,8 @@ class Tracer:
         """Attach every probe; on any failure detach what was attached and raise."""
         self.check_attachable()
         assert self.loaded is not None
+        if any(p.spec.provider in SILENT_CHECKED for p in self.loaded.programs):
+            self.count_runs()
         try:
             for prog in self.loaded.programs:
                 for spec in prog.spec.attach:
@@ -88,14 +94,35 @@ class Tracer:
 
     def detach(self) -> None:
         for fd in self.links:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            attach_mod.release(fd)
         self.links.clear()
+
+    def count_runs(self) -> None:
+        """Have the kernel count program runs (for never_fired); best effort."""
+        if self.stats_fd is None:
+            try:
+                self.stats_fd = bpf.enable_stats()
+            except bpf.BPFError:
+                pass
+
+    def never_fired(self) -> list[str]:
+        """Warnings for kprobe/fentry probes that attached but never ran."""
+        if self.loaded is None or self.stats_fd is None:
+            return []
+        out = []
+        for prog in self.loaded.programs:
+            spec = prog.spec
+            if spec.provider not in SILENT_CHECKED or bpf.obj_get_info_by_fd(prog.fd).get("run_cnt", 1):
+                continue
+            for a in spec.attach:
+                out.append(kprobes.never_fired_hint(spec.probe, spec.provider, a["func"], spec.hint))
+        return out
 
     def close(self) -> None:
         self.detach()
+        if self.stats_fd is not None:
+            os.close(self.stats_fd)
+            self.stats_fd = None
         if self.ringbuf is not None:
             self.ringbuf.close()
             self.ringbuf = None

@@ -18,7 +18,8 @@ PT_REGS_IP = 128
 PT_REGS_SP = 152
 PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48, "r10": 56,
            "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112,
-           "orig_ax": 120, "ip": 128, "cs": 136, "flags": 144, "sp": 152, "ss": 160}
+           "orig_ax": 120, "orig_rax": 120, "ip": 128, "pc": 128, "cs": 136, "flags": 144, "sp": 152,
+           "ss": 160}
 
 _SYSCALL_PREFIXES = ("__x64_sys_", "__ia32_sys_", "__se_sys_", "__do_sys_", "do_sys_", "ksys_", "sys_")
 
@@ -86,6 +87,8 @@ class KprobeProvider(ProbeProvider):
         ]
 
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
+        if name == "func":  # one program per attach point uses it, so a constant
+            return ContextVar(T.StringType(64), const=spec.target["func"])
         if name == "retval" and self.retprobe:
             return ContextVar(T.S64, PT_REGS_AX)
         m = re.fullmatch(r"arg(\d)", name)

@@ -1,5 +1,5 @@
 """Probe types whose attach-point syntax pytrace parses but cannot attach
-yet: fentry/fexit and iter. Each says so plainly."""
+yet: iter. It says so plainly."""
 
 from __future__ import annotations
 
@@ -18,20 +18,6 @@ class _Pending(ProbeProvider):
 
     def unavailable_reason(self) -> str | None:
         return f"pytrace cannot attach {self.name} probes yet"
-
-
-class FentryProvider(_Pending):
-    name, aliases, prog_type = "fentry", ("f", "kfunc"), "tracing"
-    max_parts = 2
-    usage = "fentry:[MODULE:]FUNC"
-    doc = "kernel function entry with BTF-typed args: " + usage
-
-
-class FexitProvider(_Pending):
-    name, aliases, prog_type = "fexit", ("fr", "kretfunc"), "tracing"
-    max_parts = 2
-    usage = "fexit:[MODULE:]FUNC"
-    doc = "kernel function return with BTF-typed args and retval: " + usage
 
 
 class IterProvider(_Pending):

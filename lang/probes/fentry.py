@@ -1,0 +1,131 @@
+"""fentry:[MODULE:]FUNC (`f:`, `kfunc:`) and fexit:[MODULE:]FUNC (`fr:`,
+`kretfunc:`): BPF trampolines on kernel function entry and return.
+
+The program's context is an array of u64: argument i at offset 8*i, and for
+fexit the return value right after the arguments. `args.NAME` and `retval`
+are typed from the function's BTF prototype. A tracing program is loaded
+for one function (the runtime resolves its BTF id at load time), so every
+attach point gets its own program.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+
+from pytrace.lang import types as T
+from pytrace.lang.btf import BTF, BTFError
+from pytrace.lang.probes import tracefs
+from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard
+from pytrace.lang.probes.kprobe import syscall_tracepoints
+
+
+def _btf() -> BTF | None:
+    try:
+        return BTF.kernel()
+    except (OSError, BTFError):
+        return None
+
+
+def _param_type(btf: BTF, tid: int) -> T.Type:
+    """A parameter's language type: ints, bools, enums and pointers keep their
+    type; anything else is a u64 (the raw context slot)."""
+    if tid == 0:
+        return T.VOID
+    t = btf.type(btf.resolve(tid))
+    if t.kind == "int":
+        if t.is_bool:
+            return T.BOOL
+        return T.IntType(8 * t.size if t.size in (1, 2, 4, 8) else 64, bool(t.signed))
+    if t.kind in ("enum", "enum64"):
+        return T.IntType(8 * t.size if t.size in (1, 2, 4, 8) else 64, bool(t.signed))
+    if t.kind == "ptr":
+        pointee = btf.type(btf.resolve(t.type)) if t.type else None
+        if pointee is not None and pointee.kind == "int" and pointee.size == 1:
+            # Without BTF type tags `char *` may be user memory (a syscall's path).
+            return T.PointerType(T.S8, "any")
+        return T.PointerType(None, "kernel")
+    return T.U64
+
+
+def prototype(func: str) -> tuple[list[tuple[str, T.Type]], T.Type] | None:
+    """([(param name, type)], return type) of a kernel function, from BTF."""
+    btf = _btf()
+    proto = btf.func_proto(func) if btf is not None else None
+    if proto is None:
+        return None
+    params, ret = proto
+    return [(name, _param_type(btf, tid)) for name, tid in params], _param_type(btf, ret)
+
+
+class FentryProvider(ProbeProvider):
+    name = "fentry"
+    aliases = ("f", "kfunc")
+    prog_type = "tracing"
+    retprobe = False
+    program_per_attach_point = True
+    variable_names = ("args", "func")
+    doc = "kernel function entry with BTF-typed args: fentry:[MODULE:]FUNC"
+
+    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+        if len(parts) == 2:
+            module, target = parts
+        elif len(parts) == 1:
+            module, target = "", parts[0]
+        else:
+            raise ProbeError(f"{self.name} probe must be {self.name}:[MODULE:]FUNC")
+        if not target:
+            raise ProbeError(f"{self.name} probe needs a function name")
+        if module not in ("", "vmlinux"):
+            raise ProbeError(f"{self.name} probes on module functions ({module}) are not supported yet")
+        btf = _btf()
+        if btf is None:
+            raise ProbeError(f"{self.name} probes need kernel BTF (/sys/kernel/btf/vmlinux)")
+        if has_wildcard(target):
+            funcs = sorted({f for f in tracefs.available_filter_functions()
+                            if fnmatch.fnmatchcase(f, target) and btf.find(f, "func") is not None})
+            if not funcs:
+                raise ProbeError(f"No kernel functions with BTF match {raw}")
+        elif btf.find(target, "func") is None:
+            raise ProbeError(f"No BTF found for {target}")
+        else:
+            funcs = [target]
+        return [ProbeSpec(self.name, f"{self.name}:{'vmlinux:' if module else ''}{f}", {"func": f},
+                          {"kind": "tracing", "func": f, "retprobe": self.retprobe})
+                for f in funcs]
+
+    def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
+        proto = prototype(spec.target["func"])
+        if proto is None:
+            return None
+        fields = {name: T.RecordField(name, 8 * i, t) for i, (name, t) in enumerate(proto[0])
+                  if name and not isinstance(t, T.VoidType)}
+        return T.RecordType(f"struct _fentry_{spec.target['func']}", 8 * len(proto[0]), fields)
+
+    def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
+        if name == "func":
+            return ContextVar(T.StringType(64), const=spec.target["func"])
+        if name == "retval" and self.retprobe:
+            proto = prototype(spec.target["func"])
+            if proto is not None and not isinstance(proto[1], T.VoidType):
+                ret = proto[1] if T.is_int(proto[1]) or isinstance(proto[1], T.PointerType) else T.U64
+                return ContextVar(ret, 8 * len(proto[0]))
+        return None
+
+    def unavailable_reason(self) -> str | None:
+        if os.path.exists("/sys/kernel/btf/vmlinux"):
+            return None
+        return "fentry/fexit need kernel BTF (/sys/kernel/btf/vmlinux), which this kernel lacks"
+
+    def alternative_hint(self, spec: ProbeSpec) -> str | None:
+        kind = "kretprobe" if self.retprobe else "kprobe"
+        tps = syscall_tracepoints(spec.target["func"], enter=not self.retprobe)
+        return f"try {kind}:{spec.target['func']}" + (" or " + ", ".join(tps) if tps else "")
+
+
+class FexitProvider(FentryProvider):
+    name = "fexit"
+    aliases = ("fr", "kretfunc")
+    retprobe = True
+    variable_names = ("args", "func", "retval")
+    doc = "kernel function return with BTF-typed args and retval: fexit:[MODULE:]FUNC"
