@@ -4,7 +4,6 @@ listing probes, and making sure the kernel filesystems are mounted."""
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import subprocess
@@ -152,7 +151,6 @@ def verify_only(source: Source, artifact: Artifact, args) -> int:
 def list_probes(source: Source | None, args) -> int:
     """`-l [PATTERN]`: probes the kernel offers, or those a program would attach."""
     from pytrace.lang import probes
-    from pytrace.lang.probes.tracepoint import format_fields
 
     ensure_kernel_fs()
     if source is not None and (args.program is not None or source.name != "stdin"):
@@ -165,8 +163,10 @@ def list_probes(source: Source | None, args) -> int:
             e.diagnostics.emit(sys.stderr)
             return 1
         for unit in ctx.units:
+            lister = getattr(unit.provider, "list_probes", None)
             for spec in unit.specs:
-                sys.stdout.write(spec.name + "\n")
+                details = lister(spec.name, True)[1:] if args.verbose and lister else []
+                sys.stdout.write("".join(line + "\n" for line in [spec.name, *details]))
         return 0
     pattern = args.rest[0] if args.rest else "*"
     if ":" not in pattern:
@@ -176,15 +176,9 @@ def list_probes(source: Source | None, args) -> int:
     if provider is not None:
         pattern = provider.name + ":" + _rest
     out = []
-    for prov in probes.PROVIDERS:
+    for prov in probes.PROVIDERS:  # each lister filters by the pattern (see ProbeProvider)
         lister = getattr(prov, "list_probes", None)
-        if lister is None:
-            continue
-        for name in lister():
-            if fnmatch.fnmatchcase(name, pattern):
-                out.append(name)
-                if args.verbose and prov.name == "tracepoint":
-                    _, cat, ev = name.split(":", 2)
-                    out.extend("    " + f + ";" for f in format_fields(cat, ev))
+        if lister is not None:
+            out.extend(lister(pattern, args.verbose))
     sys.stdout.write("".join(line + "\n" for line in out))
     return 0

@@ -93,6 +93,29 @@ class ProbeProvider:
         """A probe to suggest when this one cannot attach here."""
         return None
 
+    # `-l [PATTERN]`: a provider that can list its probes defines
+    #     list_probes(self, pattern: str, verbose: bool) -> list[str]
+    # returning the full names matching the (canonical-provider) pattern, each
+    # followed, when verbose, by its arguments as indented lines.
+
+
+def list_matching(names, pattern: str) -> list[str]:
+    """Names matching a `-l` pattern, in order, without duplicates."""
+    import fnmatch
+
+    seen: dict[str, None] = {}
+    for n in names:
+        if fnmatch.fnmatchcase(n, pattern):
+            seen[n] = None
+    return list(seen)
+
+
+def lists_provider(provider: ProbeProvider, pattern: str) -> bool:
+    """Whether a `-l` pattern's provider part matches this provider."""
+    import fnmatch
+
+    return fnmatch.fnmatchcase(provider.name, pattern.split(":", 1)[0])
+
 
 def has_wildcard(text: str) -> bool:
     return "*" in text or "?" in text

@@ -96,6 +96,12 @@ class KprobeProvider(ProbeProvider):
             return ContextVar(T.U64, PT_REGS_ARGS[int(m.group(1))])
         return None
 
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
+        if self.retprobe or not fnmatch.fnmatchcase(self.name, pattern.split(":", 1)[0]):
+            return []  # like bpftrace, list kprobe:FUNC once (kretprobe attaches to the same)
+        funcs = sorted(set(tracefs.available_filter_functions()))
+        return [n for n in (f"{self.name}:{f}" for f in funcs) if fnmatch.fnmatchcase(n, pattern)]
+
     def unavailable_reason(self) -> str | None:
         if kprobes_available():
             return None

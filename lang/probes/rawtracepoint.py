@@ -7,7 +7,8 @@ import re
 
 from pytrace.lang import types as T
 from pytrace.lang.probes import tracefs
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard
+from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
+                                      list_matching)
 
 
 class RawTracepointProvider(ProbeProvider):
@@ -29,6 +30,9 @@ class RawTracepointProvider(ProbeProvider):
                 raise ProbeError(f"No raw tracepoints match {raw}")
         return [ProbeSpec(self.name, f"rawtracepoint:{e}", {"event": e},
                           {"kind": "raw_tracepoint", "name": e}) for e in events]
+
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
+        return list_matching(sorted({f"rawtracepoint:{e}" for _, e in tracefs.all_tracepoints()}), pattern)
 
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
         m = re.fullmatch(r"arg(\d+)", name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
+from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec, list_matching
 
 PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE = 0, 1
 
@@ -51,6 +51,10 @@ class SoftwareProvider(ProbeProvider):
                 return name, config, period
         raise ProbeError(f"Unknown {self.name} event: {event}",
                          ["Known events: " + ", ".join(self.events)])
+
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
+        names = [f"{self.name}:{e}" for e in self.events]  # printed with bpftrace's trailing ':'
+        return [n + ":" for n in names if list_matching([n, n + ":"], pattern)]
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         if len(parts) not in (1, 2) or not parts[0]:

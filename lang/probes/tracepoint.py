@@ -100,5 +100,11 @@ class TracepointProvider(ProbeProvider):
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
         return args_record(spec.target["category"], spec.target["event"])
 
-    def list_probes(self) -> list[str]:
-        return [f"tracepoint:{c}:{e}" for c, e in tracefs.all_tracepoints()]
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
+        out = []
+        for c, e in tracefs.all_tracepoints():
+            name = f"tracepoint:{c}:{e}"
+            if fnmatch.fnmatchcase(name, pattern):
+                out.append(name)
+                out.extend(f"    {f};" for f in format_fields(c, e) if verbose)
+        return out

@@ -15,7 +15,8 @@ import re
 
 from pytrace.lang import elf
 from pytrace.lang import types as T
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard
+from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
+                                      lists_provider)
 from pytrace.lang.probes.kprobe import PT_REGS_ARGS, PT_REGS_AX
 
 FUNC_TYPE = T.StringType(64)
@@ -116,10 +117,10 @@ class UprobeProvider(ProbeProvider):
             return ContextVar(T.U64, PT_REGS_ARGS[int(m.group(1))])
         return None
 
-    def list_probes(self, pattern: str = "*") -> list[str]:
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         """`-l 'uprobe:BINARY:PATTERN'`: the binary's functions."""
-        _, parts = pattern.split(":", 1)[0], pattern.split(":")[1:]
-        if len(parts) < 2 or has_wildcard(parts[0]):
+        parts = pattern.split(":")[1:]
+        if not lists_provider(self, pattern) or len(parts) < 2 or has_wildcard(parts[0]):
             return []
         binary, func = parts[0], ":".join(parts[1:])
         try:

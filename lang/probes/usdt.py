@@ -16,7 +16,7 @@ import re
 
 from pytrace.lang import elf
 from pytrace.lang import types as T
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec
+from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, lists_provider
 from pytrace.lang.probes.kprobe import PT_REGS
 
 # x86_64 register names (every width) -> (pt_regs slot, byte inside it).
@@ -111,9 +111,9 @@ class UsdtProvider(ProbeProvider):
         return parse_arg(args[index]) if index < len(args) else None
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
-        """`-l 'usdt:BINARY:*'` (with -v, each probe's argument count)."""
+        """`-l 'usdt:BINARY:*'` (with -v, each probe's arguments)."""
         parts = pattern.split(":")[1:]
-        if not parts or "*" in parts[0]:
+        if not lists_provider(self, pattern) or not parts or "*" in parts[0]:
             return []
         try:
             path, notes = _notes(parts[0])

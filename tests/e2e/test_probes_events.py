@@ -1,0 +1,71 @@
+"""End-to-end: software, hardware, interval and profile probes, and listing
+the kernel's probes."""
+
+from conftest import needs_root, run_pytrace
+
+pytestmark = needs_root
+
+
+def _online_cpus() -> list[int]:
+    with open("/sys/devices/system/cpu/online") as f:
+        cpus: list[int] = []
+        for part in f.read().strip().split(","):
+            lo, _, hi = part.partition("-")
+            cpus.extend(range(int(lo), int(hi or lo) + 1))
+        return cpus
+
+
+def test_interval_ticks_then_exit():
+    r = run_pytrace("-e", "interval:ms:100 /@n < 5/ { @n = @n + 1; if (@n == 5) { exit(); } }")
+    assert r.rc == 0, r
+    assert r.err == "Attached 1 probe\n", r
+    assert r.out == "\n\n@n: 5\n", r
+
+
+def test_profile_fires_on_every_cpu():
+    r = run_pytrace("-e", "profile:hz:100 { @[cpu] = 1; } interval:ms:500 { exit(); }")
+    assert r.rc == 0, r
+    keys = sorted(int(line[2:].split("]")[0]) for line in r.out.splitlines() if line.startswith("@["))
+    assert keys == _online_cpus(), r
+
+
+def test_software_event_aliases_and_counts():
+    # cpu-clock every 1ms of CPU time on every CPU: just shows the probe runs
+    r = run_pytrace("-e", "s:cpu:1000000 { @ = 1; } interval:ms:300 { exit(); }")
+    assert r.rc == 0, r
+    assert r.out == "\n\n@: 1\n", r
+
+
+def test_unknown_software_event():
+    r = run_pytrace("-e", "software:nope { }")
+    assert r.rc == 1, r
+    assert "ERROR: Unknown software event: nope" in r.err, r
+
+
+def test_hardware_without_pmu_says_so():
+    import os
+
+    if os.path.exists("/sys/bus/event_source/devices/cpu"):
+        import pytest
+        pytest.skip("this machine has a CPU PMU")
+    r = run_pytrace("-e", "hardware:cycles { @ = count(); }")
+    assert r.rc == 1, r
+    assert r.err == ("stdin:1:1-16: ERROR: hardware:cycles:1000000: this machine has no hardware performance "
+                     "counters (no CPU PMU is exposed)\nhardware:cycles { @ = count(); }\n~~~~~~~~~~~~~~~\n"), r
+
+
+def test_list_software_and_hardware_events():
+    r = run_pytrace("-l", "s:*faults")
+    assert r.rc == 0, r
+    assert r.out == ("software:page-faults:\nsoftware:minor-faults:\nsoftware:major-faults:\n"
+                     "software:alignment-faults:\nsoftware:emulation-faults:\n"), r
+    r = run_pytrace("-l", "hardware:cache-*")
+    assert r.out == "hardware:cache-references:\nhardware:cache-misses:\n", r
+
+
+def test_list_tracepoints_and_raw_tracepoints():
+    r = run_pytrace("-l", "sched_switch")
+    assert r.rc == 0, r
+    assert r.out == "tracepoint:sched:sched_switch\nrawtracepoint:sched_switch\n", r
+    r = run_pytrace("-lv", "t:syscalls:sys_enter_getppid")
+    assert r.out == "tracepoint:syscalls:sys_enter_getppid\n    int __syscall_nr;\n", r
