@@ -250,6 +250,28 @@ def _layout(name: str, members: list[tuple[str, T.Type, int | None]], union: boo
     return record
 
 
+# Integer macros of kernel headers that bpftrace's tools rely on, known when
+# a script #includes anything (types come from BTF; macros are not in BTF).
+HEADER_MACROS = {
+    "AF_UNSPEC": 0, "AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16, "AF_PACKET": 17,
+    "TASK_RUNNING": 0, "TASK_INTERRUPTIBLE": 1, "TASK_UNINTERRUPTIBLE": 2,
+    "O_RDONLY": 0, "O_WRONLY": 1, "O_RDWR": 2, "O_CREAT": 0o100,
+}
+_DEFINE = re.compile(r"#\s*define\s+([A-Za-z_]\w*)\s+\(?\s*(-?(?:0[xX][0-9a-fA-F]+|\d+))[uUlL]*\s*\)?\s*$")
+
+
+def add_macros(defs: CDefinitions, defines: list[str], includes: bool) -> None:
+    """`#define NAME <integer>` lines become constants; header macros too
+    when the script includes headers."""
+    if includes:
+        for name, value in HEADER_MACROS.items():
+            defs.enums.setdefault(name, value)
+    for text in defines:
+        m = _DEFINE.match(text.strip())
+        if m:
+            defs.enums[m[1]] = int(m[2], 0)
+
+
 def parse_definitions(texts: list[str]) -> tuple[CDefinitions, list[tuple[int, str]]]:
     """Parse each definition text; returns the definitions and the errors
     as (index of the text, message)."""

@@ -119,6 +119,9 @@ def c_definitions(ctx: CompileContext) -> None:
     ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs])
     for index, message in errors:
         ctx.diags.error(message, defs[index].span)
+    others = program.c_definitions if program else []
+    ctypes_parse.add_macros(ctx.c_types, [d.text for d in others if d.kind == "define"],
+                            any(d.kind == "include" for d in others))
 
 
 def resolve(ctx: CompileContext) -> None:

@@ -103,3 +103,11 @@ def test_integer_widths_casts_and_bools():
     r = run_pytrace("-e", prog)
     assert r.rc == 0, r
     assert r.out == "(1, -1, 65535, -1, -1, 8, -6)\n(true, true, true, false, false, true)\n\n\n", r
+
+
+def test_define_constants_and_header_macros():
+    prog = ("#include <linux/socket.h>\n#define FOO 0x10\n#define BAR (-3)\n"
+            "BEGIN { print((FOO, BAR, AF_INET, AF_INET6)); exit(); }")
+    r = run_pytrace("-e", prog)
+    assert r.rc == 0, r
+    assert r.out == "(16, -3, 2, 10)\n\n\n", r
