@@ -121,6 +121,8 @@ class ProbeLowering:
         self._block_count = 0
         self._scratch: tuple[ir.Value, ir.Block] | None = None  # (entry pointer, its lookup block)
         self._scratch_used = 0
+        self._live_slots: list[tuple[tuple[int, int], ir.Value]] = []  # temporaries of the statements being lowered
+        self._free_slots: dict[tuple[int, int], list[ir.Value]] = {}  # (builder, size) -> reusable stack slots
 
     # ------------------------------------------------------------ structure
     def lower(self) -> ir.Function:
@@ -158,7 +160,9 @@ class ProbeLowering:
             ptr = self.scratch(t.size, name)
             self.bb.memset(ptr, t.size)
             return ptr
-        ptr = self.bb.alloca(t.size, name)
+        free = self._free_slots.setdefault((id(self.bb), t.size), [])
+        ptr = free.pop() if free else self.bb.alloca(t.size, name)
+        self._live_slots.append(((id(self.bb), t.size), ptr))
         self.bb.memset(ptr, t.size)
         return ptr
 
@@ -313,7 +317,13 @@ class ProbeLowering:
 
     def stmt_Block(self, node: ast.Block) -> None:
         for s in node.stmts:
+            # A statement's temporaries (keys, values, events, strings) are dead once it
+            # is done: later statements reuse their stack slots (the BPF stack is 512 bytes).
+            mark = len(self._live_slots)
             self.stmt(s)
+            for key, ptr in self._live_slots[mark:]:
+                self._free_slots[key].append(ptr)
+            del self._live_slots[mark:]
 
     def stmt_ExprStmt(self, node: ast.ExprStmt) -> None:
         self.expr(node.expr)
@@ -600,7 +610,12 @@ class ProbeLowering:
             return out
         if f.type.is_scalar:
             return self.bb.load(base, f.type.size, T.is_signed(f.type), f.offset, name=f.name)
-        return self.load_value(self.bb.gep(base, f.offset), f.type)
+        # Arrays and strings in the context are copied out with probe_read (as bpftrace
+        # does): byte loads through ctx+offset are refused by the verifier once LLVM
+        # folds the offset into the pointer ("dereference of modified ctx ptr").
+        out = self.slot(f.type, f.name)
+        self.bb.probe_read(out, f.type.size, self.bb.gep(base, f.offset), user=False)
+        return out
 
     def expr_Index(self, node: ast.Index) -> ir.Value:
         return memory.index(self, node)

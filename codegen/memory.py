@@ -145,6 +145,8 @@ def index(pl: "ProbeLowering", node: ast.Index) -> ir.Value:
 
 def deref(pl: "ProbeLowering", node: ast.Unop) -> ir.Value:
     """`*p`: read the pointee (a scalar, or a struct into a stack slot)."""
+    if isinstance(node.operand.type, T.IntType):  # `*kaddr("x")`: a uint64 in kernel memory
+        return read(pl, pl.expr(node.operand), node.type, False, name="deref")
     loc = _pointer_value(pl, node.operand)
     if loc is None:  # a pointer into the probe context: load it directly
         return pl.load_value(pl.bb._as_ptr(pl.expr(node.operand)), node.type)

@@ -358,6 +358,8 @@ class TypeChecker:
         if node.op == "*":
             if isinstance(t, T.PointerType):
                 return t.pointee if t.pointee is not None and t.pointee.size else T.U64
+            if isinstance(t, T.IntType):  # bpftrace: an integer is a kernel address of a uint64
+                return T.U64
             self.error(f"Can not dereference type '{T.describe(t)}'", node)
             return T.U64
         if not T.is_integerish(t):

@@ -47,12 +47,23 @@ def read_format(category: str, event: str) -> str | None:
 
 
 def available_filter_functions() -> list[str]:
-    """Kernel functions kprobes may attach to (empty when unreadable)."""
+    """Kernel functions kprobes may attach to; the text symbols of
+    /proc/kallsyms when tracefs does not let us read the list (as on kernels
+    built without kprobes); empty when neither is readable."""
     base = root()
-    if base is None:
-        return []
     try:
+        if base is None:
+            raise OSError
         with open(os.path.join(base, "available_filter_functions")) as f:
             return [line.split()[0] for line in f if line.strip()]
+    except OSError:
+        return _kallsyms_functions()
+
+
+def _kallsyms_functions() -> list[str]:
+    try:
+        with open("/proc/kallsyms") as f:
+            return [parts[2] for parts in map(str.split, f)
+                    if len(parts) >= 3 and parts[1] in "tT" and not parts[2].startswith("__pfx_")]
     except OSError:
         return []

@@ -17,6 +17,16 @@ DATA_LOC = T.StringType(64)  # `__data_loc char[] name`: read as a string
 _FIELD_RE = re.compile(r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);\s*signed:(?P<signed>\d)")
 
 
+def _struct_pointee(base: str) -> T.Type | None:
+    """`struct __kernel_timespec *` points to that struct (from BTF, converted lazily)."""
+    m = re.fullmatch(r"(struct|union)\s+(\w+)\s*\*", base)
+    if m is None:
+        return None
+    from pytrace.lang import ktypes
+
+    return ktypes.named_type(f"{m.group(1)} {m.group(2)}")
+
+
 def _field_type(decl: str, size: int, signed: bool, user_pointers: bool) -> tuple[str, T.Type]:
     """Split `const char * filename` into its name and a type."""
     decl = decl.strip()
@@ -31,7 +41,7 @@ def _field_type(decl: str, size: int, signed: bool, user_pointers: bool) -> tupl
         return name, DATA_LOC
     base = ctype.replace("const ", "").replace("volatile ", "").strip()
     if "*" in base:
-        pointee = T.S8 if base.rstrip("* ").endswith("char") else None
+        pointee = T.S8 if base.rstrip("* ").endswith("char") else _struct_pointee(base)
         return name, T.PointerType(pointee, "user" if user_pointers else "kernel")
     if array:
         if base.endswith("char"):
