@@ -383,3 +383,259 @@ def _lhist(pl, target, call):
     value = pl.expr(call.args[0])
     bucket = linear_bucket(pl, value, *call.type.params)
     _add_in_place(pl, target, pl.map_key(target, bucket), I64(1))
+
+
+# ---------------------------------------------------------------- more variables
+
+@variable("ncpus")
+def _ncpus(pl, node):
+    return pl.bb.runtime_const("ncpus")
+
+
+@variable("numaid")
+def _numaid(pl, node):
+    return pl.b.and_(pl.bb.get_numa_node_id(), I64(0xFFFFFFFF), name="numaid")
+
+
+@variable("jiffies")
+def _jiffies(pl, node):
+    return pl.bb.jiffies64()
+
+
+@variable("cgroup")
+def _cgroup(pl, node):
+    return pl.bb.get_current_cgroup_id()
+
+
+@variable("username")
+def _username(pl, node):
+    """The uid; user space looks up its name when the value is printed."""
+    buf = pl.slot(node.type, "username")
+    pl.bb.store(buf, pl.b.and_(pl.bb.get_current_uid_gid(), I64(0xFFFFFFFF)))
+    return buf
+
+
+# ---------------------------------------------------------------- strings
+
+def _counted_loop(pl: "ProbeLowering", n: int | ir.Value, name: str, body) -> None:
+    """for (i = 0; i < n; i++) body(i, brk): a bounded loop the verifier can walk.
+
+    `body` may branch to `brk` (a block) to leave the loop early."""
+    counter = pl.slot_uninit(T.U64, f"{name}_i")
+    pl.bb.store(counter, I64(0))
+    head, inner, step, done = (pl.block(f"{name}_{s}") for s in ("cond", "body", "step", "done"))
+    pl.b.branch(head)
+    pl.b.position_at_end(head)
+    i = pl.bb.load(counter)
+    limit = I64(n) if isinstance(n, int) else n
+    pl.b.cbranch(pl.b.icmp_unsigned("<", i, limit), inner, done)
+    pl.b.position_at_end(inner)
+    body(i, done)
+    if not pl.b.block.is_terminated:
+        pl.b.branch(step)
+    pl.b.position_at_end(step)
+    pl.bb.store(counter, pl.b.add(pl.bb.load(counter), I64(1)))
+    pl.b.branch(head)
+    pl.b.position_at_end(done)
+
+
+def _byte_at(pl: "ProbeLowering", ptr: ir.Value, i: ir.Value) -> ir.Value:
+    return pl.b.load(pl.bb.gep(ptr, i), typ=I8)
+
+
+@function("strlen")
+def _strlen(pl, call):
+    arg = call.args[0]
+    s = pl.expr(arg)
+    result = pl.slot_uninit(T.U64, "strlen")
+    pl.bb.store(result, I64(arg.type.size))
+
+    def body(i, brk):
+        nul, more = pl.block("strlen_nul"), pl.block("strlen_more")
+        pl.b.cbranch(pl.b.icmp_unsigned("==", _byte_at(pl, s, i), I8(0)), nul, more)
+        pl.b.position_at_end(nul)
+        pl.bb.store(result, i)
+        pl.b.branch(brk)
+        pl.b.position_at_end(more)
+
+    _counted_loop(pl, arg.type.size, "strlen", body)
+    return pl.bb.load(result)
+
+
+def _strings_differ(pl: "ProbeLowering", a: ir.Value, b: ir.Value, n: int) -> ir.Value:
+    """0 when the first n bytes of two strings are equal (up to a common NUL), else 1."""
+    result = pl.slot_uninit(T.U64, "strcmp")
+    pl.bb.store(result, I64(0))
+
+    def body(i, brk):
+        ca, cb = _byte_at(pl, a, i), _byte_at(pl, b, i)
+        differ, same, end = pl.block("strcmp_differ"), pl.block("strcmp_same"), pl.block("strcmp_next")
+        pl.b.cbranch(pl.b.icmp_unsigned("!=", ca, cb), differ, same)
+        pl.b.position_at_end(differ)
+        pl.bb.store(result, I64(1))
+        pl.b.branch(brk)
+        pl.b.position_at_end(same)
+        pl.b.cbranch(pl.b.icmp_unsigned("==", ca, I8(0)), brk, end)
+        pl.b.position_at_end(end)
+
+    _counted_loop(pl, n, "strcmp", body)
+    return pl.bb.load(result)
+
+
+@function("strncmp")
+def _strncmp(pl, call):
+    a, b, n = call.args
+    limit = min(n.value if isinstance(n, ast.Integer) else 0, a.type.size, b.type.size)
+    return _strings_differ(pl, pl.expr(a), pl.expr(b), limit)
+
+
+@function("strcontains")
+def _strcontains(pl, call):
+    hay_node, needle_node = call.args
+    hay, needle = pl.expr(hay_node), pl.expr(needle_node)
+    hay_n, needle_n = hay_node.type.size, needle_node.type.size
+    found = pl.slot_uninit(T.U64, "contains")
+    pl.bb.store(found, I64(0))
+    start = pl.slot_uninit(T.U64, "contains_at")
+
+    def outer(i, outer_done):
+        pl.bb.store(start, i)
+
+        def inner(j, inner_done):
+            nc = _byte_at(pl, needle, j)
+            end_of_needle, compare = pl.block("needle_end"), pl.block("needle_cmp")
+            pl.b.cbranch(pl.b.icmp_unsigned("==", nc, I8(0)), end_of_needle, compare)
+            pl.b.position_at_end(end_of_needle)
+            pl.bb.store(found, I64(1))
+            pl.b.branch(outer_done)
+            pl.b.position_at_end(compare)
+            pos = pl.b.add(pl.bb.load(start), j)
+            in_range, past = pl.block("hay_in"), pl.block("hay_past")
+            pl.b.cbranch(pl.b.icmp_unsigned("<", pos, I64(hay_n)), in_range, past)
+            pl.b.position_at_end(past)
+            pl.b.branch(outer_done)
+            pl.b.position_at_end(in_range)
+            hc = pl.b.load(pl.bb.gep(hay, pos), typ=I8)
+            same = pl.block("needle_next")
+            pl.b.cbranch(pl.b.icmp_unsigned("!=", hc, nc), inner_done, same)
+            pl.b.position_at_end(same)
+
+        _counted_loop(pl, needle_n, "needle", inner)
+        # The needle did not match here: stop at the haystack's NUL.
+        stop, go_on = pl.block("hay_nul"), pl.block("hay_more")
+        pl.b.cbranch(pl.b.icmp_unsigned("==", _byte_at(pl, hay, i), I8(0)), stop, go_on)
+        pl.b.position_at_end(stop)
+        pl.b.branch(outer_done)
+        pl.b.position_at_end(go_on)
+
+    _counted_loop(pl, hay_n, "hay", outer)
+    return pl.bb.load(found)
+
+
+@function("bswap")
+def _bswap(pl, call):
+    value = pl.expr(call.args[0])
+    bits = call.type.bits
+    if bits == 8:
+        return pl.b.and_(value, I64(0xFF))
+    width = ir.IntType(bits)
+    fn = pl.bb._intrinsic(f"llvm.bswap.i{bits}", width, [width])
+    narrow = value if bits == 64 else pl.b.trunc(value, width)
+    return pl.bb.to_i64(pl.b.call(fn, [narrow]), False)
+
+
+# ---------------------------------------------------------------- maps
+
+@function("has_key")
+def _has_key(pl, call):
+    node = call.key_map
+    ptr = pl.map_lookup(node, pl.map_key(node))
+    return pl.bb.bool_i64(pl.b.icmp_unsigned("!=", ptr, ir.Constant(PTR, None)))
+
+
+# ---------------------------------------------------------------- values formatted in user space
+
+@function("time")
+def _time(pl, call):
+    event = pl.state.add_event("time")
+    event.fmt = call.args[0].value if call.args else "%H:%M:%S\n"
+    pl.emit_event(event, [])
+    return NONE
+
+
+FUNCTIONS["cat"] = _printf
+FUNCTIONS["system"] = _printf
+
+
+@function("strftime")
+def _strftime(pl, call):
+    buf = pl.slot(call.type, "strftime")
+    pl.bb.store(buf, pl.expr(call.args[1]))
+    return buf
+
+
+@function("signal")
+def _signal(pl, call):
+    arg = call.args[0]
+    sig = I64(call.signum) if isinstance(arg, ast.String) else pl.expr(arg)
+    pl.bb.send_signal(pl.b.trunc(sig, ir.IntType(32)))
+    return NONE
+
+
+@function("cgroupid")
+def _cgroupid(pl, call):
+    return I64(call.const)
+
+
+@function("cgroup_path")
+def _cgroup_path(pl, call):
+    buf = pl.slot(call.type, "cgroup_path")
+    pl.bb.store(buf, pl.expr(call.args[0]))
+    return buf
+
+
+def _copy_bytes(pl: "ProbeLowering", dst: ir.Value, node: ast.Expr, value: ir.Value, n: int) -> None:
+    """n bytes of node's value into dst: memory values are copied, pointers read."""
+    t = node.type
+    if isinstance(t, (T.ArrayType, T.StringType, T.RecordType)):
+        pl.bb.memcpy(dst, value, min(n, t.size))
+        return
+    user = (t.addrspace == "user") if isinstance(t, T.PointerType) else pl.unit.provider.name in USER_SPACE_PROVIDERS
+    pl.bb.probe_read(dst, n, value, user=user)
+
+
+@function("ntop")
+def _ntop(pl, call):
+    """[u64 af][16 address bytes]; user space prints it with inet_ntop."""
+    addr = call.args[-1]
+    t = addr.type
+    buf = pl.slot(call.type, "inet")
+    value = pl.expr(addr)
+    if len(call.args) == 2:
+        pl.bb.store(buf, pl.expr(call.args[0]))
+    else:
+        pl.bb.store(buf, I64(10 if getattr(t, "size", 0) == 16 and not T.is_integerish(t) else 2))
+    if T.is_integerish(t) and not isinstance(t, T.PointerType):
+        pl.bb.store(buf, value, 4, 8)
+    else:
+        _copy_bytes(pl, pl.bb.gep(buf, 8), addr, value, 16 if getattr(t, "size", 4) == 16 else 4)
+    return buf
+
+
+@function("macaddr")
+def _macaddr(pl, call):
+    buf = pl.slot(call.type, "macaddr")
+    _copy_bytes(pl, buf, call.args[0], pl.expr(call.args[0]), 6)
+    return buf
+
+
+@function("buf")
+def _buf(pl, call):
+    """[u32 length][bytes]."""
+    t = call.type
+    out = pl.slot(t, "buf")
+    arg = call.args[0]
+    pl.bb.store(out, I64(t.length), 4, 0)
+    if t.length:
+        _copy_bytes(pl, pl.bb.gep(out, 4), arg, pl.expr(arg), t.length)
+    return out

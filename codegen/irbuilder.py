@@ -27,7 +27,7 @@ HELPERS = {
     "get_current_uid_gid": 15, "get_current_comm": 16, "get_current_task": 35,
     "get_numa_node_id": 42, "get_current_cgroup_id": 80, "probe_read_user": 112,
     "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
-    "jiffies64": 118, "ringbuf_output": 130, "probe_read_str": 45,
+    "jiffies64": 118, "ringbuf_output": 130, "send_signal": 109, "for_each_map_elem": 164, "probe_read_str": 45,
     "get_stack": 67,
 }
 
@@ -229,6 +229,14 @@ class BpfBuilder:
             self.b.ret(I64(0))
         self.body = pre  # finish() enters the function through the lookup
         return ptr
+
+    # long bpf_send_signal(u32 sig)
+    def send_signal(self, sig: ir.Value) -> ir.Value:
+        return self.helper("send_signal", [sig], I64, "send_signal")
+
+    # long bpf_for_each_map_elem(struct bpf_map *map, void *callback_fn, void *callback_ctx, u64 flags)
+    def for_each_map_elem(self, map_ptr: ir.Value, callback: ir.Function, cb_ctx: ir.Value) -> ir.Value:
+        return self.helper("for_each_map_elem", [map_ptr, callback, cb_ctx, I64(0)], I64, "for_each")
 
     # long bpf_ringbuf_output(void *ringbuf, void *data, u64 size, u64 flags)
     def ringbuf_output(self, ringbuf: ir.Value, data: ir.Value, size: int) -> ir.Value:

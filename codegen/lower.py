@@ -20,10 +20,13 @@ from pytrace.codegen.irbuilder import I1, I8, I64, PTR, BpfBuilder
 from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
+from pytrace.lang.diagnostics import WARNING, Diagnostic
+from pytrace.lang.passes.config import MAP_DECL_TYPES
 from pytrace.lang.probes.base import ProbeSpec
 
 RINGBUF_SIZE = 1 << 20
-LARGE_SLOT = 256  # memory values bigger than this live in the scratch map, not on the BPF stack
+E2BIG = 7  # what map_update_elem returns when a hash map is full
+LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
 EXIT_EVENT = "exit"
 
 
@@ -51,10 +54,9 @@ class ModuleState:
     scratch_users: int = 0
 
     def __post_init__(self) -> None:
-        max_keys = self.ctx.options.max_map_keys
         for name, info in sorted(self.ctx.maps.items()):
             key = bpf_key_type(info)
-            map_type = "percpu_hash" if info.percpu else "hash"
+            map_type, max_keys = self.map_kind(info)
             self.map_index[name] = len(self.maps)
             self.maps.append(MapSpec(
                 len(self.maps), name, map_type, key.size, info.value_type.size, max_keys, info.kind,
@@ -67,6 +69,23 @@ class ModuleState:
             self.events.append(EventSpec(
                 fmt.id, fmt.kind, fmt.fmt, [t.layout() for t in fmt.arg_types],
                 [8 + o for o in rec.offsets()], segments=fmt.segments))
+
+    def map_kind(self, info: MapInfo) -> tuple[str, int]:
+        """A map's BPF type and size: from its `let @m = kind(N);` declaration, or
+        a hash (per-CPU for aggregations) of max_map_keys entries."""
+        decl = self.ctx.map_decls.get(info.name)
+        if decl is not None:
+            return MAP_DECL_TYPES[decl.kind], decl.max_entries
+        return ("percpu_hash" if info.percpu else "hash"), self.ctx.options.max_map_keys
+
+    def map_full_event(self, node: ast.Map) -> EventSpec:
+        """The one-shot warning user space prints when an update finds the map full."""
+        msg = ("Map full; can't update element. Try increasing max_map_keys config or manually setting "
+               "the max entries in a map declaration e.g. `let @a = hash(5000)`\n"
+               f"Additional Info - helper: 2, retcode: -{E2BIG}")
+        ev = self.add_event("map_full", node.name)
+        ev.fmt = Diagnostic(WARNING, msg, node.span).render()
+        return ev
 
     def scratch_entry(self) -> int:
         """A new program's entry in the scratch map (created on first use)."""
@@ -97,6 +116,11 @@ class ModuleState:
 def _flexible(node: ast.Expr) -> bool:
     """A non-negative integer literal takes the other operand's sign."""
     return isinstance(node, ast.Integer) and 0 <= node.value < 1 << 63
+
+
+def var_key(var: ast.Variable) -> str:
+    """The type checker's name for this scratch variable's slot (see TypeChecker.var_key)."""
+    return getattr(var, "key", var.name)
 
 
 class _Loop:
@@ -262,7 +286,18 @@ class ProbeLowering:
         key = self.map_key(node)
         buf = self.slot(info.value_type, f"{node.name.lstrip('@') or 'anon'}_new")
         self.store_value(buf, 0, value, value_t, info.value_type)
-        self.bb.map_update_elem(self.map_ptr(node.name), key, buf)
+        self.map_update(node, key, buf)
+
+    def map_update(self, node: ast.Map, key: ir.Value, value: ir.Value) -> None:
+        """map_update_elem; when the map is full, tell user space (which warns once)."""
+        ret = self.bb.map_update_elem(self.map_ptr(node.name), key, value)
+        full, ok, done = self.if_else(self.b.icmp_signed("==", ret, I64(-E2BIG)), "map_full")
+        self.b.position_at_end(full)
+        self.emit_event(self.state.map_full_event(node), [])
+        self.b.branch(done)
+        self.b.position_at_end(ok)
+        self.b.branch(done)
+        self.b.position_at_end(done)
 
     def map_update_in_place(self, node: ast.Map, key: ir.Value, update, initial) -> None:
         """Look up key; if present call update(ptr), else insert initial(buf).
@@ -278,7 +313,7 @@ class ProbeLowering:
         self.b.position_at_end(miss)
         buf = self.slot(info.value_type, "agg_init")
         initial(buf)
-        self.bb.map_update_elem(self.map_ptr(node.name), key, buf)
+        self.map_update(node, key, buf)
         self.b.branch(done)
         self.b.position_at_end(done)
 
@@ -343,10 +378,11 @@ class ProbeLowering:
             self.assign_var(target, self.expr(value_node), value_node.type)  # type: ignore[arg-type]
 
     def var_slot(self, var: ast.Variable) -> ir.Value:
-        t = self.unit.variables[var.name]
-        if var.name not in self.vars:
-            self.vars[var.name] = self.slot_uninit(t, f"var_{var.name.lstrip('$')}")
-        return self.vars[var.name]
+        key = var_key(var)
+        t = self.unit.variables[key]
+        if key not in self.vars:
+            self.vars[key] = self.slot_uninit(t, f"var_{var.name.lstrip('$')}")
+        return self.vars[key]
 
     def scratch(self, size: int, name: str, zero_once: bool = False) -> ir.Value:
         """A buffer too big for the 512-byte BPF stack (a stack trace, a key
@@ -377,7 +413,7 @@ class ProbeLowering:
         return ptr
 
     def assign_var(self, var: ast.Variable, value: ir.Value, value_t: T.Type) -> None:
-        t = self.unit.variables[var.name]
+        t = self.unit.variables[var_key(var)]
         slot = self.var_slot(var)
         if t.is_scalar or isinstance(t, T.BoolType):
             self.bb.store(slot, value, 8)
@@ -475,7 +511,7 @@ class ProbeLowering:
 
     def expr_Variable(self, node: ast.Variable) -> ir.Value:
         slot = self.var_slot(node)
-        t = self.unit.variables[node.name]
+        t = self.unit.variables[var_key(node)]
         if t.is_scalar or isinstance(t, T.BoolType):
             return self.bb.load(slot, 8, name=node.name.lstrip("$"))
         return slot

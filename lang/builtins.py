@@ -62,6 +62,11 @@ VARIABLES: dict[str, BuiltinVar] = {v.name: v for v in [
     BuiltinVar("cpid", T.U64, "pid of the child process started with -c"),
     BuiltinVar("rand", T.U32, "a pseudo-random 32-bit number"),
     BuiltinVar("curtask", T.PointerType(None), "address of the current task_struct"),
+    BuiltinVar("ncpus", T.U64, "number of CPUs"),
+    BuiltinVar("numaid", T.U32, "id of the NUMA node running the probe"),
+    BuiltinVar("jiffies", T.U64, "the kernel's jiffies counter (bpf_jiffies64)"),
+    BuiltinVar("cgroup", T.U64, "cgroup v2 id of the current task"),
+    BuiltinVar("username", T.UserFormatType("username"), "name of the current user (uid looked up in user space)"),
     BuiltinVar("kstack", T.StackType(True), "the kernel stack (as kstack())"),
     BuiltinVar("ustack", T.StackType(False), "the user stack (as ustack())"),
     BuiltinVar("args", T.VOID, "the probe's typed arguments (a record)", "tracepoint, rawtracepoint, fentry, fexit, usdt"),
@@ -277,6 +282,172 @@ def _reg(call: ast.Call, tc: "TypeChecker") -> T.Type:
     return T.U64
 
 
+# ---------------------------------------------------------------- strings, maps, user-space values
+
+
+def _expect_string(tc: "TypeChecker", fname: str, node: ast.Expr) -> T.Type:
+    t = tc.expr(node)
+    if not isinstance(t, T.StringType):
+        tc.error(f"{fname}() expects a string argument ({T.describe(t)} provided)", node)
+    return t
+
+
+def _strlen(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    _expect_string(tc, "strlen", call.args[0])
+    return T.U64
+
+
+def _strncmp(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    _expect_string(tc, "strncmp", call.args[0])
+    _expect_string(tc, "strncmp", call.args[1])
+    n = tc.expect_const("strncmp", call.args[2], "the third argument")
+    if n is not None and n < 0:
+        tc.error("strncmp() length must be >= 0", call.args[2])
+    return T.S64
+
+
+def _strcontains(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    _expect_string(tc, "strcontains", call.args[0])
+    _expect_string(tc, "strcontains", call.args[1])
+    return T.BOOL
+
+
+def _bswap(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    if not tc.expect_int("bswap", call.args[0]):
+        return T.U64
+    t = call.args[0].type
+    return T.IntType(t.bits, False) if isinstance(t, T.IntType) else T.U8
+
+
+def _has_key(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    info = tc.expect_map("has_key", call.args[0], whole=True)
+    key = call.args[1]
+    if info is not None and not info.key_types:
+        tc.error("has_key() expects a map with keys, not a scalar map", call.args[0])
+        return T.BOOL
+    if info is not None:
+        keys = list(key.elems) if isinstance(key, ast.Tuple) and len(info.key_types or []) > 1 else [key]
+        call.key_map = ast.Map(call.args[0].name, keys, span=key.span)
+        tc.map_keys(call.key_map, info, assign=False)
+    else:
+        tc.expr(key)
+    return T.BOOL
+
+
+def _len(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    tc.expect_map("len", call.args[0], whole=True)
+    return T.S64
+
+
+def _time(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    if call.args and not isinstance(call.args[0], ast.String):
+        tc.error("time() expects a string literal", call.args[0])
+    if call.args:
+        tc.expr(call.args[0])
+    return T.VOID
+
+
+def _strftime(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    fmt = call.args[0]
+    tc.expr(fmt)
+    if not isinstance(fmt, ast.String):
+        tc.error("strftime() expects a string literal as the format", fmt)
+    tc.expect_int("strftime", call.args[1])
+    value = tc.const_int(call.args[1])
+    if value is not None and value < 0:
+        tc.error("strftime() timestamp must be non-negative", call.args[1])
+    return T.UserFormatType("strftime", 8, fmt.value if isinstance(fmt, ast.String) else "")
+
+
+def _signal(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    import signal as signals
+
+    arg = call.args[0]
+    tc.expr(arg)
+    if isinstance(arg, ast.String):
+        name = arg.value if arg.value.startswith("SIG") else "SIG" + arg.value
+        num = getattr(signals, name, None)
+        if not isinstance(num, int):
+            tc.error(f"Invalid string for signal: {arg.value}", arg)
+        call.signum = int(num or 0)
+    elif not T.is_int(arg.type):
+        tc.error(f"signal() only supports integer or string arguments ({T.describe(arg.type)} provided)", arg)
+    else:
+        n = tc.const_int(arg)
+        if n is not None and not 1 <= n <= 64:
+            tc.error(f"sig must be between 1 and 64", arg)
+    return T.VOID
+
+
+def _cgroupid(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    import os
+
+    path = _string_literal(call, tc)
+    call.const = 0
+    if path is not None:
+        try:
+            call.const = os.stat(path).st_ino
+        except OSError as e:
+            tc.error(f"cgroupid: can't read {path}: {e.strerror}", call)
+    return T.U64
+
+
+def _cgroup_path(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    tc.expect_int("cgroup_path", call.args[0])
+    flt = ""
+    if len(call.args) == 2:
+        tc.expr(call.args[1])
+        if not isinstance(call.args[1], ast.String):
+            tc.error("cgroup_path() expects a string literal as the filter", call.args[1])
+        else:
+            flt = call.args[1].value
+    return T.UserFormatType("cgroup_path", 8, flt)
+
+
+def _ntop(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    if len(call.args) == 2:
+        tc.expect_int("ntop", call.args[0])
+    addr = call.args[-1]
+    t = tc.expr(addr)
+    ok = T.is_integerish(t) or (isinstance(t, T.ArrayType) and t.size in (4, 16)) or isinstance(t, T.StringType)
+    if not ok:
+        tc.error(f"ntop() expects an integer or char[4] or char[16] argument, got {T.describe(t)}", addr)
+    return T.UserFormatType("ntop", 24)
+
+
+def _macaddr(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    t = tc.expr(call.args[0])
+    if not (isinstance(t, (T.PointerType, T.StringType)) or isinstance(t, T.ArrayType) and t.size >= 6):
+        tc.error(f"macaddr() expects a char[6] array or a pointer ({T.describe(t)} provided)", call.args[0])
+    return T.UserFormatType("macaddr", 8)
+
+
+def _buf(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    t = tc.expr(call.args[0])
+    size = t.size if isinstance(t, (T.ArrayType, T.StringType)) else None
+    if len(call.args) == 2:
+        tc.expect_int("buf", call.args[1])
+        n = tc.const_int(call.args[1])
+        size = max(0, min(n, tc.max_strlen)) if n is not None else tc.max_strlen
+    elif size is None:
+        tc.error("buf() expects a length argument for a non-array", call)
+        size = 0
+    if not (T.is_integerish(t) or isinstance(t, (T.ArrayType, T.StringType))):
+        tc.error(f"buf() expects a pointer or an array ({T.describe(t)} provided)", call.args[0])
+    return T.BufferType(min(size, tc.max_strlen))
+
+
+def _join(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    t = tc.expr(call.args[0])
+    if not T.is_integerish(t):
+        tc.error(f"join() expects a char *[] argument ({T.describe(t)} provided)", call.args[0])
+    if len(call.args) == 2:
+        tc.expr(call.args[1])
+        if not isinstance(call.args[1], ast.String):
+            tc.error("join() expects a string literal as the separator", call.args[1])
+    return T.VOID
+
+
 def _f(name, lo, hi, check, doc, sig, **kw) -> Function:
     return Function(name, lo, hi, check, doc, sig, **kw)
 
@@ -310,6 +481,24 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
        'kaddr("name")'),
     _f("uaddr", 1, 1, _uaddr, "the address of a symbol in the probed binary (uprobe, uretprobe, usdt)",
        'uaddr("name")'),
+    _f("strlen", 1, 1, _strlen, "length of a string", "strlen(s)"),
+    _f("strncmp", 3, 3, _strncmp, "compare up to n bytes of two strings (0 when equal)", "strncmp(s1, s2, n)"),
+    _f("strcontains", 2, 2, _strcontains, "whether haystack contains needle", "strcontains(haystack, needle)"),
+    _f("bswap", 1, 1, _bswap, "reverse the bytes of an integer", "bswap(n)"),
+    _f("has_key", 2, 2, _has_key, "whether a map has a key", "has_key(@map, key)"),
+    _f("time", 0, 1, _time, "print the current wall time (formatted in user space)", 'time(["%H:%M:%S\\n"])'),
+    _f("strftime", 2, 2, _strftime, "a boot-time timestamp in ns, formatted in user space when printed",
+       "strftime(fmt, nsecs)"),
+    _f("cat", 1, 64, _printf, "print the contents of a file (name formatted like printf)", "cat(fmt, ...)"),
+    _f("system", 1, 64, _printf, "run a shell command (formatted like printf) and print its output",
+       "system(fmt, ...)", unsafe=True),
+    _f("signal", 1, 1, _signal, "send a signal to the current process", "signal(sig)", unsafe=True),
+    _f("cgroupid", 1, 1, _cgroupid, "the cgroup v2 id of a cgroup path (at compile time)", 'cgroupid("path")'),
+    _f("cgroup_path", 1, 2, _cgroup_path, "the path of a cgroup id, resolved in user space when printed",
+       "cgroup_path(id[, filter])"),
+    _f("ntop", 1, 2, _ntop, "text form of an IPv4/IPv6 address", "ntop([af, ]addr)"),
+    _f("macaddr", 1, 1, _macaddr, "text form of a MAC address", "macaddr(mac)"),
+    _f("buf", 1, 2, _buf, "read bytes into a buffer (print with %r, %rx, %rh)", "buf(ptr[, len])"),
 ]}
 
 

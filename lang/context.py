@@ -75,6 +75,7 @@ class CompileContext:
         self.units: list[ProbeUnit] = []
         self.maps: dict[str, MapInfo] = {}
         self.formats: list[FormatInfo] = []
+        self.map_decls: dict[str, ast.MapDecl] = {}  # `let @m = lruhash(N);`, by map name
         self.c_types: Any = None  # lang.ctypes_parse.CDefinitions: the script's struct/enum definitions
 
     def add_format(self, kind: str, fmt: str, arg_types: list[T.Type], segments: Any = None) -> FormatInfo:

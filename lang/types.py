@@ -285,6 +285,30 @@ class VoidType(Type):
 
 
 @dataclass(frozen=True)
+class UserFormatType(Type):
+    """A value the kernel sends raw and user space turns into text when it is
+    printed: `username` (a uid), `strftime()` (a timestamp), `ntop()`,
+    `macaddr()`, `cgroup_path()`. `kind` names the decoder (runtime/maps.decode);
+    `extra` is JSON-able data the decoder needs (e.g. strftime's format)."""
+
+    kind: str = "username"
+    value_size: int = 8
+    extra: str = ""
+    align = 8
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return self.value_size
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return {"username": "username", "strftime": "timestamp", "ntop": "inet"}.get(self.kind, f"{self.kind}_t")
+
+    def layout(self) -> dict:
+        return {"kind": self.kind, "size": self.value_size, "extra": self.extra}
+
+
+@dataclass(frozen=True)
 class AggType(Type):
     """The value type of an aggregation: count(), sum(), hist()...
 

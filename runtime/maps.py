@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 
 from pytrace.codegen.artifact import MapSpec
-from pytrace.runtime import bpf, symbols
+from pytrace.runtime import bpf, symbols, user_values
 from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Record, Stats
 
 
@@ -39,6 +39,8 @@ def decode(layout: dict, data: bytes):
     kind = layout["kind"]
     if kind in symbols.DECODERS:  # stacks and symbols: symbolised text
         return symbols.DECODERS[kind](layout, data)
+    if kind in user_values.DECODERS:  # usernames, timestamps, addresses, buffers
+        return user_values.DECODERS[kind](layout, data)
     if kind == "int":
         return _decode_int(data, layout["size"], layout["signed"])
     if kind == "bool":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
 import time
 from typing import Callable
 
@@ -17,6 +18,8 @@ from pytrace.codegen.artifact import Artifact, EventSpec, ProgramSpec
 from pytrace.lang import format_string
 from pytrace.runtime import attach as attach_mod
 from pytrace.runtime import bpf, kprobes, loader, maps, symbols
+from pytrace.runtime import user_values
+from pytrace.runtime.output.printf import format_printf
 from pytrace.runtime.output.values import MapData
 from pytrace.runtime.ringbuf import RingBuffer
 
@@ -29,7 +32,8 @@ class Tracer:
         self.artifact = artifact
         self.out = output
         self.pid = pid
-        self.constants = {"cpid": cpid, "start_ns": time.clock_gettime_ns(time.CLOCK_MONOTONIC)}
+        self.constants = {"cpid": cpid, "start_ns": time.clock_gettime_ns(time.CLOCK_MONOTONIC),
+                          "ncpus": bpf.possible_cpus()}
         self.loaded: loader.Loaded | None = None
         self.ringbuf: RingBuffer | None = None
         self.links: list[int] = []
@@ -41,12 +45,14 @@ class Tracer:
         # user stacks of exited processes are symbolised from the probed binaries
         symbols.SYMBOLS.use_binaries([a.get("binary", "") for p in artifact.programs for a in p.attach])
         for ev in artifact.events:
-            if ev.kind == "printf" and ev.segments is None:
+            if ev.kind in FORMATTED_EVENTS and ev.segments is None:
                 ev.segments, _ = format_string.parse_format(ev.fmt)
         self._handlers: dict[str, Callable[[EventSpec, list], None]] = {
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
+            "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
         }
+        self._warned: set[str] = set()
 
     # ------------------------------------------------------------ lifecycle
     def load(self, log_level: int = 0) -> None:
@@ -198,6 +204,36 @@ class Tracer:
         if not self.exited:
             self.exited = True
             self.exit_code = args[0] if args else 0
+
+
+    def _on_time(self, ev: EventSpec, args: list) -> None:
+        self.out.text_event("time", user_values.boot_ns_to_datetime(
+            time.clock_gettime_ns(time.CLOCK_MONOTONIC)).strftime(ev.fmt))
+
+    def _on_cat(self, ev: EventSpec, args: list) -> None:
+        path = format_printf(ev.segments, args)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_CAT_BYTES)
+        except OSError:
+            self.out.warning(f"ERROR: failed to open file '{path}'\n")
+            return
+        self.out.text_event("cat", data.decode("utf-8", errors="replace"))
+
+    def _on_system(self, ev: EventSpec, args: list) -> None:
+        command = format_printf(ev.segments, args)
+        proc = subprocess.run(["sh", "-c", command], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.out.text_event("syscall", proc.stdout.decode("utf-8", errors="replace"))
+
+    def _on_map_full(self, ev: EventSpec, args: list) -> None:
+        """A map update failed because the map is full: warn once per map."""
+        if ev.map_name not in self._warned:
+            self._warned.add(ev.map_name)
+            self.out.warning(ev.fmt)
+
+
+FORMATTED_EVENTS = ("printf", "cat", "system")
+MAX_CAT_BYTES = 10240
 
 
 def unattachable(artifact: Artifact) -> list[ProgramSpec]:

@@ -99,7 +99,9 @@ class TypeChecker:
         self.final = final  # the reporting round: also records formats
         self.max_strlen = ctx.options.max_strlen
         self.unit: ProbeUnit | None = None
-        self.variables: dict[str, T.Type] = {}
+        self.variables: dict[str, T.Type] = {}  # by variable key (see var_key)
+        self.scopes: list[dict[str, str]] = [{}]  # name -> key, innermost block last
+        self.var_counts: dict[str, int] = {}
 
     # ------------------------------------------------------------ reporting
     def error(self, msg: str, node: ast.Node | None, hints: list[str] | None = None) -> None:
@@ -277,7 +279,7 @@ class TypeChecker:
         return _BTF_TYPED.get(node.name, lambda: var.type)()
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
-        t = self.variables.get(node.name)
+        t = self.variables.get(self.var_key(node))
         if t is None:
             self.error(f"Undefined or undeclared variable: {node.name}", node)
             return T.S64
@@ -372,7 +374,7 @@ class TypeChecker:
     def expr_Increment(self, node: ast.Increment) -> T.Type:
         target = node.target
         if isinstance(target, ast.Variable):
-            t = self.variables.get(target.name)
+            t = self.variables.get(self.var_key(target))
             if t is None:
                 self.error(f"Undefined or undeclared variable: {target.name}", target)
                 return T.S64
@@ -523,8 +525,36 @@ class TypeChecker:
         getattr(self, "stmt_" + type(node).__name__)(node)
 
     def stmt_Block(self, node: ast.Block) -> None:
+        self.scopes.append({})
         for s in node.stmts:
             self.stmt(s)
+        self.scopes.pop()
+
+    # ------------------------------------------------------------ scratch variables and their scopes
+    # A variable lives in the block that first assigns or declares it; a
+    # sibling block may reuse the name for a new variable, so each one gets a
+    # key ("$x", "$x#2") that codegen uses for its slot.
+    def find_var(self, name: str) -> str | None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def declare_var(self, var: ast.Variable) -> str:
+        n = self.var_counts.get(var.name, 0) + 1
+        self.var_counts[var.name] = n
+        key = var.name if n == 1 else f"{var.name}#{n}"
+        self.scopes[-1][var.name] = key
+        self.variables.pop(key, None)
+        var.key = key
+        return key
+
+    def var_key(self, var: ast.Variable, declare: bool = False) -> str:
+        key = self.find_var(var.name)
+        if key is None:
+            return self.declare_var(var) if declare else var.name + "#undeclared"
+        var.key = key
+        return key
 
     def stmt_ExprStmt(self, node: ast.ExprStmt) -> None:
         e = node.expr
@@ -558,9 +588,10 @@ class TypeChecker:
         if isinstance(vt, T.AggType):
             self.error(f"Value '{vt.name}' cannot be assigned to a scratch variable.", value)
             return
-        old = self.variables.get(var.name)
+        key = self.var_key(var, declare=True)
+        old = self.variables.get(key)
         if old is None:
-            self.variables[var.name] = vt
+            self.variables[key] = vt
         else:
             merged = _merge(_storage_type(old), _storage_type(vt)) if T.is_int(old) == T.is_int(vt) else None
             if merged is None:
@@ -568,23 +599,27 @@ class TypeChecker:
                            f"when variable already has a type '{T.describe(old)}'", stmt)
                 return
             if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and old != vt:
-                self.variables[var.name] = merged
+                self.variables[key] = merged
             elif isinstance(old, T.StringType):
-                self.variables[var.name] = merged
-        var.type = self.variables[var.name]
+                self.variables[key] = merged
+        var.type = self.variables[key]
 
     def stmt_VarDecl(self, node: ast.VarDecl) -> None:
+        if self.find_var(node.var.name) is not None:
+            self.error(f"Variable {node.var.name} was already declared. Variable shadowing is not allowed.", node)
+            return
+        key = self.declare_var(node.var)
         if node.type_name is not None:
             t = T.INT_TYPE_NAMES.get(node.type_name.name)
             if t is None:
                 self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
                 return
-            self.variables[node.var.name] = t
+            self.variables[key] = t
         if node.value is not None:
             self.assign_var(node.var, node.value, node)
         elif node.type_name is None:
-            self.variables.setdefault(node.var.name, T.S64)
-        node.var.type = self.variables.get(node.var.name)
+            self.variables.setdefault(key, T.S64)
+        node.var.type = self.variables.get(key)
 
     def _cond(self, node: ast.Expr) -> None:
         t = self.expr(node)
@@ -608,15 +643,21 @@ class TypeChecker:
         self.stmt(node.body)
 
     def stmt_For(self, node: ast.For) -> None:
+        if self.find_var(node.var.name) is not None:
+            self.error(f"Loop declaration shadows existing variable: {node.var.name}", node.var)
+            return
         if isinstance(node.iterable, ast.Range):
             self.expect_int("range", node.iterable.low)
             self.expect_int("range", node.iterable.high)
-            self.variables[node.var.name] = T.S64
         else:
             self.error("for loops over maps are not supported yet", node.iterable)
             return
-        node.var.type = self.variables[node.var.name]
+        self.scopes.append({})
+        key = self.declare_var(node.var)
+        self.variables[key] = T.S64
+        node.var.type = self.variables[key]
         self.stmt(node.body)
+        self.scopes.pop()
 
     def stmt_Jump(self, node: ast.Jump) -> None:
         if node.value is not None:
@@ -626,6 +667,8 @@ class TypeChecker:
     def probe(self, unit: ProbeUnit) -> None:
         self.unit = unit
         self.variables = {}
+        self.scopes = [{}]
+        self.var_counts = {}
         if unit.probe.predicate is not None:
             self._cond(unit.probe.predicate)
         self.stmt(unit.probe.block)
@@ -640,3 +683,18 @@ def typecheck(ctx: CompileContext) -> None:
     checker = TypeChecker(ctx, ctx.diags, final=True)
     for unit in ctx.units:
         checker.probe(unit)
+    check_map_decls(ctx)
+
+
+def check_map_decls(ctx: CompileContext) -> None:
+    """Declared maps: per-CPU kinds hold aggregations, the others plain values."""
+    for name, decl in ctx.map_decls.items():
+        info = ctx.maps.get(name)
+        if info is None:
+            ctx.diags.warning(f"Unused map: {name}", decl.span)
+            continue
+        declared_percpu = decl.kind.startswith("percpu")
+        if declared_percpu != info.percpu:
+            have = ("percpu" if info.percpu else "") + ("lruhash" if "lru" in decl.kind else "hash")
+            ctx.diags.error(f"Incompatible map types. Type from declaration: {decl.kind}. "
+                            f"Type from value/key type: {have}", info.span)

@@ -51,6 +51,14 @@ class Writer:
     def exit_maps(self, maps: list) -> None:
         self._write(self.out, self.fmt.format_exit(maps))
 
+    def text_event(self, kind: str, text: str) -> None:
+        """time(), cat(), join() and system() output ("syscall" is system's)."""
+        self._write(self.out, getattr(self.fmt, kind + "_event")(text))
+
+    def warning(self, text: str) -> None:
+        """A run-time warning (e.g. a map is full), on stderr."""
+        self._write(self.err, text)
+
     def lost(self, n: int) -> None:
         self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
 

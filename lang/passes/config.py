@@ -1,0 +1,81 @@
+"""Apply the script's `config = { ... }` block and check its map
+declarations (`let @m = lruhash(100);`).
+
+Config names may be written `max_strlen`, `MAX_STRLEN` or
+`BPFTRACE_MAX_STRLEN`. An environment variable for the same setting wins
+over the config block, as in bpftrace (runtime/driver.apply_env has already
+applied it to the options).
+"""
+
+from __future__ import annotations
+
+import os
+
+from pytrace.lang import ast
+from pytrace.lang.context import CompileContext
+
+ENV_PREFIX = "BPFTRACE_"
+
+# Every config variable current bpftrace knows; those pytrace acts on map to
+# an Options attribute, the others are accepted and have no effect here.
+KNOWN = {
+    "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
+    "str_trunc_trailer": None, "max_cat_bytes": None, "cache_user_symbols": None, "cpp_demangle": None,
+    "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
+    "max_probes": None, "perf_rb_pages": None, "stack_mode": None, "missing_probes": None,
+    "print_maps_on_exit": None, "use_blazesym": None, "show_debug_info": None,
+    "unstable_tseries": None, "unstable_dw_ustack": None,
+}
+RENAMED = {"strlen": "max_strlen", "cat_bytes_max": "max_cat_bytes", "map_keys_max": "max_map_keys"}
+INTEGER_SETTINGS = {"max_strlen", "max_map_keys", "on_stack_limit", "max_cat_bytes", "log_size",
+                    "max_bpf_progs", "max_probes", "perf_rb_pages"}
+
+MAP_DECL_TYPES = {"hash": "hash", "lruhash": "lru_hash", "percpuhash": "percpu_hash",
+                  "percpulruhash": "percpu_lru_hash"}
+
+
+def _key(name: str) -> str:
+    key = name.lower()
+    return key[len(ENV_PREFIX):] if key.startswith(ENV_PREFIX.lower()) else key
+
+
+def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
+    key = _key(assign.name)
+    if key in RENAMED:
+        ctx.diags.error(f"{assign.name}: key has been renamed to '{RENAMED[key]}'", assign.span)
+        return
+    if key not in KNOWN:
+        ctx.diags.error(f"{assign.name}: not a known configuration option", assign.span)
+        return
+    value = assign.value
+    if key in INTEGER_SETTINGS and not isinstance(value, ast.Integer):
+        ctx.diags.error(f"{assign.name}: expects an integer value", value.span)
+        return
+    attr = KNOWN[key]
+    if attr is None or os.environ.get(ENV_PREFIX + key.upper()):
+        return
+    if key == "max_strlen" and value.value < 1:  # type: ignore[attr-defined]
+        ctx.diags.error(f"{assign.name}: must be at least 1", value.span)
+        return
+    setattr(ctx.options, attr, value.value)  # type: ignore[attr-defined]
+
+
+def apply_config(ctx: CompileContext) -> None:
+    program = ctx.program
+    if program is None:
+        return
+    if program.config is not None:
+        for assign in program.config.assigns:
+            _apply(ctx, assign)
+    decls: dict[str, ast.MapDecl] = {}
+    for decl in program.map_decls:
+        if decl.kind not in MAP_DECL_TYPES:
+            ctx.diags.error(f"Invalid bpf map type: {decl.kind}", decl.span,
+                            ["Valid map types: " + ", ".join(MAP_DECL_TYPES)])
+        elif decl.max_entries < 1:
+            ctx.diags.error("expected positive integer for map declaration max entries", decl.span)
+        elif decl.name in decls:
+            ctx.diags.error(f"Map {decl.name} is already declared", decl.span)
+        else:
+            decls[decl.name] = decl
+    ctx.map_decls = decls

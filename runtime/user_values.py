@@ -1,0 +1,76 @@
+"""Values the kernel sends raw and user space turns into text: usernames,
+strftime() timestamps, cgroup paths, IP and MAC addresses, buffers.
+
+Each decoder takes the value's layout (lang.types.UserFormatType.layout())
+and its bytes; maps.decode dispatches here by layout kind."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pwd
+import socket
+import time
+from typing import Callable
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _u64(data: bytes, offset: int = 0) -> int:
+    return int.from_bytes(data[offset:offset + 8], "little")
+
+
+def username(layout: dict, data: bytes) -> str:
+    uid = _u64(data) & 0xFFFFFFFF
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def boot_ns_to_datetime(ns: int) -> datetime.datetime:
+    """A CLOCK_MONOTONIC timestamp (bpf_ktime_get_ns) as local wall time."""
+    offset = time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    return datetime.datetime.fromtimestamp((offset + ns) / 1e9)
+
+
+def strftime(layout: dict, data: bytes) -> str:
+    """strftime(3) of the timestamp, with bpftrace's %f (microseconds)."""
+    when = boot_ns_to_datetime(_u64(data))
+    return when.strftime(layout.get("extra", ""))
+
+
+def cgroup_path(layout: dict, data: bytes) -> str:
+    """The cgroup v2 path with this id (inode number) under /sys/fs/cgroup."""
+    cgid = _u64(data)
+    for dirpath, _dirs, _files in os.walk(CGROUP_ROOT):
+        try:
+            if os.stat(dirpath).st_ino == cgid:
+                rel = dirpath[len(CGROUP_ROOT):] or "/"
+                return "unified:" + rel
+        except OSError:
+            continue
+    return "unified:(unknown)"
+
+
+def ntop(layout: dict, data: bytes) -> str:
+    af = _u64(data)
+    if af == socket.AF_INET6:
+        return socket.inet_ntop(socket.AF_INET6, data[8:24])
+    return socket.inet_ntop(socket.AF_INET, data[8:12])
+
+
+def macaddr(layout: dict, data: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in data[:6])
+
+
+def buffer(layout: dict, data: bytes) -> bytes:
+    """[u32 length][bytes] -> the bytes."""
+    length = int.from_bytes(data[:4], "little")
+    return bytes(data[4:4 + min(length, layout["size"] - 4)])
+
+
+DECODERS: dict[str, Callable[[dict, bytes], object]] = {
+    "username": username, "strftime": strftime, "cgroup_path": cgroup_path,
+    "ntop": ntop, "macaddr": macaddr, "buffer": buffer,
+}
