@@ -16,6 +16,7 @@ import re
 import resource
 
 from . import kernel_consts as K
+from .perf import parse_cpu_list
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc["syscall"]          # own function object: own argtypes
@@ -571,16 +572,6 @@ def map_ids() -> list[int]:
     return _next_ids(K.BPF_MAP_GET_NEXT_ID)
 
 
-def _parse_cpu_list(text: str) -> list[int]:
-    cpus: list[int] = []
-    for part in text.strip().split(","):
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
-    return cpus
-
-
 _possible = None
 
 
@@ -589,5 +580,5 @@ def possible_cpus() -> int:
     global _possible
     if _possible is None:
         with open("/sys/devices/system/cpu/possible") as f:
-            _possible = len(_parse_cpu_list(f.read()))
+            _possible = len(parse_cpu_list(f.read()))
     return _possible
