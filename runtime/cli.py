@@ -21,6 +21,7 @@ USAGE:
     pytrace [options] filename
     pytrace [options] - <stdin input>
     pytrace [options] -e 'program'
+    pytrace [options] --repl
 
 OPTIONS:
     -e 'program'   execute this program
@@ -36,6 +37,7 @@ OPTIONS:
                    redirect pytrace output to FILE
     -f FORMAT      output format ('text', 'json')
     -q, --quiet    keep messages quiet
+    --repl         interactive: type probes, each attached at once (.help)
     --unsafe       allow unsafe/destructive functionality
 
 TROUBLESHOOTING OPTIONS:
@@ -74,9 +76,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe", action="store_true")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--verify-only", action="store_true")
+    p.add_argument("--repl", action="store_true")
     p.add_argument("-d", "--debug", action="append", default=[])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     return p
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Options may also follow the script and its arguments (GNU getopt order, as in
+    bpftrace), so `./tool.bt -c CMD` works through a `#!/usr/bin/env pytrace` line."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    rest, positional = args.rest, []
+    while rest:
+        if rest[0] == "--":
+            positional.extend(rest[1:] if positional else rest)
+            break
+        if rest[0].startswith("-") and rest[0] != "-":
+            args = parser.parse_args(rest, namespace=args)
+            if args.rest != rest:
+                rest = args.rest
+                continue
+        positional.append(rest[0])
+        rest = rest[1:]
+    args.rest = positional
+    return args
 
 
 def _read_program(args) -> Source | None:
@@ -271,7 +295,7 @@ class Run:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = _parser().parse_args(argv)
+        args = _parse(argv)
     except SystemExit:
         sys.stderr.write(USAGE)
         return 1
@@ -290,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.rest and args.rest[0] == "--":
         args.rest.pop(0)
+    if args.repl:
+        from pytrace.runtime.repl import run_repl
+        return run_repl(args)
     try:
         return Run(args).main()
     except UsageError as e:

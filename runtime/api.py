@@ -1,0 +1,361 @@
+"""The friendly Python API: compile a program, attach it, read its maps and
+printf output from Python, detach it.
+
+    import os, pytrace
+
+    prog = pytrace.compile('tracepoint:syscalls:sys_enter_getppid { @calls[comm] = count(); }')
+    with prog.attach() as probes:
+        os.getppid()
+        print(probes.maps())          # {'@calls': {('python3',): 1}}
+
+`pytrace.compile()` raises `pytrace.CompileError` (its str() is the
+diagnostics, rendered as bpftrace renders them); `Program.attach()` raises
+`pytrace.AttachError` when the kernel refuses a probe. A `Probes` object owns
+kernel objects (programs, maps, perf events, links): `close()` releases all
+of them, and so do leaving its `with` block, an exception in it, and garbage
+collection.
+
+This is a facade over `runtime.session.Tracer` and `runtime.driver`.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from pytrace.lang.diagnostics import CompileError, Diagnostic
+from pytrace.lang.options import Options
+from pytrace.lang.source import Source, Span
+
+__all__ = ["compile", "attach", "Program", "Probes", "Event", "CompileError", "AttachError"]
+
+
+class AttachError(Exception):
+    """The kernel refused to load or attach a probe. str() is the message
+    pytrace's command line prints (`stdin:1:1-30: ERROR: probe: reason`)."""
+
+    def __init__(self, message: str, probe: str) -> None:
+        super().__init__(message)
+        self.probe = probe
+
+
+@dataclass
+class Event:
+    """One piece of output a probe sent: `kind` is "printf", "print" (print()
+    of a value or a map), "time", "cat" or "syscall" (system()); `text` is
+    what pytrace would print; `value` is the printed value (a MapData for a
+    map) for "print", else None."""
+
+    kind: str
+    text: str
+    value: object = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def compile(program: str, params=(), *, unsafe: bool = False, pid: int | None = None,
+            name: str = "stdin") -> "Program":
+    """Compile bpftrace-language source. `params` are the positional
+    parameters ($1, $2, ...); `pid` filters like `-p PID` (and is the process
+    uprobes attach to); `name` is the file name diagnostics show.
+    Warnings go to stderr, as on the command line. Compiled programs are
+    cached like the command line's (see README)."""
+    from pytrace.runtime import driver
+
+    options = Options(params=[str(p) for p in params], unsafe=unsafe, pid_filter=pid)
+    driver.apply_env(options)
+    source = Source(name, program)
+    artifact = driver.compile_source(source, options, [])
+    return Program(source, artifact, pid)
+
+
+def attach(program: str, params=(), **options) -> "Probes":
+    """compile() and Program.attach() in one step."""
+    return compile(program, params, **options).attach()
+
+
+class Program:
+    """A compiled program: pure data, attachable any number of times."""
+
+    def __init__(self, source: Source, artifact, pid: int | None = None) -> None:
+        self.source = source
+        self.artifact = artifact
+        self.pid = pid
+
+    @property
+    def probes(self) -> list[str]:
+        """The probes (attach points) of the program, as `probe` prints them."""
+        return [p.probe for p in self.artifact.programs]
+
+    @property
+    def map_names(self) -> list[str]:
+        return sorted(m.name for m in self.artifact.maps if not m.name.startswith("__"))
+
+    def attach(self, *, begin: bool = True) -> "Probes":
+        """Load the program and attach every probe, then run BEGIN (unless
+        begin=False: call Probes.begin() yourself). On any failure nothing is
+        left in the kernel."""
+        probes = Probes(self)
+        try:
+            probes._start()
+            if begin:
+                probes.begin()
+        except BaseException:
+            probes.close()
+            raise
+        return probes
+
+    def __repr__(self) -> str:
+        return f"<pytrace.Program {', '.join(self.probes)}>"
+
+
+def _release(tracer, state: dict) -> None:
+    """Close a tracer (also called by the garbage collector: no reference to Probes)."""
+    state["closed"] = True
+    tracer.close()
+
+
+class Probes:
+    """An attached program. Thread-safe: every method takes one lock."""
+
+    def __init__(self, program: Program) -> None:
+        from pytrace.runtime.session import Tracer
+
+        self.program = program
+        self._lock = threading.RLock()
+        self._queue: deque[Event] = deque()
+        self._printf_callbacks: list[Callable[[str], None]] = []
+        self._event_callbacks: list[Callable[[Event], None]] = []
+        self._begun = False
+        self._ended = False
+        self._lost_checked = time.monotonic()
+        self._state = {"closed": False}
+        # The tracer must not keep this object alive (the finalizer holds the tracer).
+        self._tracer = Tracer(program.artifact, _Output(weakref.WeakMethod(self._deliver)), pid=program.pid)
+        self._finalizer = weakref.finalize(self, _release, self._tracer, self._state)
+
+    # ------------------------------------------------------------ lifecycle
+    def _start(self) -> None:
+        from pytrace.runtime import driver
+        from pytrace.runtime.attach import AttachError as KernelAttachError
+        from pytrace.runtime.loader import LoadError
+
+        driver.ensure_kernel_fs()
+        try:
+            self._tracer.check_attachable()
+            self._tracer.load()
+            self._tracer.attach()
+        except LoadError as e:
+            raise AttachError(self._refusal(e.program, e.reason, None), e.program.probe) from e
+        except KernelAttachError as e:
+            raise AttachError(self._refusal(e.program, e.reason, e.hint), e.program.probe) from e
+
+    def _refusal(self, prog, reason: str, hint: str | None) -> str:
+        span = Span(self.program.source, prog.span[0], prog.span[1]) if prog.span else None
+        return Diagnostic("ERROR", f"{prog.probe}: {reason}", span, [hint] if hint else []).render().rstrip("\n")
+
+    @property
+    def attached(self) -> int:
+        """How many attach points are attached (0 once detached)."""
+        return 0 if self._ended else self._tracer.attached_count
+
+    @property
+    def closed(self) -> bool:
+        return self._state["closed"]
+
+    @property
+    def exited(self) -> bool:
+        """Whether the program called exit() (it is then detached and its END has run)."""
+        return self._tracer.exited
+
+    @property
+    def exit_code(self) -> int:
+        return self._tracer.exit_code
+
+    def begin(self) -> None:
+        """Run the BEGIN probes (once); attach() does this unless begin=False."""
+        with self._lock:
+            self._check_open()
+            if not self._begun:
+                self._begun = True
+                self._tracer.run_special("BEGIN")
+                self._after_poll()
+
+    def poll(self, timeout: float = 0.1) -> int:
+        """Wait up to `timeout` seconds for events and deliver them (to the
+        callbacks, else to the queue events() reads). Returns how many arrived.
+        When the program calls exit(), it is detached and its END runs."""
+        with self._lock:
+            if self.closed or self._ended:
+                return 0
+            n = self._tracer.poll(max(0, int(timeout * 1000)))
+            self._after_poll()
+            if time.monotonic() - self._lost_checked > 1:  # "Lost N events" on stderr, as the CLI does
+                self._lost_checked = time.monotonic()
+                self._tracer.report_lost()
+            return n
+
+    def _after_poll(self) -> None:
+        if self._tracer.exited:
+            self.detach()
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Events as they arrive, for `timeout` seconds (None: until the
+        program exits). Each Event's str() is the text pytrace would print."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            while self._queue:
+                yield self._queue.popleft()
+            if self.closed or self._ended:
+                return
+            left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if left <= 0:
+                return
+            self.poll(left)
+
+    def on_printf(self, callback: Callable[[str], None]) -> None:
+        """callback(text) for every printf; printf lines then skip the events() queue."""
+        self._printf_callbacks.append(callback)
+
+    def on_event(self, callback: Callable[[Event], None]) -> None:
+        """callback(Event) for every event not taken by an on_printf callback;
+        events then skip the events() queue."""
+        self._event_callbacks.append(callback)
+
+    def _deliver(self, event: Event) -> None:
+        if event.kind == "printf" and self._printf_callbacks:
+            for cb in self._printf_callbacks:
+                cb(event.text)
+        elif self._event_callbacks:
+            for cb in self._event_callbacks:
+                cb(event)
+        else:
+            self._queue.append(event)
+
+    def detach(self, run_end: bool = True) -> None:
+        """Stop the probes, deliver what they sent, then run END (once).
+        Maps stay readable until close()."""
+        with self._lock:
+            if self.closed or self._ended:
+                return
+            self._ended = True
+            self._tracer.detach()
+            for warning in self._tracer.never_fired():
+                sys.stderr.write(warning)
+            self._tracer.poll(0)
+            if run_end:
+                self._tracer.run_special("END")
+            self._tracer.report_lost(final=True)
+
+    def close(self) -> None:
+        """Release every kernel object; does not run END (detach() does)."""
+        with self._lock:
+            self._ended = True
+            self._finalizer()
+
+    def __enter__(self) -> "Probes":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("these probes are closed")
+
+    # ------------------------------------------------------------ maps
+    @property
+    def map_names(self) -> list[str]:
+        return self.program.map_names
+
+    def read_map(self, name: str):
+        """One map as a runtime.output.values.MapData (what the printers take)."""
+        with self._lock:
+            self._check_open()
+            return self._tracer.read_map(name)
+
+    def maps(self) -> dict:
+        """Every map as plain Python: a map without keys is its value (None
+        while it is empty); a keyed map is {key tuple: value}. Values are
+        ints and strings, or Hist/LHist/Avg/Stats objects (hist buckets are in
+        `.buckets`)."""
+        return {name: map_value(self.read_map(name)) for name in self.map_names}
+
+    def format_maps(self, at_exit: bool = True) -> str:
+        """The maps as text, as bpftrace prints them at exit (at_exit=False:
+        as print(@map) does, so empty maps print too)."""
+        from pytrace.runtime.output import text as text_format
+
+        maps = [self.read_map(name) for name in self.map_names]
+        if at_exit:  # format_exit sorts the maps like bpftrace; drop its leading end-of-run lines
+            return text_format.format_exit(maps)[len(text_format.end()):]
+        return "".join(text_format.format_map(m) for m in sorted(maps, key=lambda m: m.name))
+
+    def format_map(self, name: str) -> str:
+        """One map as print(@map) prints it."""
+        from pytrace.runtime.output import text as text_format
+
+        return text_format.format_map(self.read_map(name))
+
+    def clear(self, name: str) -> None:
+        """clear(@map): delete every entry."""
+        from pytrace.runtime import bpf
+
+        with self._lock:
+            self._check_open()
+            spec = self.program.artifact.map_by_name(name)
+            if spec is None:
+                raise KeyError(name)
+            bpf.map_clear(self._tracer.loaded.map_fds[spec.index], spec.key_size)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("detached" if self._ended else "attached")
+        return f"<pytrace.Probes {', '.join(self.program.probes)} ({state})>"
+
+
+def map_value(data) -> object:
+    """A MapData as plain Python (see Probes.maps)."""
+    if data.is_scalar:
+        return data.entries[0][1] if data.entries else None
+    return {key: value for key, value in data.entries}
+
+
+class _Output:
+    """The Tracer's output object: turns each event into an Event (text
+    formatted as on the command line); warnings and lost events go to stderr."""
+
+    def __init__(self, deliver: weakref.WeakMethod) -> None:
+        from pytrace.runtime.output import text as text_format
+        from pytrace.runtime.output.writer import Writer
+
+        self._deliver_ref = deliver
+        self._fmt = text_format
+        self._writer = Writer(text_format, sys.stderr, sys.stderr, quiet=True)
+
+    def _deliver(self, event: Event) -> None:
+        deliver = self._deliver_ref()
+        if deliver is not None:
+            deliver(event)
+
+    def printf(self, segments, args: list) -> None:
+        from pytrace.runtime.output.printf import format_printf
+
+        self._deliver(Event("printf", self._fmt.format_printf_event(format_printf(segments, args))))
+
+    def value(self, v) -> None:
+        self._deliver(Event("print", self._fmt.format_value(v), v))
+
+    def map(self, m, top: int = 0, div: int = 1) -> None:
+        self._deliver(Event("print", self._fmt.format_map(m, top, div), m))
+
+    def text_event(self, kind: str, text: str) -> None:
+        self._deliver(Event(kind, getattr(self._fmt, kind + "_event")(text)))
+
+    def __getattr__(self, name: str):
+        return getattr(self._writer, name)  # attached, lost, total_lost, warning, ...
