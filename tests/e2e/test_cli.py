@@ -1,0 +1,84 @@
+"""The command line: options, program input, debug stages."""
+
+import os
+import stat
+import subprocess
+import sys
+
+from conftest import needs_root, run_pytrace
+
+
+def test_help_and_version():
+    r = run_pytrace("--help")
+    assert r.rc == 0 and r.out.startswith("pytrace - a bpftrace-compatible tracing language")
+    assert "--verify-only" in r.out and "--dry-run" in r.out
+    r = run_pytrace("--version")
+    assert r.rc == 0 and r.out.startswith("pytrace v")
+
+
+def test_bad_options_are_usage_errors():
+    r = run_pytrace("-f", "xml", "-e", "BEGIN {}")
+    assert r.rc == 1 and r.err.startswith('ERROR: Invalid output format "xml"')
+    r = run_pytrace("-d", "nonsense", "-e", "BEGIN {}")
+    assert r.rc == 1 and "invalid option for -d: nonsense" in r.err
+    r = run_pytrace("/no/such/file.bt")
+    assert r.rc == 1 and r.err.startswith("ERROR: failed to open file '/no/such/file.bt'")
+
+
+def test_syntax_error_is_a_diagnostic_not_a_traceback():
+    r = run_pytrace("-e", "BEGIN { @x = ; }")
+    assert r.rc == 1
+    assert r.err.startswith("stdin:1:14-15: ERROR: syntax error")
+    assert "Traceback" not in r.err
+
+
+def test_debug_ast_and_ir():
+    r = run_pytrace("-d", "ast", "-e", "BEGIN { @x = 1 + 2; }")
+    assert r.rc == 0, r
+    assert r.out == ("Program\n  Probe\n    AttachPoint 'BEGIN'\n    Block\n      Assign\n        Map '@x'\n"
+                     "        Binop '+'\n          Integer 1 '1'\n          Integer 2 '2'\n")
+    r = run_pytrace("-d", "types", "-e", "BEGIN { @x = pid; }")
+    assert "Builtin 'pid' :: uint32" in r.out
+    r = run_pytrace("--dry-run", "-d", "ir", "-e", "tracepoint:syscalls:sys_enter_getppid { @c[comm] = count(); }")
+    assert r.rc == 0, r
+    for name in ("%ctx", "@llvm.bpf.pseudo", "%map_c", "%comm", "%lookup_c"):
+        assert name in r.out, name
+
+
+def test_list_tracepoints_and_fields():
+    r = run_pytrace("-l", "tracepoint:syscalls:sys_enter_getpp*")
+    assert r.rc == 0 and r.out == "tracepoint:syscalls:sys_enter_getppid\n"
+    r = run_pytrace("-lv", "t:syscalls:sys_enter_openat")
+    assert r.out.startswith("tracepoint:syscalls:sys_enter_openat\n")
+    assert "    const char * filename;\n" in r.out
+
+
+@needs_root
+def test_program_from_stdin_file_and_shebang(tmp_path):
+    prog = 'BEGIN { printf("hi %s\\n", str($1)); exit(); }'
+    r = run_pytrace("-", "there", stdin=prog)
+    assert r.rc == 0 and r.out.startswith("hi there\n"), r
+    script = tmp_path / "hello.bt"
+    script.write_text("#!/usr/bin/env pytrace\n// a comment\n" + prog + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    r = run_pytrace(str(script), "file")
+    assert r.rc == 0 and r.out.startswith("hi file\n"), r
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"],
+               PYTRACE_NO_CACHE="1")
+    proc = subprocess.run([str(script), "shebang"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("hi shebang\n"), proc.stderr
+
+
+@needs_root
+def test_output_file_and_quiet(tmp_path):
+    out = tmp_path / "out.txt"
+    r = run_pytrace("-q", "-o", str(out), "-e", 'BEGIN { printf("to file\\n"); @n = 3; exit(); }')
+    assert r.rc == 0 and r.out == "" and r.err == ""
+    assert out.read_text() == "to file\n\n\n@n: 3\n"
+
+
+@needs_root
+def test_verifier_log_with_debug_verifier():
+    r = run_pytrace("--verify-only", "-d", "verifier", "-e", "BEGIN { @x = 1; }")
+    assert r.rc == 0, r
+    assert "; verifier log for" in r.err and "processed" in r.err
