@@ -31,6 +31,16 @@ def map_names() -> str:
     return subprocess.run(["bpftool", "map", "list"], capture_output=True, text=True).stdout
 
 
+def map_gone(name: str, wait: float = 3.0) -> bool:
+    """The kernel frees a closed map shortly after its last fd goes (RCU); wait for it."""
+    deadline = time.monotonic() + wait
+    while name[1:] in map_names():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def unique_map() -> str:
     return "@lk" + secrets.token_hex(4)
 
@@ -56,7 +66,7 @@ def test_signal_runs_end_prints_maps_and_releases_everything(sig):
     assert proc.returncode == 0, err
     assert out.startswith("end\n\n\n" + name + ": "), out
     assert int(out.split(": ")[1]) >= 1
-    assert name[1:] not in map_names()
+    assert map_gone(name)
 
 
 def test_child_end_stops_tracing_and_releases_everything():
@@ -65,7 +75,7 @@ def test_child_end_stops_tracing_and_releases_everything():
                     "-c", py_workload("import os\nfor _ in range(10): os.getppid()"))
     assert r.rc == 0, r
     assert r.out == f"\n\n{name}: 10\n"
-    assert name[1:] not in map_names()
+    assert map_gone(name)
 
 
 def test_exit_builtin_stops_and_exit_code():
@@ -81,7 +91,7 @@ def test_attach_error_half_way_leaves_nothing():
     assert r.rc == 1, r
     assert "rawtracepoint:no_such_tracepoint_xyz" in r.err
     assert "Traceback" not in r.err
-    assert name[1:] not in map_names()
+    assert map_gone(name)
 
 
 def test_tracer_api_closes_every_fd_after_attach_failure():
