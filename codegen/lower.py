@@ -637,7 +637,10 @@ class ProbeLowering:
         if not in_ctx:
             return memory.field_access(self, node)
         base = self.expr(node.operand)  # the context: fields are loaded directly
-        f = base_t.pointee.field(node.field_name)
+        # Attach points of one probe may lay out `args` differently (sys_enter_open vs
+        # sys_enter_openat): such a probe is lowered once per attach point, so use its own.
+        own = self.unit.provider.args_type(self.spec) if isinstance(node.operand, ast.Builtin) else None
+        f = (own.field(node.field_name) if own is not None else None) or base_t.pointee.field(node.field_name)
         if f.data_loc:
             loc = self.bb.load(base, 4, False, f.offset, name=f"{f.name}_loc")
             data = self.bb.gep(base, self.b.and_(loc, I64(0xFFFF)))

@@ -67,8 +67,8 @@ def patch(insns: bytes, map_fds: list[int], constants: dict[str, int]) -> bytes:
         if code == LD_IMM64 and (regs >> 4) == K.BPF_PSEUDO_MAP_FD:
             if imm >= CONST_BASE:
                 value = constants.get(CONSTANTS[imm - CONST_BASE], 0) & (2**64 - 1)
-                struct.pack_into("<BBhi", out, i, code, regs & 0x0F, 0, value & 0xFFFFFFFF)
-                struct.pack_into("<i", out, i + 12, struct.unpack("<i", struct.pack("<I", value >> 32))[0])
+                struct.pack_into("<BBhI", out, i, code, regs & 0x0F, 0, value & 0xFFFFFFFF)
+                struct.pack_into("<I", out, i + 12, value >> 32)
             else:
                 struct.pack_into("<BBhi", out, i, code, regs, _off, map_fds[imm])
             i += 16

@@ -33,8 +33,8 @@ def _storage_type(t: T.Type) -> T.Type:
     to 64 bits (keeping their sign); tuples widen element-wise."""
     if isinstance(t, T.IntType):
         return T.S64 if t.signed else T.U64
-    if isinstance(t, T.PointerType):
-        return T.U64
+    if isinstance(t, T.PointerType):  # kept (8 bytes): str(@m[k]) still knows user from kernel memory
+        return t
     if isinstance(t, T.TupleType):
         return T.TupleType(tuple(_storage_type(e) for e in t.elems))
     return t
@@ -53,6 +53,8 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
         return None if None in elems else T.TupleType(tuple(elems))  # type: ignore[arg-type]
     if isinstance(old, T.BoolType) and isinstance(new, T.BoolType):
         return old
+    if isinstance(old, T.PointerType) and isinstance(new, T.PointerType):
+        return old if old.addrspace == new.addrspace else T.PointerType(old.pointee, "any")
     return None
 
 
