@@ -41,8 +41,11 @@ def _field_type(decl: str, size: int, signed: bool, user_pointers: bool) -> tupl
         return name, DATA_LOC
     base = ctype.replace("const ", "").replace("volatile ", "").strip()
     if "*" in base:
+        space = "user" if user_pointers else "kernel"
         pointee = T.S8 if base.rstrip("* ").endswith("char") else _struct_pointee(base)
-        return name, T.PointerType(pointee, "user" if user_pointers else "kernel")
+        for _ in range(base.count("*") - 1):  # `const char *const * argv`
+            pointee = T.PointerType(pointee, space)
+        return name, T.PointerType(pointee, space)
     if array:
         if base.endswith("char"):
             return name, T.StringType(size)
