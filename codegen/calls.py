@@ -553,6 +553,13 @@ def _has_key(pl, call):
     return pl.bb.bool_i64(pl.b.icmp_unsigned("!=", ptr, ir.Constant(PTR, None)))
 
 
+@function("len")
+def _len(pl, call):
+    """bpf_for_each_map_elem returns how many elements it visited."""
+    callback = pl.callback("len", lambda key, value: None, [])
+    return pl.bb.for_each_map_elem(pl.map_ptr(call.args[0].name), callback, ir.Constant(PTR, None))
+
+
 # ---------------------------------------------------------------- values formatted in user space
 
 @function("time")

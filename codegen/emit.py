@@ -58,17 +58,47 @@ def elf_sections(obj: bytes, prefix: str) -> dict[str, bytes]:
     for i in range(shnum):
         name, stype, _flags, _addr, offset, size = struct.unpack_from("<IIQQQQ", obj, shoff + i * shentsize)
         headers.append((name, stype, offset, size))
+    symtab = next(((offset, size) for _n, stype, offset, size in headers if stype == SHT_SYMTAB), (0, 0))
     str_off = headers[shstrndx][2]
 
     def name_of(idx: int) -> str:
         end = obj.index(b"\0", str_off + idx)
         return obj[str_off + idx:end].decode()
 
-    out = {}
+    out: dict[str, bytes] = {}
+    relocs: dict[str, tuple[int, int]] = {}
     for name, stype, offset, size in headers:
         sname = name_of(name)
         if sname.startswith(".rel") and sname[4:].lstrip("a").startswith(prefix):
-            raise RuntimeError(f"unexpected relocations in {sname}")
-        if sname.startswith(prefix):
+            relocs[sname[4:].lstrip("a")[len(prefix):]] = (offset, size)
+        elif sname.startswith(prefix):
             out[sname[len(prefix):]] = obj[offset:offset + size]
+    index = {name_of(h[0]): i for i, h in enumerate(headers)}
+    for sname, (offset, size) in relocs.items():
+        out[sname] = _callback_addresses(obj, out[sname], offset, size, symtab, sname, index[prefix + sname])
     return out
+
+
+SHT_SYMTAB = 2
+R_BPF_64_64 = 1
+LD_IMM64 = 0x18
+BPF_PSEUDO_FUNC = 4
+
+
+def _callback_addresses(obj: bytes, insns: bytes, rel_off: int, rel_size: int, symtab: tuple[int, int],
+                        section: str, shndx: int) -> bytes:
+    """Resolve the one relocation a program may have: the address of a callback
+    (bpf_for_each_map_elem's) in the same section, which LLVM leaves as
+    `ld_imm64 rX, <section> + offset`. The kernel wants `ld_imm64` with
+    src_reg=BPF_PSEUDO_FUNC and imm = the callee's instruction, relative."""
+    out = bytearray(insns)
+    for r_offset, r_info in struct.iter_unpack("<QQ", obj[rel_off:rel_off + rel_size]):
+        sym, rtype = r_info >> 32, r_info & 0xFFFFFFFF
+        _name, _info, _other, sym_shndx, value, _size = struct.unpack_from("<IBBHQQ", obj, symtab[0] + sym * 24)
+        code, regs, off, addend = struct.unpack_from("<BBhi", out, r_offset)
+        if rtype != R_BPF_64_64 or code != LD_IMM64 or sym_shndx != shndx:
+            raise RuntimeError(f"unexpected relocation (type {rtype}) in program {section}")
+        target = (value + addend) // 8
+        struct.pack_into("<BBhi", out, r_offset, code, (regs & 0x0F) | BPF_PSEUDO_FUNC << 4, off,
+                         target - (r_offset // 8 + 1))
+    return bytes(out)

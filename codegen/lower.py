@@ -23,6 +23,7 @@ from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import WARNING, Diagnostic
 from pytrace.lang.passes.config import MAP_DECL_TYPES
 from pytrace.lang.probes.base import ProbeSpec
+from pytrace.lang.visitor import walk
 
 RINGBUF_SIZE = 1 << 20
 E2BIG = 7  # what map_update_elem returns when a hash map is full
@@ -144,6 +145,11 @@ class ProbeLowering:
         self.loops: list[_Loop] = []
         self._block_count = 0
         self._scratch: tuple[ir.Value, ir.Block] | None = None  # (entry pointer, its lookup block)
+        self.callback_ctx: ir.Value | None = None  # inside a for-map callback: its context
+        # Variables a for-map loop body uses (the loop's own and those it shares with the probe).
+        self.shared_vars = {var_key(v) for loop in walk(unit.probe)
+                            if isinstance(loop, ast.For) and isinstance(loop.iterable, ast.Map)
+                            for v in walk(loop.body) if isinstance(v, ast.Variable)}
         self._scratch_used = 0
         self._live_slots: list[tuple[tuple[int, int], ir.Value]] = []  # temporaries of the statements being lowered
         self._free_slots: dict[tuple[int, int], list[ir.Value]] = {}  # (builder, size) -> reusable stack slots
@@ -380,6 +386,11 @@ class ProbeLowering:
     def var_slot(self, var: ast.Variable) -> ir.Value:
         key = var_key(var)
         t = self.unit.variables[key]
+        if key not in self.vars and key in self.shared_vars:
+            # Read and written by a for-map callback too: keep it in the scratch map,
+            # whose contents the verifier does not track, so the callback's states
+            # converge however the variable changes.
+            self.vars[key] = self.scratch(max(t.size, 8), f"var_{var.name.lstrip('$')}", zero_once=True)
         if key not in self.vars:
             self.vars[key] = self.slot_uninit(t, f"var_{var.name.lstrip('$')}")
         return self.vars[key]
@@ -458,6 +469,9 @@ class ProbeLowering:
             self.stmt(node.body)
 
     def stmt_For(self, node: ast.For) -> None:
+        if isinstance(node.iterable, ast.Map):
+            self.for_map(node)
+            return
         rng = node.iterable
         assert isinstance(rng, ast.Range)
         slot = self.var_slot(node.var)
@@ -479,8 +493,79 @@ class ProbeLowering:
         self.b.branch(head)
         self.b.position_at_end(done)
 
+    # ------------------------------------------------------------ for ($kv : @map): a callback
+    # bpf_for_each_map_elem calls a function of this program for each element.
+    # The loop body becomes that function; the variables it shares with the
+    # probe travel as pointers in the callback context:
+    #   [u64 stop][probe context pointer][pointer to each outer variable...]
+    # stop is 2 when the body ran `return` (the probe returns too).
+    def for_map(self, node: ast.For) -> None:
+        map_node = node.iterable
+        assert isinstance(map_node, ast.Map)
+        used = {var_key(v) for v in walk(node.body) if isinstance(v, ast.Variable)}
+        outer = sorted(k for k in used if k in self.vars)
+        cb_ctx = self.bb.alloca(8 * (2 + len(outer)), "for_ctx")
+        self.bb.store(cb_ctx, I64(0))
+        self.b.store(self.ctx_ptr, self.bb.gep(cb_ctx, 8), align=8)
+        for i, key in enumerate(outer):
+            self.b.store(self.vars[key], self.bb.gep(cb_ctx, 16 + 8 * i), align=8)
+        callback = self.callback("for", lambda key, value: self.for_map_body(node, key, value), outer)
+        self.bb.for_each_map_elem(self.map_ptr(map_node.name), callback, cb_ctx)
+        returned, go_on = self.block("for_returned"), self.block("for_done")
+        self.b.cbranch(self.b.icmp_unsigned("==", self.bb.load(cb_ctx), I64(2)), returned, go_on)
+        self.b.position_at_end(returned)
+        self.b.ret(I64(0))
+        self.b.position_at_end(go_on)
+
+    def for_map_body(self, node: ast.For, key: ir.Value, value: ir.Value) -> None:
+        info = self.state.ctx.maps[node.iterable.name]  # type: ignore[attr-defined]
+        kv_t = node.var.type
+        key_t, value_t = kv_t.elems
+        slot = self.var_slot(node.var)
+        self.store_value(slot, kv_t.offsets()[0], self.load_value(key, key_t), key_t, key_t)
+        self.store_value(slot, kv_t.offsets()[1], self.load_value(value, info.value_type), info.value_type, value_t)
+        cont, brk = self.block("for_next"), self.block("for_break")
+        self.loops.append(_Loop(cont, brk))
+        self.stmt(node.body)
+        self.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(cont)
+        self.b.position_at_end(cont)
+        self.b.ret(I64(0))
+        self.b.position_at_end(brk)
+        self.b.ret(I64(1))
+
+    def callback(self, what: str, body, outer: list[str]) -> ir.Function:
+        """A bpf_for_each_map_elem callback `long f(map, key, value, ctx)` in this
+        program's section, its body lowered by body(key, value) with this
+        lowering's state switched to the new function."""
+        fnty = ir.FunctionType(I64, [PTR, PTR, PTR, PTR])
+        func = ir.Function(self.state.module, fnty, f"{self.func.name}_{what}{len(self.state.module.functions)}")
+        func.linkage = "internal"
+        func.section = self.func.section
+        saved = (self.func, self.bb, self.b, self.ctx_ptr, self.vars, self.loops, self._scratch,
+                 self._scratch_used, self.callback_ctx)
+        self.func, self.bb = func, BpfBuilder(self.state.module, func)
+        self.b, self.loops, self._scratch, self._scratch_used = self.bb.b, [], None, 0
+        _map, key, value, cb_ctx = func.args
+        self.callback_ctx = cb_ctx
+        self.ctx_ptr = self.b.load(self.bb.gep(cb_ctx, 8), typ=PTR, align=8)
+        self.vars = {k: self.b.load(self.bb.gep(cb_ctx, 16 + 8 * i), typ=PTR, align=8) for i, k in enumerate(outer)}
+        try:
+            body(key, value)
+            if not self.b.block.is_terminated:
+                self.b.ret(I64(0))
+            self.bb.finish()
+        finally:
+            (self.func, self.bb, self.b, self.ctx_ptr, self.vars, self.loops, self._scratch,
+             self._scratch_used, self.callback_ctx) = saved
+        return func
+
     def stmt_Jump(self, node: ast.Jump) -> None:
-        if node.kind == "return":
+        if node.kind == "return" and self.callback_ctx is not None:
+            self.bb.store(self.callback_ctx, I64(2))  # stop iterating; the probe returns
+            self.b.ret(I64(1))
+        elif node.kind == "return":
             self.b.ret(I64(0))
         elif node.kind == "break":
             self.b.branch(self.loops[-1].brk)

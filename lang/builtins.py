@@ -486,6 +486,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("strcontains", 2, 2, _strcontains, "whether haystack contains needle", "strcontains(haystack, needle)"),
     _f("bswap", 1, 1, _bswap, "reverse the bytes of an integer", "bswap(n)"),
     _f("has_key", 2, 2, _has_key, "whether a map has a key", "has_key(@map, key)"),
+    _f("len", 1, 1, _len, "number of elements in a map", "len(@map)"),
     _f("time", 0, 1, _time, "print the current wall time (formatted in user space)", 'time(["%H:%M:%S\\n"])'),
     _f("strftime", 2, 2, _strftime, "a boot-time timestamp in ns, formatted in user space when printed",
        "strftime(fmt, nsecs)"),

@@ -359,8 +359,9 @@ _LOG_SIZE_MAX = (1 << 30) - 1
 
 
 def _prog_load_once(prog_type, insns, license, name, log_level, log_size,
-                    expected_attach_type, attach_btf_id, kern_version):
+                    expected_attach_type, attach_btf_id, kern_version, btf_fd=0, func_info=b""):
     insn_buf, lic_buf = _buf(insns), ctypes.create_string_buffer(license.encode())
+    func_buf = _buf(func_info) if func_info else None
     log_buf = ctypes.create_string_buffer(log_size) if log_level else None
     attr = ProgLoadAttr(prog_type=prog_type, insn_cnt=len(insns) // 8,
                         insns=_ptr(insn_buf), license=_ptr(lic_buf),
@@ -369,6 +370,9 @@ def _prog_load_once(prog_type, insns, license, name, log_level, log_size,
                         prog_name=_obj_name(name),
                         expected_attach_type=expected_attach_type,
                         attach_btf_id=attach_btf_id)
+    if func_info:  # (insn_off, type_id) pairs: a program with callbacks needs them
+        attr.prog_btf_fd, attr.func_info_rec_size = btf_fd, 8
+        attr.func_info, attr.func_info_cnt = _ptr(func_buf), len(func_info) // 8
     attempts = 5                    # the verifier may ask to retry (EAGAIN)
     while True:
         try:
@@ -391,7 +395,8 @@ def _log_text(log_buf) -> str:
 
 def prog_load_with_log(prog_type: int, insns: bytes, license: str = "GPL", *,
                        name: str = "", log_level: int = 0, expected_attach_type: int = 0,
-                       attach_btf_id: int = 0, kern_version: int = 0) -> tuple[int, str]:
+                       attach_btf_id: int = 0, kern_version: int = 0, btf_fd: int = 0,
+                       func_info: bytes = b"") -> tuple[int, str]:
     """Load a program; return (fd, verifier log).  The log is "" unless
     log_level > 0.  On failure, retry once with a verifier log (growing the
     buffer on ENOSPC) so that the raised BPFError carries it in ``.log``."""
@@ -401,7 +406,7 @@ def prog_load_with_log(prog_type: int, insns: bytes, license: str = "GPL", *,
 
     def attempt(level, size):
         return _prog_load_once(prog_type, insns, license, name, level, size,
-                               expected_attach_type, attach_btf_id, kern_version)
+                               expected_attach_type, attach_btf_id, kern_version, btf_fd, func_info)
 
     try:
         return attempt(log_level, _LOG_SIZE)
@@ -427,11 +432,31 @@ def prog_load_with_log(prog_type: int, insns: bytes, license: str = "GPL", *,
 
 def prog_load(prog_type: int, insns: bytes, license: str = "GPL", *, name: str = "",
               log_level: int = 0, expected_attach_type: int = 0, attach_btf_id: int = 0,
-              kern_version: int = 0) -> int:
+              kern_version: int = 0, btf_fd: int = 0, func_info: bytes = b"") -> int:
     fd, _ = prog_load_with_log(prog_type, insns, license, name=name, log_level=log_level,
                                expected_attach_type=expected_attach_type,
-                               attach_btf_id=attach_btf_id, kern_version=kern_version)
+                               attach_btf_id=attach_btf_id, kern_version=kern_version,
+                               btf_fd=btf_fd, func_info=func_info)
     return fd
+
+
+class BtfLoadAttr(ctypes.Structure):
+    _fields_ = [("btf", _u64), ("btf_log_buf", _u64), ("btf_size", _u32),
+                ("btf_log_size", _u32), ("btf_log_level", _u32)]
+
+
+def btf_load(data: bytes) -> int:
+    """BPF_BTF_LOAD: a program's own BTF (e.g. the functions of a program with
+    callbacks); returns its fd."""
+    buf = _buf(data)
+    log = ctypes.create_string_buffer(1 << 16)
+    attr = BtfLoadAttr(btf=_ptr(buf), btf_size=len(data), btf_log_buf=_ptr(log), btf_log_size=1 << 16,
+                       btf_log_level=1)
+    try:
+        return _bpf(K.BPF_BTF_LOAD, attr)
+    except BPFError as e:
+        e.log = _log_text(log)
+        raise
 
 
 def prog_test_run(prog_fd: int, ctx_in: bytes = b"", *, flags: int = 0, cpu: int = 0,

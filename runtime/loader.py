@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 
 from pytrace.codegen.artifact import CONST_BASE, CONSTANTS, Artifact, MapSpec, ProgramSpec
-from pytrace.runtime import bpf
+from pytrace.runtime import bpf, progbtf
 from pytrace.runtime import kernel_consts as K
 
 PROG_TYPES = {
@@ -143,16 +143,23 @@ def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
             loaded.map_fds.append(create_map(spec))
         for prog in artifact.programs if programs is None else programs:
             insns = patch(prog.insns, loaded.map_fds, constants)
+            btf = progbtf.func_info(insns)  # programs with callbacks carry function BTF
+            extra: dict = {}
             try:
+                if btf is not None:
+                    extra = {"btf_fd": bpf.btf_load(btf[0]), "func_info": btf[1]}
                 if log_level:
                     fd, log = bpf.prog_load_with_log(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15],
-                                                     log_level=log_level, **attach_target(prog))
+                                                     log_level=log_level, **attach_target(prog), **extra)
                     loaded.logs[prog.name] = log
                 else:
                     fd = bpf.prog_load(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15],
-                                       **attach_target(prog))
+                                       **attach_target(prog), **extra)
             except bpf.BPFError as e:
                 raise LoadError(prog, e) from None
+            finally:
+                if extra:
+                    _close(extra["btf_fd"])  # the program keeps its own reference
             loaded.programs.append(LoadedProgram(prog, fd))
     except BaseException:
         loaded.close()

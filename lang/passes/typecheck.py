@@ -651,15 +651,28 @@ class TypeChecker:
         if isinstance(node.iterable, ast.Range):
             self.expect_int("range", node.iterable.low)
             self.expect_int("range", node.iterable.high)
+            var_t: T.Type = T.S64
         else:
-            self.error("for loops over maps are not supported yet", node.iterable)
-            return
+            var_t = self.map_element_type(node.iterable)
         self.scopes.append({})
         key = self.declare_var(node.var)
-        self.variables[key] = T.S64
+        self.variables[key] = var_t
         node.var.type = self.variables[key]
         self.stmt(node.body)
         self.scopes.pop()
+
+    def map_element_type(self, node: ast.Map) -> T.Type:
+        """What `for ($kv : @m)` binds: (key, value), the key a tuple when the map has several."""
+        info = self.expect_map("for", node, whole=True)
+        if info is None:
+            return T.TupleType((T.S64, T.S64))
+        if info.is_aggregation:
+            self.error(f"for loops over maps holding {info.kind}() aggregations are not supported", node)
+        elif not info.key_types:
+            self.error(f"for loops need a map with keys: {node.name} has none", node)
+        keys = info.key_types or [T.U64]
+        key_t = keys[0] if len(keys) == 1 else T.TupleType(tuple(keys))
+        return T.TupleType((key_t, info.value_type))
 
     def stmt_Jump(self, node: ast.Jump) -> None:
         if node.value is not None:

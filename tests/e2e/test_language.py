@@ -96,3 +96,29 @@ def test_map_declarations():
     assert "@l[3]: 3\n" in r.out and "@p[1]: 2\n@q[1]: 5\n" in r.out, r
     assert r.out.count("@l[") == 2, r
     assert r.err.count("Map full") == 1, r
+
+
+def test_for_over_a_map_with_outer_variables_and_len():
+    r = run_begin('@m[1] = 10; @m[2] = 20; @m[3] = 30; $sum = 0; $seen = 0; '
+                  'for ($kv : @m) { $sum += $kv.1; $seen++; if ($kv.0 == 2) { continue; } @keys[$kv.0] = $kv.1 * 2; } '
+                  'printf("sum %d seen %d len %d %d\\n", $sum, $seen, len(@m), len(@keys)); '
+                  'for ($kv : @m) { if ($seen == 3) { break; } printf("never\\n"); } clear(@m);')
+    assert r.out == "sum 60 seen 3 len 3 2\n\n\n@keys[1]: 20\n@keys[3]: 60\n", r
+
+
+def test_for_over_a_map_with_tuple_keys_and_strings():
+    r = run_begin('@m[7, "seven"] = "siete"; for ($kv : @m) { printf("%d %s %s\\n", $kv.0.0, $kv.0.1, $kv.1); } '
+                  'clear(@m);')
+    assert r.out == "7 seven siete\n\n\n", r
+
+
+def test_return_inside_a_map_loop_leaves_the_probe():
+    r = run_pytrace("-e", "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @m[comm] = 1; @before = count(); "
+                    "for ($kv : @m) { return; } @after = count(); } "
+                    "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { "
+                    "for ($kv : @m) { printf(\"%s %d\\n\", $kv.0, args->__syscall_nr > 0); } }",
+                    "-c", py_workload("import os\nos.getppid()"))
+    assert r.rc == 0, r
+    assert r.out.startswith("python"), r
+    assert r.out.split(" ", 1)[1] == "1\n\n\n@before: 1\n" + r.out.split("\n\n\n", 1)[1].split("@before: 1\n", 1)[1], r
+    assert "@after" not in r.out, r

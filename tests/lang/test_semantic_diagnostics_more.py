@@ -125,3 +125,17 @@ def test_buffer_only_prints_with_r():
         "stdin:1:9-35: ERROR: printf: unsupported format specifier for type 'buffer[2]': d\n"
         'BEGIN { printf("%d", buf("ab", 2)); }\n'
         "        ~~~~~~~~~~~~~~~~~~~~~~~~~~\n")
+
+
+def test_for_over_an_aggregation_map():
+    assert errors("BEGIN { @c[1] = count(); for ($kv : @c) { } }") == (
+        "stdin:1:37-39: ERROR: for loops over maps holding count() aggregations are not supported\n"
+        "BEGIN { @c[1] = count(); for ($kv : @c) { } }\n"
+        "                                    ~~\n")
+
+
+def test_for_over_a_map_without_keys():
+    assert errors("BEGIN { @c = 1; for ($kv : @c) { } }") == (
+        "stdin:1:28-30: ERROR: for loops need a map with keys: @c has none\n"
+        "BEGIN { @c = 1; for ($kv : @c) { } }\n"
+        "                           ~~\n")
