@@ -13,6 +13,7 @@ from pytrace.lang.context import CompileContext, Options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes.bind_probes import bind_probes
 from pytrace.lang.passes.config import apply_config
+from pytrace.lang.passes.macros import expand_macros
 from pytrace.lang.passes.pid_filter import pid_filter
 from pytrace.lang.passes.resolve import resolve
 from pytrace.lang.passes.typecheck import typecheck
@@ -28,6 +29,7 @@ def parse(ctx: CompileContext) -> None:
 PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("parse", parse),
     ("config", apply_config),
+    ("macros", expand_macros),
     ("bind_probes", bind_probes),
     ("pid_filter", pid_filter),
     ("resolve", resolve),

@@ -122,3 +122,35 @@ def test_return_inside_a_map_loop_leaves_the_probe():
     assert r.out.startswith("python"), r
     assert r.out.split(" ", 1)[1] == "1\n\n\n@before: 1\n" + r.out.split("\n\n\n", 1)[1].split("@before: 1\n", 1)[1], r
     assert "@after" not in r.out, r
+
+
+MACROS = """
+macro one() { 1 }
+macro add_one(x) { x + 1 }
+macro add_one_to_each($a, @b) { $a += 1; @b += 1; }
+macro side_effects(x) { x; x; x; }
+macro add_two(x) { add_one(x) + 1 }
+macro twice_let(x) { let $t = x; $t * 2 }
+BEGIN {
+  print(one()); print(one);
+  $a = 10; print(add_one($a)); print(add_one(1 + 1));
+  @b = 5; add_one_to_each($a, @b); print($a + @b);
+  side_effects(printf("hi")); printf("\\n");
+  print(add_two(1));
+  $t = 100; print(twice_let(21) + $t);
+  exit();
+}
+"""
+
+
+def test_macros_as_documented():
+    r = run_pytrace("-e", MACROS)
+    assert r.rc == 0, r
+    assert r.out == "1\n1\n11\n3\n17\nhihihi\n3\n142\n\n\n@b: 6\n", r
+
+
+def test_macro_in_a_predicate():
+    r = run_pytrace("-e", "macro mine() { pid == cpid } tracepoint:syscalls:sys_enter_getppid /mine()/ "
+                    "{ @ = count(); }", "-c", GETPPID_5)
+    assert r.rc == 0, r
+    assert r.out == "\n\n@: 5\n", r

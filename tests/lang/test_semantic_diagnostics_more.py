@@ -139,3 +139,39 @@ def test_for_over_a_map_without_keys():
         "stdin:1:28-30: ERROR: for loops need a map with keys: @c has none\n"
         "BEGIN { @c = 1; for ($kv : @c) { } }\n"
         "                           ~~\n")
+
+
+def test_macro_diagnostics():
+    text = "macro bad() { @x++ } macro w($x) { $x++ } BEGIN { @x = 1; bad(); w(@x); w(1 + 1); w(); }"
+    assert errors(text) == (
+        "stdin:1:15-17: ERROR: Unhygienic access to map: @x. Maps must be passed into the macro as arguments.\n"
+        f"{text}\n"
+        "              ~~\n"
+        "stdin:1:68-70: ERROR: Mismatched arg. w() expects a variable for arg $x but got a map.\n"
+        f"{text}\n"
+        "                                                                   ~~\n"
+        "stdin:1:75-80: ERROR: Mismatched arg. w() expects a variable for arg $x but got an expression.\n"
+        f"{text}\n"
+        "                                                                          ~~~~~\n"
+        "stdin:1:83-86: ERROR: Call to w() has arguments that do not match any definition.\n"
+        f"{text}\n"
+        "                                                                                  ~~~\n"
+        "HINT: The closest definition of w() has a different number of arguments. Expected: 1 but got 0\n")
+
+
+def test_recursive_and_redefined_macros():
+    assert errors("macro r() { r() } BEGIN { r(); }") == (
+        "stdin:1:13-16: ERROR: Recursive macro call detected: r\n"
+        "macro r() { r() } BEGIN { r(); }\n"
+        "            ~~~\n")
+    assert errors("macro a() { 1 } macro a() { 2 } BEGIN { }") == (
+        "stdin:1:17-32: ERROR: Redefinition of macro: a\n"
+        "macro a() { 1 } macro a() { 2 } BEGIN { }\n"
+        "                ~~~~~~~~~~~~~~~\n")
+
+
+def test_macro_variables_are_hygienic():
+    assert errors("macro m() { $inner = 1; } BEGIN { m(); print($inner); }") == (
+        "stdin:1:46-52: ERROR: Undefined or undeclared variable: $inner\n"
+        "macro m() { $inner = 1; } BEGIN { m(); print($inner); }\n"
+        "                                             ~~~~~~\n")
