@@ -240,6 +240,10 @@ class Run:
                 if "verifier" in args.debug or "all" in args.debug:
                     for name, log in tracer.loaded.logs.items():
                         sys.stderr.write(f"; verifier log for {name}\n{log}\n")
+                if not args.dry_run:
+                    # As bpftrace: BEGIN runs before any other probe is attached (so its output
+                    # comes first); its events are delivered once "Attached N probes" is out.
+                    tracer.run_special("BEGIN", deliver=False)
                 out.attached(tracer.attach())
             except LoadError as e:
                 prog = e.program
@@ -263,7 +267,6 @@ class Run:
 
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            tracer.run_special("BEGIN")
             self.release_child()
             last_lost_check = time.monotonic()
             while not tracer.exited and self.stop_reason is None:

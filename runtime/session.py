@@ -86,11 +86,12 @@ class Tracer:
             raise
         return self.attached_count
 
-    def run_special(self, when: str) -> None:
-        """Run the BEGIN or END programs once, then deliver their events."""
+    def run_special(self, when: str, deliver: bool = True) -> None:
+        """Run the BEGIN or END programs once, then (unless told not to) deliver their events."""
         for prog in self.programs(when):
             bpf.prog_test_run(prog.fd)
-        self.poll(0)
+        if deliver:
+            self.poll(0)
 
     def poll(self, timeout_ms: int = 100) -> int:
         """Deliver events from the ring buffer; returns how many arrived."""
