@@ -190,14 +190,18 @@ def _str(pl, call):
     if isinstance(arg.type, T.StringType):
         return value
     t = call.type
-    buf = pl.slot(t, "str")
+    # Without an explicit length, read one byte more than the string holds: a
+    # string filling all max_strlen bytes (no NUL) was truncated, and user space
+    # prints it with bpftrace's trailer ("..").
+    size = t.size + 1 if len(call.args) == 1 else t.size
+    buf = pl.slot(T.StringType(size), "str")
     at = arg.type
     user = (at.addrspace == "user") if isinstance(at, T.PointerType) else (
         pl.unit.provider.name in USER_SPACE_PROVIDERS)
     if (at.addrspace == "any") if isinstance(at, T.PointerType) else (
             pl.unit.provider.name in KERNEL_FUNCTION_PROVIDERS):
         user = None  # a kernel function's argument may point to user memory (a syscall's path)
-    pl.bb.probe_read_str(buf, t.size, value, user)
+    pl.bb.probe_read_str(buf, size, value, user)
     return buf
 
 

@@ -6,6 +6,7 @@ artifact; per-CPU aggregations are reduced here, in user space.
 
 from __future__ import annotations
 
+import os
 import struct
 
 from pytrace.codegen.artifact import MapSpec
@@ -18,8 +19,12 @@ def _decode_int(data: bytes, size: int, signed: bool) -> int:
 
 
 def _decode_string(data: bytes) -> str:
+    """A string value; one with no NUL filled its buffer, so was truncated:
+    it gets bpftrace's trailer (config str_trunc_trailer, default "..")."""
     end = data.find(b"\0")
-    return (data if end < 0 else data[:end]).decode("utf-8", errors="replace")
+    if end < 0:
+        return data.decode("utf-8", errors="replace") + os.environ.get("BPFTRACE_STR_TRUNC_TRAILER", "..")
+    return data[:end].decode("utf-8", errors="replace")
 
 
 def _decode_field(f: dict, data: bytes):
