@@ -578,6 +578,33 @@ FUNCTIONS["cat"] = _printf
 FUNCTIONS["system"] = _printf
 
 
+JOIN_ARGS = 16
+
+
+@function("join")
+def _join(pl, call):
+    """Read up to 16 strings from a char *[]; user space joins them up to the first empty one."""
+    arr = call.args[0]
+    base = pl.expr(arr)
+    t = call.arg_type
+    user = (arr.type.addrspace == "user") if isinstance(arr.type, T.PointerType) else (
+        pl.unit.provider.name in USER_SPACE_PROVIDERS)
+    if isinstance(arr.type, T.PointerType) and arr.type.addrspace == "any":
+        user = None
+    ptr = pl.slot(T.U64, "join_ptr")
+    strings = []
+    for i in range(JOIN_ARGS):
+        pl.bb.store(ptr, I64(0))
+        pl.bb.probe_read(ptr, 8, pl.b.add(pl.bb.to_i64(base), I64(8 * i)), user=bool(user))
+        s = pl.slot(t, f"join{i}")
+        pl.bb.probe_read_str(s, t.size, pl.bb.load(ptr), user)
+        strings.append((s, t, t))
+    event = pl.state.add_event("join", "", [t] * JOIN_ARGS)
+    event.fmt = call.args[1].value if len(call.args) == 2 else " "
+    pl.emit_event(event, strings)
+    return NONE
+
+
 @function("strftime")
 def _strftime(pl, call):
     buf = pl.slot(call.type, "strftime")

@@ -445,6 +445,7 @@ def _join(call: ast.Call, tc: "TypeChecker") -> T.Type:
         tc.expr(call.args[1])
         if not isinstance(call.args[1], ast.String):
             tc.error("join() expects a string literal as the separator", call.args[1])
+    call.arg_type = T.StringType(tc.max_strlen)
     return T.VOID
 
 
@@ -500,6 +501,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("ntop", 1, 2, _ntop, "text form of an IPv4/IPv6 address", "ntop([af, ]addr)"),
     _f("macaddr", 1, 1, _macaddr, "text form of a MAC address", "macaddr(mac)"),
     _f("buf", 1, 2, _buf, "read bytes into a buffer (print with %r, %rx, %rh)", "buf(ptr[, len])"),
+    _f("join", 1, 2, _join, "print the strings of a char *[] array (up to 16), separated by sep", "join(argv[, sep])"),
 ]}
 
 

@@ -51,6 +51,7 @@ class Tracer:
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
             "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
+            "join": self._on_join,
         }
         self._warned: set[str] = set()
 
@@ -225,6 +226,14 @@ class Tracer:
         command = format_printf(ev.segments, args)
         proc = subprocess.run(["sh", "-c", command], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.out.text_event("syscall", proc.stdout.decode("utf-8", errors="replace"))
+
+    def _on_join(self, ev: EventSpec, args: list) -> None:
+        strings = []
+        for s in args:
+            if not s:
+                break
+            strings.append(s)
+        self.out.text_event("join", ev.fmt.join(strings))
 
     def _on_map_full(self, ev: EventSpec, args: list) -> None:
         """A map update failed because the map is full: warn once per map."""

@@ -126,3 +126,11 @@ def test_unknown_signal_name_is_a_diagnostic():
     assert r.err == ('stdin:1:16-25: ERROR: Invalid string for signal: SIGNOPE\n'
                      'BEGIN { signal("SIGNOPE"); }\n'
                      '               ~~~~~~~~~\n'), r
+
+
+def test_join_argv():
+    code = "import os\nos.execv('/bin/true', ['/bin/true', 'x', 'yy'])"
+    r = run_pytrace("-e", 'tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args->argv); join(args->argv, ","); }',
+                    "-c", py_workload(code))
+    assert r.rc == 0, r
+    assert r.out.endswith("\n/bin/true x yy\n/bin/true,x,yy\n\n\n"), r  # after the exec of the workload itself
