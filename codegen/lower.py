@@ -427,10 +427,16 @@ class ProbeLowering:
         t = self.unit.variables[var_key(var)]
         slot = self.var_slot(var)
         if t.is_scalar or isinstance(t, T.BoolType):
-            self.bb.store(slot, value, 8)
+            self.bb.store(slot, self.wrap(value, t), 8)
         else:
             self.bb.memset(slot, t.size)
             self.store_value(slot, 0, value, value_t, t)
+
+    def wrap(self, value: ir.Value, t: T.Type) -> ir.Value:
+        """An i64 value as a variable of type t holds it: `let $x: uint8` wraps at 256."""
+        if isinstance(t, T.IntType) and t.bits < 64 and isinstance(value.type, ir.IntType):
+            return self.bb.to_i64(self.b.trunc(value, ir.IntType(t.bits)), t.signed)
+        return value
 
     def stmt_VarDecl(self, node: ast.VarDecl) -> None:
         self.var_slot(node.var)
@@ -680,7 +686,7 @@ class ProbeLowering:
         if isinstance(target, ast.Variable):
             slot = self.var_slot(target)
             old = self.bb.load(slot)
-            new = self.b.add(old, delta)
+            new = self.wrap(self.b.add(old, delta), self.unit.variables[var_key(target)])
             self.bb.store(slot, new)
             return new if node.prefix else old
         assert isinstance(target, ast.Map)

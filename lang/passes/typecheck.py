@@ -104,6 +104,7 @@ class TypeChecker:
         self.variables: dict[str, T.Type] = {}  # by variable key (see var_key)
         self.scopes: list[dict[str, str]] = [{}]  # name -> key, innermost block last
         self.var_counts: dict[str, int] = {}
+        self.typed_vars: set[str] = set()  # declared with a type: `let $x: uint8`
 
     # ------------------------------------------------------------ reporting
     def error(self, msg: str, node: ast.Node | None, hints: list[str] | None = None) -> None:
@@ -600,7 +601,8 @@ class TypeChecker:
                 self.error(f"Type mismatch for {var.name}: trying to assign value of type '{T.describe(vt)}' "
                            f"when variable already has a type '{T.describe(old)}'", stmt)
                 return
-            if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and old != vt:
+            if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and old != vt \
+                    and key not in self.typed_vars:  # `let $x: uint8` keeps its type
                 self.variables[key] = merged
             elif isinstance(old, T.StringType):
                 self.variables[key] = merged
@@ -617,6 +619,7 @@ class TypeChecker:
                 self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
                 return
             self.variables[key] = t
+            self.typed_vars.add(key)
         if node.value is not None:
             self.assign_var(node.var, node.value, node)
         elif node.type_name is None:
@@ -684,6 +687,7 @@ class TypeChecker:
         self.variables = {}
         self.scopes = [{}]
         self.var_counts = {}
+        self.typed_vars: set[str] = set()
         if unit.probe.predicate is not None:
             self._cond(unit.probe.predicate)
         self.stmt(unit.probe.block)

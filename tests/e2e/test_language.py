@@ -154,3 +154,9 @@ def test_macro_in_a_predicate():
                     "{ @ = count(); }", "-c", GETPPID_5)
     assert r.rc == 0, r
     assert r.out == "\n\n@: 5\n", r
+
+
+def test_typed_variables_keep_their_width():
+    r = run_begin('let $w: uint8; $w = 255; $w++; let $s: int8 = 127; $s++; let $u: uint32 = 5; $u -= 6; '
+                  'printf("%d %d %u\\n", $w, $s, $u);')
+    assert r.out == "0 -128 4294967295\n\n\n", r
