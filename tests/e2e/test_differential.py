@@ -70,4 +70,8 @@ def writes(tmp_path):
 ])
 def test_same_answers_as_bpftrace(program, writes):
     ref, ours = both(program, writes)
+    if "@[" in program:
+        # Entries with equal counts come in the kernel's hash order, which depends on the
+        # key's byte layout (0.17 stores a comparison as 8 bytes, current bpftrace as a bool).
+        ref, ours = sorted(ref), sorted(ours)
     assert ours == ref
