@@ -32,6 +32,19 @@ def run_pytrace(*args: str, stdin: str | None = None, timeout: float = 60, env: 
     return Result(proc)
 
 
+def bpf_fds() -> list[str]:
+    """This process's open BPF objects, perf events and epoll fds, sorted."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(("anon_inode:bpf", "anon_inode:[perf_event]", "anon_inode:[eventpoll]")):
+            out.append(target)
+    return sorted(out)
+
+
 def py_workload(code: str) -> str:
     """A -c command running Python code (quoted for pytrace's shlex split)."""
     import shlex

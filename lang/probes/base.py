@@ -117,6 +117,19 @@ def lists_provider(provider: ProbeProvider, pattern: str) -> bool:
     return fnmatch.fnmatchcase(provider.name, pattern.split(":", 1)[0])
 
 
+def module_and_function(provider: str, parts: list[str]) -> tuple[str, str]:
+    """`[MODULE:]FUNC` attach points (kprobe, fentry...): (module or "", func)."""
+    if len(parts) == 2:
+        module, target = parts
+    elif len(parts) == 1:
+        module, target = "", parts[0]
+    else:
+        raise ProbeError(f"{provider} probe must be {provider}:[MODULE:]FUNC")
+    if not target:
+        raise ProbeError(f"{provider} probe needs a function name")
+    return module, target
+
+
 def has_wildcard(text: str) -> bool:
     return "*" in text or "?" in text
 

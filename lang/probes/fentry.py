@@ -16,7 +16,8 @@ import os
 from pytrace.lang import types as T
 from pytrace.lang.btf import BTF, BTFError
 from pytrace.lang.probes import tracefs
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard
+from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
+                                      module_and_function)
 from pytrace.lang.probes.kprobe import syscall_tracepoints
 
 
@@ -68,14 +69,7 @@ class FentryProvider(ProbeProvider):
     doc = "kernel function entry with BTF-typed args: fentry:[MODULE:]FUNC"
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
-        if len(parts) == 2:
-            module, target = parts
-        elif len(parts) == 1:
-            module, target = "", parts[0]
-        else:
-            raise ProbeError(f"{self.name} probe must be {self.name}:[MODULE:]FUNC")
-        if not target:
-            raise ProbeError(f"{self.name} probe needs a function name")
+        module, target = module_and_function(self.name, parts)
         if module not in ("", "vmlinux"):
             raise ProbeError(f"{self.name} probes on module functions ({module}) are not supported yet")
         btf = _btf()

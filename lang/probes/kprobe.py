@@ -9,7 +9,8 @@ import re
 
 from pytrace.lang import types as T
 from pytrace.lang.probes import tracefs
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard
+from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
+                                      module_and_function)
 
 # struct pt_regs on x86_64: where each argument register and the return value live.
 PT_REGS_ARGS = (112, 104, 96, 88, 72, 64)  # di, si, dx, cx, r8, r9
@@ -54,14 +55,7 @@ class KprobeProvider(ProbeProvider):
     doc = "kernel function entry: kprobe:[MODULE:]FUNC[+OFFSET]"
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
-        if len(parts) == 2:
-            module, target = parts
-        elif len(parts) == 1:
-            module, target = "", parts[0]
-        else:
-            raise ProbeError(f"{self.name} probe must be {self.name}:[MODULE:]FUNC")
-        if not target:
-            raise ProbeError(f"{self.name} probe needs a function name")
+        module, target = module_and_function(self.name, parts)
         offset = 0
         if "+" in target:
             if self.retprobe:

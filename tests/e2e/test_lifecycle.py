@@ -9,22 +9,9 @@ import time
 
 import pytest
 
-from conftest import needs_root, py_workload, run_pytrace
+from conftest import bpf_fds, needs_root, py_workload, run_pytrace
 
 pytestmark = needs_root
-
-
-def bpf_fds() -> list[str]:
-    """This process's open BPF objects and perf events."""
-    out = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(("anon_inode:bpf", "anon_inode:[perf_event]", "anon_inode:[eventpoll]")):
-            out.append(target)
-    return out
 
 
 def map_names() -> str:

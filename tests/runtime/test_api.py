@@ -9,24 +9,11 @@ import time
 import pytest
 
 import pytrace
-from conftest import needs_root
+from conftest import bpf_fds, needs_root
 from pytrace.runtime.output.values import Hist
 
 ME = os.getpid()
 GETPPID = f"tracepoint:syscalls:sys_enter_getppid /pid == {ME}/"
-
-
-def bpf_fds() -> list[str]:
-    """This process's open BPF objects and perf events."""
-    out = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(("anon_inode:bpf", "anon_inode:[perf_event]", "anon_inode:[eventpoll]")):
-            out.append(target)
-    return sorted(out)
 
 
 def kernel_maps() -> str:
