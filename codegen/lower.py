@@ -144,7 +144,7 @@ class ProbeLowering:
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[_Loop] = []
         self._block_count = 0
-        self._scratch: tuple[ir.Value, ir.Block] | None = None  # (entry pointer, its lookup block)
+        self._scratch: tuple[ir.Value, ir.Block, ir.Block] | None = None  # (entry pointer, lookup block, body)
         self.callback_ctx: ir.Value | None = None  # inside a for-map callback: its context
         # Variables a for-map loop body uses (the loop's own and those it shares with the probe).
         self.shared_vars = {var_key(v) for loop in walk(unit.probe)
@@ -297,7 +297,9 @@ class ProbeLowering:
     def map_update(self, node: ast.Map, key: ir.Value, value: ir.Value) -> None:
         """map_update_elem; when the map is full, tell user space (which warns once)."""
         ret = self.bb.map_update_elem(self.map_ptr(node.name), key, value)
-        full, ok, done = self.if_else(self.b.icmp_signed("==", ret, I64(-E2BIG)), "map_full")
+        # Compare 32 bits: older kernels (6.1) return the int error zero-extended.
+        ret32 = self.b.trunc(ret, ir.IntType(32))
+        full, ok, done = self.if_else(self.b.icmp_signed("==", ret32, ir.IntType(32)(-E2BIG)), "map_full")
         self.b.position_at_end(full)
         self.emit_event(self.state.map_full_event(node), [])
         self.b.branch(done)
@@ -398,19 +400,28 @@ class ProbeLowering:
     def scratch(self, size: int, name: str, zero_once: bool = False) -> ir.Value:
         """A buffer too big for the 512-byte BPF stack (a stack trace, a key
         holding one): a slice of this program's entry of the per-CPU scratch
-        map. The address is computed before the body, so it dominates every use."""
+        map. The address is computed at the start of the body, right after the
+        lookup's NULL check (older verifiers refuse any use before it), so it
+        dominates every use."""
         if self._scratch is None:
             entry = self.state.scratch_entry()
+            after = self.bb.body  # where the lookup goes once it found the entry
             base = self.bb.mark_aligned(self.bb.guarded_entry_lookup(self.state.scratch, entry, "scratch"))
-            self._scratch = (base, self.bb.body)
-        base, pre = self._scratch
+            self._scratch = (base, self.bb.body, after)
+        base, pre, after = self._scratch
         offset = self._scratch_used
         self._scratch_used += T.align_up(size, 8)
         self.state.scratch_size(self._scratch_used)
-        with self.b.goto_block(pre):
+        with self.b.goto_block(pre):  # address arithmetic only: no access before the NULL check
             ptr = self.bb.gep(base, offset, name)
-            if zero_once:
-                self.bb.memset(ptr, size)
+        b = ir.IRBuilder(after)
+        b.position_at_start(after)
+        if zero_once:  # 8-byte stores: the slot is 8-aligned and a multiple of 8 long
+            for off in range(0, T.align_up(size, 8), 8):
+                word = b.gep(ptr, [I64(off)], source_etype=I8) if off else ptr
+                b.store(I64(0), word, align=8)
+        if self.b.block is after:  # its insertion point moved with what went before it
+            self.b.position_at_end(after)
         return ptr
 
     def slot_uninit(self, t: T.Type, name: str) -> ir.Value:
