@@ -160,3 +160,8 @@ def test_typed_variables_keep_their_width():
     r = run_begin('let $w: uint8; $w = 255; $w++; let $s: int8 = 127; $s++; let $u: uint32 = 5; $u -= 6; '
                   'printf("%d %d %u\\n", $w, $s, $u);')
     assert r.out == "0 -128 4294967295\n\n\n", r
+
+
+def test_printing_tuples():
+    r = run_begin('print((1, "a", (2, "b"))); $t = (3, "c"); print($t); @t[1] = (5, "x"); printf("%d %s\\n", $t.0, $t.1);')
+    assert r.out == "(1, a, (2, b))\n(3, c)\n3 c\n\n\n@t[1]: (5, x)\n", r
