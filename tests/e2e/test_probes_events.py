@@ -1,7 +1,7 @@
 """End-to-end: software, hardware, interval and profile probes, and listing
 the kernel's probes."""
 
-from conftest import needs_root, run_pytrace
+from conftest import needs_root, py_workload, run_pytrace
 
 pytestmark = needs_root
 
@@ -23,7 +23,12 @@ def test_interval_ticks_then_exit():
 
 
 def test_profile_fires_on_every_cpu():
-    r = run_pytrace("-e", "profile:hz:100 { @[cpu] = 1; } interval:ms:500 { exit(); }")
+    # Keep every CPU busy for the run: an idle CPU (NOHZ) may take no samples at all.
+    busy = py_workload("import multiprocessing as mp, time\n"
+                       "def spin():\n    end = time.time() + 0.6\n    while time.time() < end: pass\n"
+                       "ps = [mp.Process(target=spin) for _ in range(mp.cpu_count())]\n"
+                       "[p.start() for p in ps]; [p.join() for p in ps]")
+    r = run_pytrace("-e", "profile:hz:100 { @[cpu] = 1; }", "-c", busy)
     assert r.rc == 0, r
     keys = sorted(int(line[2:].split("]")[0]) for line in r.out.splitlines() if line.startswith("@["))
     assert keys == _online_cpus(), r
