@@ -1,5 +1,8 @@
 """rawtracepoint:[MODULE:]EVENT (`rt:`): raw kernel tracepoints, loaded as
-classic BPF_PROG_TYPE_RAW_TRACEPOINT programs; argN are the raw u64 args."""
+classic BPF_PROG_TYPE_RAW_TRACEPOINT programs (which load where BTF-based
+tracing programs are refused). argN are the raw u64 args; `args.NAME` is
+typed from BTF where the kernel has `__probestub_EVENT` (6.4+), whose
+parameters after `__data` are the tracepoint's arguments."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ class RawTracepointProvider(ProbeProvider):
     name = "rawtracepoint"
     aliases = ("rt",)
     prog_type = "raw_tracepoint"
-    variable_names = tuple(f"arg{i}" for i in range(12))
+    variable_names = ("args", *(f"arg{i}" for i in range(12)))
     doc = "raw kernel tracepoints: rawtracepoint:[MODULE:]EVENT"
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
@@ -33,6 +36,22 @@ class RawTracepointProvider(ProbeProvider):
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         return list_matching(sorted({f"rawtracepoint:{e}" for _, e in tracefs.all_tracepoints()}), pattern)
+
+    def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
+        from pytrace.lang.probes.fentry import prototype
+
+        proto = prototype("__probestub_" + spec.target["event"])
+        if proto is None or not proto[0]:
+            return None
+        fields = {}
+        for i, (name, t) in enumerate(proto[0][1:]):  # skip `void *__data`
+            # The context holds each argument as a u64 and allows only 8-byte loads:
+            # integers are read whole (the kernel widened them with their sign).
+            if isinstance(t, (T.IntType, T.BoolType)):
+                t = T.S64 if T.is_signed(t) else T.U64
+            if name and not isinstance(t, T.VoidType):
+                fields[name] = T.RecordField(name, 8 * i, t)
+        return T.RecordType(f"struct _rawtracepoint_{spec.target['event']}", 8 * (len(proto[0]) - 1), fields)
 
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
         m = re.fullmatch(r"arg(\d+)", name)

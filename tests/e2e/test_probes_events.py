@@ -74,3 +74,12 @@ def test_list_tracepoints_and_raw_tracepoints():
     assert r.out == "tracepoint:sched:sched_switch\nrawtracepoint:sched_switch\n", r
     r = run_pytrace("-lv", "t:syscalls:sys_enter_getppid")
     assert r.out == "tracepoint:syscalls:sys_enter_getppid\n    int __syscall_nr;\n", r
+
+
+def test_rawtracepoint_argn_and_btf_typed_args():
+    """rt: loads as a classic raw-tracepoint program; args.NAME comes from BTF."""
+    prog = ("rt:sys_enter /pid == cpid && args.id == 110/ "
+            "{ @[probe, args.id, arg1] = count(); @regs = args.regs != 0; }")
+    r = run_pytrace("-e", prog, "-c", py_workload("import os\nfor _ in range(300): os.getppid()"))
+    assert r.rc == 0, r
+    assert r.out == "\n\n@[rawtracepoint:sys_enter, 110, 110]: 300\n@regs: true\n", r
