@@ -231,6 +231,13 @@ class BTF:
         self._found[key] = tid
         return tid
 
+    def names(self, kind: str) -> list[str]:
+        """Every name of one kind (e.g. all kernel functions), unsorted."""
+        if self._names is None:
+            self._index()
+        k = KIND_IDS[kind]
+        return [self.str_at(key >> 8) for key in self._names if key & 0x7F == k]
+
     def type(self, type_id: int) -> BtfType:
         if type_id < self.first_id and self.base is not None:
             return self.base.type(type_id)

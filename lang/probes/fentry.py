@@ -106,6 +106,26 @@ class FentryProvider(ProbeProvider):
                 return ContextVar(ret, 8 * len(proto[0]))
         return None
 
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
+        """Kernel functions with BTF (listed once, as fentry:, like kprobe:)."""
+        btf = _btf()
+        if self.retprobe or btf is None or not fnmatch.fnmatchcase(self.name, pattern.split(":", 1)[0]):
+            return []
+        out = []
+        for func in sorted(set(btf.names("func"))):
+            name = f"{self.name}:{func}"
+            if not fnmatch.fnmatchcase(name, pattern):
+                continue
+            out.append(name)
+            if verbose:
+                proto = btf.func_proto(func)
+                if proto is not None:
+                    params, ret = proto
+                    out.extend(f"    {btf.type_name(tid)} {pname}" for pname, tid in params)
+                    if ret:
+                        out.append(f"    {btf.type_name(ret)} retval")
+        return out
+
     def unavailable_reason(self) -> str | None:
         if os.path.exists("/sys/kernel/btf/vmlinux"):
             return None

@@ -83,3 +83,12 @@ def test_rawtracepoint_argn_and_btf_typed_args():
     r = run_pytrace("-e", prog, "-c", py_workload("import os\nfor _ in range(300): os.getppid()"))
     assert r.rc == 0, r
     assert r.out == "\n\n@[rawtracepoint:sys_enter, 110, 110]: 300\n@regs: true\n", r
+
+
+def test_list_fentry_functions_with_btf_arguments():
+    r = run_pytrace("-lv", "fentry:vfs_read")
+    assert r.rc == 0, r
+    assert r.out == ("fentry:vfs_read\n    struct file * file\n    char * buf\n    size_t count\n"
+                     "    loff_t * pos\n    ssize_t retval\n"), r
+    r = run_pytrace("-l", "f:vfs_rea*")
+    assert "fentry:vfs_read\n" in r.out and "fentry:vfs_readv\n" in r.out
