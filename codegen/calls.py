@@ -427,20 +427,8 @@ def _counted_loop(pl: "ProbeLowering", n: int | ir.Value, name: str, body) -> No
     `body` may branch to `brk` (a block) to leave the loop early."""
     counter = pl.slot_uninit(T.U64, f"{name}_i")
     pl.bb.store(counter, I64(0))
-    head, inner, step, done = (pl.block(f"{name}_{s}") for s in ("cond", "body", "step", "done"))
-    pl.b.branch(head)
-    pl.b.position_at_end(head)
-    i = pl.bb.load(counter)
     limit = I64(n) if isinstance(n, int) else n
-    pl.b.cbranch(pl.b.icmp_unsigned("<", i, limit), inner, done)
-    pl.b.position_at_end(inner)
-    body(i, done)
-    if not pl.b.block.is_terminated:
-        pl.b.branch(step)
-    pl.b.position_at_end(step)
-    pl.bb.store(counter, pl.b.add(pl.bb.load(counter), I64(1)))
-    pl.b.branch(head)
-    pl.b.position_at_end(done)
+    pl.counted_loop(counter, limit, name, lambda i, step, done: body(i, done))
 
 
 def _byte_at(pl: "ProbeLowering", ptr: ir.Value, i: ir.Value) -> ir.Value:

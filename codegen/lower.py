@@ -494,19 +494,30 @@ class ProbeLowering:
         slot = self.var_slot(node.var)
         self.bb.store(slot, self.expr(rng.low))
         high = self.expr(rng.high)
-        head, body, step, done = (self.block(n) for n in ("for_cond", "for_body", "for_step", "for_done"))
+
+        def body(i: ir.Value, step: ir.Block, done: ir.Block) -> None:
+            self.loops.append(_Loop(step, done))
+            self.stmt(node.body)
+            self.loops.pop()
+
+        self.counted_loop(slot, high, "for", body, signed=True)
+
+    def counted_loop(self, counter: ir.Value, limit: ir.Value, name: str, body, signed: bool = False) -> None:
+        """while (*counter < limit) { body(i, step, done); (*counter)++; }: a bounded
+        loop the verifier can walk. `body` may branch to `step` (continue) or
+        `done` (break)."""
+        head, inner, step, done = (self.block(f"{name}_{s}") for s in ("cond", "body", "step", "done"))
         self.b.branch(head)
         self.b.position_at_end(head)
-        i = self.bb.load(slot)
-        self.b.cbranch(self.b.icmp_signed("<", i, high, name="in_range"), body, done)
-        self.b.position_at_end(body)
-        self.loops.append(_Loop(step, done))
-        self.stmt(node.body)
-        self.loops.pop()
+        i = self.bb.load(counter)
+        cmp = self.b.icmp_signed if signed else self.b.icmp_unsigned
+        self.b.cbranch(cmp("<", i, limit, name="in_range"), inner, done)
+        self.b.position_at_end(inner)
+        body(i, step, done)
         if not self.b.block.is_terminated:
             self.b.branch(step)
         self.b.position_at_end(step)
-        self.bb.store(slot, self.b.add(self.bb.load(slot), I64(1)))
+        self.bb.store(counter, self.b.add(self.bb.load(counter), I64(1)))
         self.b.branch(head)
         self.b.position_at_end(done)
 
