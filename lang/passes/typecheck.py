@@ -639,7 +639,13 @@ class TypeChecker:
 
     def stmt_While(self, node: ast.While) -> None:
         self._cond(node.cond)
-        self.stmt(node.body)
+        self.loop_body(node.body)
+
+    def loop_body(self, body: ast.Block) -> None:
+        """A loop's body, where break and continue are allowed."""
+        self.loop_depth += 1
+        self.stmt(body)
+        self.loop_depth -= 1
 
     def stmt_Unroll(self, node: ast.Unroll) -> None:
         n = self.expect_const("unroll", node.count, "count")
@@ -661,7 +667,7 @@ class TypeChecker:
         key = self.declare_var(node.var)
         self.variables[key] = var_t
         node.var.type = self.variables[key]
-        self.stmt(node.body)
+        self.loop_body(node.body)
         self.scopes.pop()
 
     def map_element_type(self, node: ast.Map) -> T.Type:
@@ -678,12 +684,15 @@ class TypeChecker:
         return T.TupleType((key_t, info.value_type))
 
     def stmt_Jump(self, node: ast.Jump) -> None:
+        if node.kind in ("break", "continue") and not self.loop_depth:
+            self.error(f"'{node.kind}' statement is not allowed in a probe", node)
         if node.value is not None:
             self.expr(node.value)
 
     # ------------------------------------------------------------ probes
     def probe(self, unit: ProbeUnit) -> None:
         self.unit = unit
+        self.loop_depth = 0
         self.variables = {}
         self.scopes = [{}]
         self.var_counts = {}

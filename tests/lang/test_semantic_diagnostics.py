@@ -116,3 +116,12 @@ def test_pid_filter_adds_predicate():
     tp, begin = ctx.units
     assert flatten(tp.probe.predicate) == ["Binop", "==", ["Builtin", "pid"], ["Integer", 42]]
     assert begin.probe.predicate is None
+
+
+def test_break_and_continue_outside_a_loop():
+    assert errors("BEGIN { unroll(3) { break; } }") == (
+        "stdin:1:21-26: ERROR: 'break' statement is not allowed in a probe\n"
+        "BEGIN { unroll(3) { break; } }\n"
+        "                    ~~~~~\n")
+    assert errors("BEGIN { continue; }").startswith(
+        "stdin:1:9-17: ERROR: 'continue' statement is not allowed in a probe\n")
