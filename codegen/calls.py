@@ -120,14 +120,6 @@ def _printf(pl: "ProbeLowering", call: ast.Call) -> ir.Value:
     return NONE
 
 
-def _storage(t: T.Type) -> T.Type:
-    if isinstance(t, T.IntType):
-        return T.S64 if t.signed else T.U64
-    if isinstance(t, T.PointerType):
-        return T.U64
-    return t
-
-
 @function("print")
 def _print(pl, call):
     first = call.args[0]
@@ -137,7 +129,7 @@ def _print(pl, call):
         div = pl.expr(call.args[2]) if len(call.args) > 2 else I64(1)
         pl.emit_event(event, [(top, T.S64, T.S64), (div, T.S64, T.S64)])
         return NONE
-    t = _storage(first.type)
+    t = T.storage_type(first.type)
     event = pl.state.add_event("print_value", "", [t])
     pl.emit_event(event, [(pl.expr(first), first.type, t)])
     return NONE

@@ -210,6 +210,10 @@ class ProbeLowering:
 
     def store_value(self, dst: ir.Value, offset: int, value: ir.Value, src_t: T.Type, dst_t: T.Type) -> None:
         """Write a value of type src_t into memory laid out as dst_t."""
+        if isinstance(src_t, T.PointerType) and src_t.addrspace == "ctx" and isinstance(dst_t, T.RecordType):
+            # `args` as a value: the context has the record's layout.
+            self.bb.probe_read(self.bb.gep(dst, offset), dst_t.size, value, user=False)
+            return
         if isinstance(dst_t, T.TupleType) and isinstance(src_t, T.TupleType):
             for (so, st), (do, dt) in zip(zip(src_t.offsets(), src_t.elems), zip(dst_t.offsets(), dst_t.elems)):
                 elem = self.load_value(self.bb.gep(value, so), st)
@@ -693,6 +697,8 @@ class ProbeLowering:
     def expr_Unop(self, node: ast.Unop) -> ir.Value:
         if node.op == "*":
             return memory.deref(self, node)
+        if node.op == "&":
+            return self.b.ptrtoint(self.var_slot(node.operand), I64, name="addr")
         value = self.expr(node.operand)
         if node.op == "!":
             return self.bb.bool_i64(self.b.icmp_unsigned("==", value, I64(0)))

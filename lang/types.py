@@ -391,3 +391,18 @@ def describe(t: Type | None) -> str:
     if isinstance(t, IntType):
         return t.name
     return t.name
+
+
+def storage_type(t: Type) -> Type:
+    """How a value is stored in a map or sent to user space: integers widen
+    to 64 bits (keeping their sign), tuples widen element-wise, and `args`
+    (a pointer into the probe's context) is stored as the record it points to."""
+    if isinstance(t, IntType):
+        return S64 if t.signed else U64
+    if isinstance(t, PointerType):
+        if t.addrspace == "ctx" and isinstance(t.pointee, RecordType):
+            return t.pointee
+        return t  # kept (8 bytes): str(@m[k]) still knows user from kernel memory
+    if isinstance(t, TupleType):
+        return TupleType(tuple(storage_type(e) for e in t.elems))
+    return t

@@ -11,7 +11,7 @@ import struct
 
 from pytrace.codegen.artifact import MapSpec
 from pytrace.runtime import bpf, symbols, user_values
-from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Record, Stats
+from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Record, Stats, Symbolic
 
 
 def _decode_int(data: bytes, size: int, signed: bool) -> int:
@@ -52,8 +52,9 @@ def decode(layout: dict, data: bytes):
         return data[0] != 0
     if kind == "string":
         return _decode_string(data[: layout["size"]])
-    if kind == "pointer":
-        return _decode_int(data, 8, False)
+    if kind == "pointer":  # printed as hex, as current bpftrace does (JSON keeps the number)
+        n = _decode_int(data, 8, False)
+        return Symbolic(f"0x{n:x}", n)
     if kind == "tuple":
         return tuple(decode(f["layout"], data[f["offset"]:]) for f in layout["fields"])
     if kind in ("count", "sum", "min", "max"):

@@ -28,16 +28,7 @@ _INDEXED = {
 LOGICAL = {"&&", "||"}
 
 
-def _storage_type(t: T.Type) -> T.Type:
-    """How a value is stored in a map or sent to user space: integers widen
-    to 64 bits (keeping their sign); tuples widen element-wise."""
-    if isinstance(t, T.IntType):
-        return T.S64 if t.signed else T.U64
-    if isinstance(t, T.PointerType):  # kept (8 bytes): str(@m[k]) still knows user from kernel memory
-        return t
-    if isinstance(t, T.TupleType):
-        return T.TupleType(tuple(_storage_type(e) for e in t.elems))
-    return t
+_storage_type = T.storage_type
 
 
 def _merge(old: T.Type, new: T.Type) -> T.Type | None:
@@ -355,6 +346,8 @@ class TypeChecker:
         return T.S64 if signed else T.U64
 
     def expr_Unop(self, node: ast.Unop) -> T.Type:
+        if node.op == "&":
+            return self.address_of(node)
         t = self.expr(node.operand)
         if node.op == "!":
             if not T.is_integerish(t):
@@ -373,6 +366,14 @@ class TypeChecker:
         if node.op == "-":
             return T.S64
         return _arith(t, t)
+
+    def address_of(self, node: ast.Unop) -> T.Type:
+        """`&$var`: the address of a scratch variable's stack slot."""
+        if not isinstance(node.operand, ast.Variable):
+            self.expr(node.operand)
+            self.error("The & operator can only take the address of a scratch variable", node)
+            return T.U64
+        return T.PointerType(self.expr(node.operand), "kernel")
 
     def expr_Increment(self, node: ast.Increment) -> T.Type:
         target = node.target

@@ -55,6 +55,11 @@ def _field_type(decl: str, size: int, signed: bool, user_pointers: bool) -> tupl
     if base == "bool" or base == "_Bool":
         return name, T.BOOL
     bits = 8 * size if size in (1, 2, 4, 8) else 64
+    # The C type decides the sign (the format's `signed:` is 0 for every syscall
+    # argument); the field's size decides the width, as in bpftrace.
+    named = T.INT_TYPE_NAMES.get(" ".join(base.split()))
+    if isinstance(named, T.IntType):
+        signed = named.signed
     return name, T.IntType(bits, signed)
 
 

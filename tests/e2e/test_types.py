@@ -111,3 +111,26 @@ def test_define_constants_and_header_macros():
     r = run_pytrace("-e", prog)
     assert r.rc == 0, r
     assert r.out == "(16, -3, 2, 10)\n\n\n", r
+
+
+def test_pointers_print_as_hex_and_args_as_a_record():
+    from conftest import py_workload, run_pytrace
+
+    r = run_pytrace("-e", "BEGIN { $p = (int8 *)1234; @p = $p; printf(\"%p %d\\n\", $p, $p); exit(); }")
+    assert r.rc == 0, r
+    assert r.out == "0x4d2 1234\n\n\n@p: 0x4d2\n", r
+    r = run_pytrace("-e", "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { print(args); @[args] = count(); }",
+                    "-c", py_workload("import os\nos.getppid(); os.getppid()"))
+    assert r.rc == 0, r
+    assert r.out == ("{ .__syscall_nr = 110 }\n{ .__syscall_nr = 110 }\n\n\n"
+                     "@[{ .__syscall_nr = 110 }]: 2\n"), r
+
+
+def test_address_of_a_variable():
+    from conftest import run_pytrace
+
+    prog = ("struct bits { unsigned long long a:1; unsigned long long b:1; unsigned long long c:2; } "
+            "BEGIN { $v = (uint64)0x1e; $b = *(struct bits *)(&$v); printf(\"%d %d %d\\n\", $b.a, $b.b, $b.c); exit(); }")
+    r = run_pytrace("-e", prog)
+    assert r.rc == 0, r
+    assert r.out == "0 1 3\n\n\n", r
