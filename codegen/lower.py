@@ -197,7 +197,7 @@ class ProbeLowering:
         return ptr
 
     def const_string(self, text: str, size: int, name: str = "str") -> ir.Value:
-        data = text.encode()[: size - 1]
+        data = text.encode("utf-8", "surrogateescape")[: size - 1]
         ptr = self.slot(T.StringType(size), name)
         for off in range(0, len(data), 8):
             chunk = data[off:off + 8]

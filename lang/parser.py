@@ -443,6 +443,12 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _ESCAPE_RE = re.compile(r"\\(?:([0-7]{1,3})|[xX]([0-9a-fA-F]{0,2})|(.))", re.S)
 
 
+def _byte(n: int) -> str:
+    """An escaped byte: bytes >= 0x80 become surrogate escapes, so the string
+    encodes back to exactly that byte (utf-8 with errors="surrogateescape")."""
+    return chr(n) if n < 0x80 else chr(0xDC00 + n)
+
+
 def decode_string(body: str) -> tuple[str, list[tuple[int, int, str]]]:
     """Decode C escapes in a string literal's body (the text between the
     quotes). Returns the value and a list of (start, end, message) errors,
@@ -456,12 +462,12 @@ def decode_string(body: str) -> tuple[str, list[tuple[int, int, str]]]:
             if int(octal, 8) > 255:
                 errors.append((m.start(), m.end(), f"octal escape sequence out of range '\\{octal}'"))
                 return ""
-            return chr(int(octal, 8))
+            return _byte(int(octal, 8))
         if hexa is not None:
             if not hexa:
                 errors.append((m.start(), m.end(), "invalid hex escape sequence"))
                 return ""
-            return chr(int(hexa, 16))
+            return _byte(int(hexa, 16))
         if other in _ESCAPES:
             return _ESCAPES[other]
         errors.append((m.start(), m.end(), f"invalid escape character '\\{other}'"))

@@ -20,11 +20,12 @@ def _decode_int(data: bytes, size: int, signed: bool) -> int:
 
 def _decode_string(data: bytes) -> str:
     """A string value; one with no NUL filled its buffer, so was truncated:
-    it gets bpftrace's trailer (config str_trunc_trailer, default "..")."""
+    it gets bpftrace's trailer (config str_trunc_trailer, default "..").
+    Bytes that are not UTF-8 survive as surrogate escapes and print as themselves."""
     end = data.find(b"\0")
     if end < 0:
-        return data.decode("utf-8", errors="replace") + os.environ.get("BPFTRACE_STR_TRUNC_TRAILER", "..")
-    return data[:end].decode("utf-8", errors="replace")
+        return data.decode("utf-8", "surrogateescape") + os.environ.get("BPFTRACE_STR_TRUNC_TRAILER", "..")
+    return data[:end].decode("utf-8", "surrogateescape")
 
 
 def _decode_field(f: dict, data: bytes):

@@ -245,7 +245,7 @@ class TypeChecker:
         return T.U64 if node.value > 2**63 - 1 else T.S64
 
     def expr_String(self, node: ast.String) -> T.Type:
-        return T.StringType(len(node.value.encode()) + 1)
+        return T.StringType(len(node.value.encode("utf-8", "surrogateescape")) + 1)
 
     def expr_Boolean(self, node: ast.Boolean) -> T.Type:
         return T.BOOL

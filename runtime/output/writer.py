@@ -23,8 +23,12 @@ class Writer:
     @classmethod
     def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
         fmt = json_format if format_name == "json" else text_format
+        # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
-            return cls(fmt, open(path, "w", buffering=1), sys.stderr, quiet, owns_out=True)
+            return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
+                       owns_out=True)
+        for stream in (sys.stdout, sys.stderr):
+            stream.reconfigure(errors="surrogateescape")
         return cls(fmt, sys.stdout, sys.stderr, quiet)
 
     def _write(self, stream: TextIO, text: str) -> None:

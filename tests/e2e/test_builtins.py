@@ -134,3 +134,14 @@ def test_join_argv():
                     "-c", py_workload(code))
     assert r.rc == 0, r
     assert r.out.endswith("\n/bin/true x yy\n/bin/true,x,yy\n\n\n"), r  # after the exec of the workload itself
+
+
+def test_non_utf8_bytes_pass_through_unchanged():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pytrace", "-e",
+                           'BEGIN { printf("%s|%d\\n", "a\\x80\\xffb", strlen("a\\x80\\xffb")); exit(); }'],
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"a\x80\xffb|4\n\n\n"
