@@ -136,5 +136,5 @@ def test_run_execsnoop():
     r = _tool("execsnoop", "/bin/sh -c '/bin/echo one two; exit 0'")
     assert r.rc == 0, r
     assert r.out.startswith("TIME(ms)   PID   ARGS\n"), r
-    assert re.search(r"^\d+ +\d+ /bin/sh -c /bin/echo one two; exit 0$", r.out, re.M), r
-    assert re.search(r"^\d+ +\d+ /bin/echo one two$", r.out, re.M), r
+    assert re.search(r"^\d+ +\d+ +/bin/sh -c /bin/echo one two; exit 0$", r.out, re.M), r
+    assert re.search(r"^\d+ +\d+ +/bin/echo one two$", r.out, re.M), r
