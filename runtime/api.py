@@ -144,7 +144,7 @@ class Probes:
     def _start(self) -> None:
         from pytrace.runtime import driver
         from pytrace.runtime.attach import AttachError as KernelAttachError
-        from pytrace.runtime.loader import LoadError
+        from pytrace.runtime.loader import LoadError, MapError
 
         driver.ensure_kernel_fs()
         try:
@@ -153,6 +153,8 @@ class Probes:
             self._tracer.attach()
         except LoadError as e:
             raise AttachError(self._refusal(e.program, e.reason, None), e.program.probe) from e
+        except MapError as e:
+            raise AttachError(e.describe(), "") from e
         except KernelAttachError as e:
             raise AttachError(self._refusal(e.program, e.reason, e.hint), e.program.probe) from e
 

@@ -227,7 +227,7 @@ class Run:
             return driver.verify_only(source, artifact, args)
         out = driver.make_output(args)
         from pytrace.runtime.attach import AttachError
-        from pytrace.runtime.loader import LoadError
+        from pytrace.runtime.loader import LoadError, MapError
         from pytrace.runtime.session import Tracer
 
         # Like bpftrace, probes that target a process (uprobes, watchpoints) use -c's child.
@@ -253,6 +253,9 @@ class Run:
                 return 1
             except AttachError as e:
                 sys.stderr.write(_kernel_refusal(source, e.program, e.reason, e.hint))
+                return 1
+            except MapError as e:
+                sys.stderr.write(e.describe() + "\n")
                 return 1
             if args.dry_run:
                 return 0

@@ -47,12 +47,21 @@ def ensure_kernel_fs() -> None:
 
 def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
-    for part in (__version__, os.uname().release, source.name, source.text, repr(options.params),
+    for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  options.max_strlen, options.max_map_keys, options.unsafe, options.has_child,
                  options.pid_filter, _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
+
+
+def _boot_id() -> str:
+    """Kernel addresses resolved at compile time (kaddr) change with every boot (KASLR)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def _code_stamp() -> str:
@@ -130,10 +139,10 @@ def verify_only(source: Source, artifact: Artifact, args) -> int:
     for prog in artifact.programs:
         try:
             loaded = loader.load(artifact, {}, log_level, programs=[prog])
-        except loader.LoadError as e:
+        except (loader.LoadError, loader.MapError) as e:
             failures += 1
             sys.stderr.write(f"{e.describe()}\n")
-            if args.verbose and e.error.log:
+            if args.verbose and getattr(e.error, "log", ""):
                 sys.stderr.write(e.error.log + "\n")
             continue
         if log_level:

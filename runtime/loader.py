@@ -58,6 +58,21 @@ class LoadError(Exception):
         return f"{where}ERROR: probe {self.program.probe}: {self.reason}"
 
 
+class MapError(Exception):
+    """The kernel refused to create a map (too big, no memory, not permitted)."""
+
+    def __init__(self, spec: MapSpec, error: bpf.BPFError) -> None:
+        self.spec, self.error = spec, error
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        s = self.spec
+        what = "the event ring buffer" if s.name == "__ringbuf" else (
+            "scratch space" if s.name.startswith("__") else f"map {s.name}")
+        return (f"ERROR: the kernel refused to create {what} ({s.max_entries} entries of "
+                f"{s.key_size}-byte keys and {s.value_size}-byte values): {self.error.strerror or self.error}")
+
+
 def patch(insns: bytes, map_fds: list[int], constants: dict[str, int]) -> bytes:
     """Replace map indices with fds, and constant slots with their values."""
     out = bytearray(insns)
@@ -140,7 +155,10 @@ def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
     loaded = Loaded(artifact)
     try:
         for spec in artifact.maps:
-            loaded.map_fds.append(create_map(spec))
+            try:
+                loaded.map_fds.append(create_map(spec))
+            except bpf.BPFError as e:
+                raise MapError(spec, e) from None
         for prog in artifact.programs if programs is None else programs:
             insns = patch(prog.insns, loaded.map_fds, constants)
             btf = progbtf.func_info(insns)  # programs with callbacks carry function BTF

@@ -82,3 +82,11 @@ def test_verifier_log_with_debug_verifier():
     r = run_pytrace("--verify-only", "-d", "verifier", "-e", "BEGIN { @x = 1; }")
     assert r.rc == 0, r
     assert "; verifier log for" in r.err and "processed" in r.err
+
+
+@needs_root
+def test_map_the_kernel_refuses_is_a_plain_error():
+    r = run_pytrace("-e", "BEGIN { @big[1] = 1; exit(); }", env={"BPFTRACE_MAX_MAP_KEYS": "2000000000"})
+    assert r.rc == 1, r
+    assert r.err.startswith("ERROR: the kernel refused to create map @big (2000000000 entries"), r
+    assert "Traceback" not in r.err
