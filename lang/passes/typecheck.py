@@ -96,6 +96,7 @@ class TypeChecker:
         self.scopes: list[dict[str, str]] = [{}]  # name -> key, innermost block last
         self.var_counts: dict[str, int] = {}
         self.typed_vars: set[str] = set()  # declared with a type: `let $x: uint8`
+        self.untyped_vars: set[str] = set()  # declared without a type or value: `let $x;`
 
     # ------------------------------------------------------------ reporting
     def error(self, msg: str, node: ast.Node | None, hints: list[str] | None = None) -> None:
@@ -273,7 +274,10 @@ class TypeChecker:
         return _BTF_TYPED.get(node.name, lambda: var.type)()
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
-        t = self.variables.get(self.var_key(node))
+        key = self.var_key(node)
+        t = self.variables.get(key)
+        if t is None and key in self.untyped_vars:  # `let $x;` read before any assignment
+            t = self.variables[key] = T.S64
         if t is None:
             self.error(f"Undefined or undeclared variable: {node.name}", node)
             return T.S64
@@ -624,7 +628,7 @@ class TypeChecker:
         if node.value is not None:
             self.assign_var(node.var, node.value, node)
         elif node.type_name is None:
-            self.variables.setdefault(key, T.S64)
+            self.untyped_vars.add(key)  # `let $x;`: the first assignment gives the type
         node.var.type = self.variables.get(key)
 
     def _cond(self, node: ast.Expr) -> None:
@@ -698,9 +702,12 @@ class TypeChecker:
         self.scopes = [{}]
         self.var_counts = {}
         self.typed_vars: set[str] = set()
+        self.untyped_vars: set[str] = set()
         if unit.probe.predicate is not None:
             self._cond(unit.probe.predicate)
         self.stmt(unit.probe.block)
+        for key in self.untyped_vars:  # declared with `let $x;` and never assigned
+            self.variables.setdefault(key, T.S64)
         unit.variables = dict(self.variables)
 
 

@@ -32,12 +32,6 @@ CANNOT_WORK = {
                    "No symbol 'rsa_ossl_public_encrypt' in"),
     "threadsnoop": ("glibc 2.34+ moved pthread_create from libpthread into libc (scripts/threadsnoop.bt "
                     "probes libc)", "No symbol 'pthread_create' in"),
-    "tcpconnect": ("0.17's version assigns $saddr/$daddr inside if/else and reads them after it; current "
-                   "bpftrace scopes variables to their block (its tcpconnect.bt declares them with `let` "
-                   "first) and rejects this too", "Undefined or undeclared variable: $saddr"),
-    "tcpdrop": ("0.17's version assigns $saddr/$daddr inside if/else and reads them after it; current "
-                "bpftrace scopes variables to their block and rejects this too",
-                "Undefined or undeclared variable: $saddr"),
 }
 
 

@@ -125,3 +125,22 @@ def test_break_and_continue_outside_a_loop():
         "                    ~~~~~\n")
     assert errors("BEGIN { continue; }").startswith(
         "stdin:1:9-17: ERROR: 'continue' statement is not allowed in a probe\n")
+
+
+def test_variable_read_after_its_block_is_hoisted_with_a_warning():
+    """Older bpftrace scripts (0.17's tcpconnect.bt) assign in if/else and read after."""
+    ctx = analyse(Source("stdin", "BEGIN { if (1) { $x = 5; } else { $x = 7; } @ = $x; }"), Options())
+    assert ctx.diags.render() == (
+        "stdin:1:49-51: WARNING: $x is used outside the block that first assigns it: treating it as "
+        "declared at the start of the probe, as older bpftrace did\n"
+        "BEGIN { if (1) { $x = 5; } else { $x = 7; } @ = $x; }\n"
+        "                                                ~~\n"
+        "HINT: declare it before the block to keep it working: let $x;\n")
+    assert errors("BEGIN { if (1) { $x = 5; } @ = $y; }").startswith(
+        "stdin:1:32-34: ERROR: Undefined or undeclared variable: $y\n")
+
+
+def test_untyped_let_takes_the_type_of_its_first_assignment():
+    ctx = analyse(Source("stdin", 'BEGIN { let $s; if (1) { $s = "abc"; } @ = $s; }'), Options())
+    assert not ctx.diags.items
+    assert str(ctx.units[0].variables["$s"]) == "string[4]"
