@@ -155,3 +155,29 @@ def test_lost_events_are_counted_and_reported():
     assert printed + lost == n, (printed, lost)
     if lost:
         assert f"WARNING: Total lost event count: {lost}\n" in r.err
+
+
+def test_print_map_with_top_and_div_and_hist():
+    r = run_pytrace("-e", 'BEGIN { @c["a"] = 10; @c["b"] = 30; @c["c"] = 20; @c["d"] = 5; print(@c, 2); '
+                    'print(@c, 0, 10); @h = hist(100); @h = hist(3); print(@h); clear(@c); clear(@h); exit(); }')
+    assert r.rc == 0, r
+    bar = "@" * 52
+    assert r.out == ("@c[c]: 20\n@c[b]: 30\n"
+                     "@c[d]: 0\n@c[a]: 1\n@c[c]: 2\n@c[b]: 3\n"
+                     "@h:\n"
+                     f"[2, 4)                 1 |{bar}|\n"
+                     "[4, 8)                 0 |                                                    |\n"
+                     "[8, 16)                0 |                                                    |\n"
+                     "[16, 32)               0 |                                                    |\n"
+                     "[32, 64)               0 |                                                    |\n"
+                     f"[64, 128)              1 |{bar}|\n"
+                     "\n\n\n"), r
+
+
+def test_comma_separated_attach_points_and_probe_builtin():
+    r = run_pytrace("-e", "tracepoint:syscalls:sys_enter_getppid, tracepoint:syscalls:sys_enter_getpid "
+                    "/pid == cpid/ { @[probe] = count(); }",
+                    "-c", py_workload("import os\nfor _ in range(3): os.getppid(); os.getpid()"))
+    assert r.rc == 0, r
+    assert "@[tracepoint:syscalls:sys_enter_getppid]: 3\n" in r.out, r
+    assert r.out.count("tracepoint:syscalls:sys_enter_getpid]") == 1, r
