@@ -71,12 +71,28 @@ def main() -> int:
     if bpftrace:
         version = subprocess.run([bpftrace, "--version"], capture_output=True, text=True).stdout.strip()
         rows.append((version, [time_to_attach([bpftrace, "-e", PROGRAM], env) for _ in range(args.runs)]))
+    whole = PROGRAM + " BEGIN { exit(); }"
+    full = [("pytrace (warm)", [time_whole_run([sys.executable, "-m", "pytrace", "-e", whole], env)
+                                for _ in range(args.runs)])]
+    if bpftrace:
+        full.append((version, [time_whole_run([bpftrace, "-e", whole], env) for _ in range(args.runs)]))
     shutil.rmtree(cache, ignore_errors=True)
-    print(f"time to attach `{PROGRAM}` (median of {args.runs}, min-max):")
+    report(f"time to the attach message for `{PROGRAM}`", rows, args.runs)
+    report("whole run that attaches, runs BEGIN { exit(); }, detaches and exits", full, args.runs)
+    return 0
+
+
+def time_whole_run(argv: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, capture_output=True, env=env, timeout=60, check=True)
+    return time.perf_counter() - start
+
+
+def report(title: str, rows, runs: int) -> None:
+    print(f"{title} (median of {runs}, min-max):")
     for name, times in rows:
         print(f"  {name:34} {statistics.median(times) * 1000:7.0f} ms   "
               f"({min(times) * 1000:.0f}-{max(times) * 1000:.0f})")
-    return 0
 
 
 if __name__ == "__main__":
