@@ -12,7 +12,7 @@ the type checker `tc` (lang/passes/typecheck.py) and returns the result type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from pytrace.lang import ast
@@ -375,7 +375,7 @@ def _signal(call: ast.Call, tc: "TypeChecker") -> T.Type:
     else:
         n = tc.const_int(arg)
         if n is not None and not 1 <= n <= 64:
-            tc.error(f"sig must be between 1 and 64", arg)
+            tc.error("sig must be between 1 and 64", arg)
     return T.VOID
 
 

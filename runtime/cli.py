@@ -11,7 +11,7 @@ import time
 
 from pytrace import __version__
 from pytrace.lang.options import Options
-from pytrace.lang.diagnostics import CompileError, Diagnostic, Diagnostics
+from pytrace.lang.diagnostics import CompileError, Diagnostic
 from pytrace.lang.source import Source, Span
 
 USAGE = """\

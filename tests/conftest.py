@@ -45,6 +45,24 @@ def bpf_fds() -> list[str]:
     return sorted(out)
 
 
+def kernel_maps() -> str:
+    """`bpftool map list`: every BPF map in the kernel."""
+    return subprocess.run(["bpftool", "map", "list"], capture_output=True, text=True).stdout
+
+
+def map_freed(name: str, wait: float = 3.0) -> bool:
+    """Whether a map of this name is gone; the kernel frees a closed map a
+    moment after its last fd goes (an RCU grace period), so wait for it."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while name in kernel_maps():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def py_workload(code: str) -> str:
     """A -c command running Python code (quoted for pytrace's shlex split)."""
     import shlex

@@ -210,7 +210,7 @@ class TypeChecker:
             vt = self.expr(value)
             kind = "scalar"
             if isinstance(vt, T.VoidType):
-                self.error(f"Expression of type 'none' cannot be assigned to a map", value)
+                self.error("Expression of type 'none' cannot be assigned to a map", value)
                 return
             if isinstance(vt, T.AggType):
                 self.error(f"Map value '{vt.name}' cannot be assigned from one map to another. The function "

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pytrace.lang import types as T
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec
+from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
 from pytrace.lang.probes.interval import PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, UNIT_NS, parse_rate
 
 

@@ -8,7 +8,6 @@ stays true). The tracepoint tools also run against a workload."""
 import glob
 import os
 import re
-import sys
 
 import pytest
 

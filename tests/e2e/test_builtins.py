@@ -2,7 +2,6 @@
 
 import os
 import pwd
-import socket
 
 from conftest import needs_root, py_workload, run_pytrace
 

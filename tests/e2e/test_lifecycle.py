@@ -5,27 +5,12 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from conftest import bpf_fds, needs_root, py_workload, run_pytrace
+from conftest import bpf_fds, kernel_maps, map_freed, needs_root, py_workload, run_pytrace
 
 pytestmark = needs_root
-
-
-def map_names() -> str:
-    return subprocess.run(["bpftool", "map", "list"], capture_output=True, text=True).stdout
-
-
-def map_gone(name: str, wait: float = 3.0) -> bool:
-    """The kernel frees a closed map shortly after its last fd goes (RCU); wait for it."""
-    deadline = time.monotonic() + wait
-    while name[1:] in map_names():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def unique_map() -> str:
@@ -46,14 +31,14 @@ def test_signal_runs_end_prints_maps_and_releases_everything(sig):
     name = unique_map()
     proc = start(f'tracepoint:syscalls:sys_enter_getppid {{ {name} = count(); }} '
                  f'BEGIN {{ {name} = count(); }} END {{ printf("end\\n"); }}')
-    assert name[1:] in map_names()
+    assert name[1:] in kernel_maps()
     os.getppid()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert out.startswith("end\n\n\n" + name + ": "), out
     assert int(out.split(": ")[1]) >= 1
-    assert map_gone(name)
+    assert map_freed(name[1:])
 
 
 def test_child_end_stops_tracing_and_releases_everything():
@@ -62,7 +47,7 @@ def test_child_end_stops_tracing_and_releases_everything():
                     "-c", py_workload("import os\nfor _ in range(10): os.getppid()"))
     assert r.rc == 0, r
     assert r.out == f"\n\n{name}: 10\n"
-    assert map_gone(name)
+    assert map_freed(name[1:])
 
 
 def test_exit_builtin_stops_and_exit_code():
@@ -78,7 +63,7 @@ def test_attach_error_half_way_leaves_nothing():
     assert r.rc == 1, r
     assert "rawtracepoint:no_such_tracepoint_xyz" in r.err
     assert "Traceback" not in r.err
-    assert map_gone(name)
+    assert map_freed(name[1:])
 
 
 def test_tracer_api_closes_every_fd_after_attach_failure():

@@ -7,11 +7,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
-from conftest import needs_root
+from conftest import kernel_maps, map_freed, needs_root
 
 pytestmark = needs_root
 
@@ -19,16 +18,6 @@ ME = os.getpid()
 GETPPID = f"tracepoint:syscalls:sys_enter_getppid /pid == {ME}/"
 
 
-def kernel_maps() -> str:
-    return subprocess.run(["bpftool", "map", "list"], capture_output=True, text=True).stdout
-
-
-def map_freed(name: str) -> bool:
-    for _ in range(40):
-        if name not in kernel_maps():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Repl:

@@ -2,7 +2,6 @@
 arrays, enums, sizeof/offsetof, tuples, bools and integer widths, run in
 this kernel with known workloads and exact expected output."""
 
-import pytest
 
 from conftest import needs_root, py_workload, run_pytrace
 from pytrace.lang.btf import BTF

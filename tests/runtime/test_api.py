@@ -3,30 +3,17 @@
 import gc
 import os
 import secrets
-import subprocess
-import time
 
 import pytest
 
 import pytrace
-from conftest import bpf_fds, needs_root
+from conftest import bpf_fds, kernel_maps, map_freed, needs_root
 from pytrace.runtime.output.values import Hist
 
 ME = os.getpid()
 GETPPID = f"tracepoint:syscalls:sys_enter_getppid /pid == {ME}/"
 
 
-def kernel_maps() -> str:
-    return subprocess.run(["bpftool", "map", "list"], capture_output=True, text=True).stdout
-
-
-def map_freed(name: str) -> bool:
-    """The kernel frees a closed map a moment later (after an RCU grace period)."""
-    for _ in range(40):
-        if name not in kernel_maps():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def my_comm() -> str:
