@@ -8,7 +8,8 @@ from llvmlite import ir
 
 from pytrace.codegen import emit
 from pytrace.codegen.artifact import Artifact, ProgramSpec
-from pytrace.codegen.lower import ModuleState, ProbeLowering
+from pytrace.codegen.lower import ProbeLowering
+from pytrace.codegen.state import ModuleState
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext, ProbeUnit
 from pytrace.lang.visitor import walk
