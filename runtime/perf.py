@@ -209,21 +209,27 @@ def _pmu_format_bit(name: str, field: str) -> int | None:
     return int(spec.partition(":")[2].split("-")[0])
 
 
+def _dynamic_probe_attr(pmu: str, retprobe: bool, what: str, why_missing: str = "") -> PerfEventAttr:
+    """perf_event_attr for the kprobe/uprobe PMU, with its retprobe bit set if asked."""
+    if not pmu_available(pmu):
+        raise PerfError(_errno.ENOENT, f"cannot open {what}: {pmu}s are not available "
+                        f"on this kernel (no {pmu} PMU in {_PMU_DIR}{why_missing})")
+    attr = PerfEventAttr(type=_pmu_type(pmu))
+    if retprobe:
+        bit = _pmu_format_bit(pmu, "retprobe")
+        if bit is None:
+            raise PerfError(_errno.ENOTSUP, f"cannot open {what}: {pmu[0]}ret{pmu[1:]}s are not "
+                            f"supported by this kernel's {pmu} PMU")
+        attr.config |= 1 << bit
+    return attr
+
+
 def open_kprobe(func: str, offset: int = 0, retprobe: bool = False, addr: int = 0) -> int:
     """A kprobe/kretprobe through the kprobe PMU: on func+offset, or on a raw
     kernel address when func is empty."""
     what = f"{'kretprobe' if retprobe else 'kprobe'} on {func or hex(addr)}"
-    if not pmu_available("kprobe"):
-        raise PerfError(_errno.ENOENT, f"cannot open {what}: kprobes are not available "
-                        f"on this kernel (no kprobe PMU in {_PMU_DIR}; "
-                        "CONFIG_KPROBES/CONFIG_KPROBE_EVENTS is probably off)")
-    attr = PerfEventAttr(type=_pmu_type("kprobe"))
-    if retprobe:
-        bit = _pmu_format_bit("kprobe", "retprobe")
-        if bit is None:
-            raise PerfError(_errno.ENOTSUP, f"cannot open {what}: kretprobes are not "
-                            "supported by this kernel's kprobe PMU")
-        attr.config |= 1 << bit
+    attr = _dynamic_probe_attr("kprobe", retprobe, what,
+                               "; CONFIG_KPROBES/CONFIG_KPROBE_EVENTS is probably off")
     name_buf = ctypes.create_string_buffer(func.encode()) if func else None
     if name_buf is not None:
         attr.kprobe_func, attr.probe_offset = ctypes.addressof(name_buf), offset
@@ -237,16 +243,7 @@ def open_uprobe(path: str, offset: int, retprobe: bool = False, pid: int = -1,
     """A uprobe/uretprobe through the uprobe PMU on path at file offset.
     pid == -1 traces every process (opened on cpu 0, like libbpf)."""
     what = f"{'uretprobe' if retprobe else 'uprobe'} on {path}:{offset:#x}"
-    if not pmu_available("uprobe"):
-        raise PerfError(_errno.ENOENT, f"cannot open {what}: uprobes are not available "
-                        f"on this kernel (no uprobe PMU in {_PMU_DIR})")
-    attr = PerfEventAttr(type=_pmu_type("uprobe"))
-    if retprobe:
-        bit = _pmu_format_bit("uprobe", "retprobe")
-        if bit is None:
-            raise PerfError(_errno.ENOTSUP, f"cannot open {what}: uretprobes are not "
-                            "supported by this kernel's uprobe PMU")
-        attr.config |= 1 << bit
+    attr = _dynamic_probe_attr("uprobe", retprobe, what)
     if ref_ctr_offset:
         bit = _pmu_format_bit("uprobe", "ref_ctr_offset")
         if bit is None:

@@ -32,6 +32,13 @@ def run_pytrace(*args: str, stdin: str | None = None, timeout: float = 60, env: 
     return Result(proc)
 
 
+def run_begin(body: str, *args: str, **kw) -> Result:
+    """Run `BEGIN { body exit(); }` and insist it succeeded."""
+    r = run_pytrace(*args, "-e", "BEGIN { " + body + " exit(); }", **kw)
+    assert r.rc == 0, r
+    return r
+
+
 def bpf_fds() -> list[str]:
     """This process's open BPF objects, perf events and epoll fds, sorted."""
     out = []

@@ -3,15 +3,9 @@
 import os
 import pwd
 
-from conftest import needs_root, py_workload, run_pytrace
+from conftest import needs_root, py_workload, run_begin, run_pytrace
 
 pytestmark = needs_root
-
-
-def run_begin(body: str, *args: str, **kw):
-    r = run_pytrace(*args, "-e", "BEGIN { " + body + " exit(); }", **kw)
-    assert r.rc == 0, r
-    return r
 
 
 def test_ncpus_numaid_jiffies_cgroup():

@@ -1,17 +1,11 @@
 """End-to-end: control flow, scratch variables and their scopes, config
 blocks and map declarations, on the live kernel with exact output."""
 
-from conftest import needs_root, py_workload, run_pytrace
+from conftest import needs_root, py_workload, run_begin, run_pytrace
 
 pytestmark = needs_root
 
 GETPPID_5 = py_workload("import os\nfor _ in range(5): os.getppid()")
-
-
-def run_begin(body: str, *args: str, **kw):
-    r = run_pytrace(*args, "-e", "BEGIN { " + body + " exit(); }", **kw)
-    assert r.rc == 0, r
-    return r
 
 
 def test_while_break_continue():
