@@ -7,8 +7,8 @@ swaps in real file descriptors. Run-time constants (such as `cpid`) are
 `ld_imm64` with src_reg=BPF_PSEUDO_MAP_FD and imm = CONST_BASE + slot; the
 loader replaces them with plain 64-bit immediates.
 
-Ring-buffer records start with a u64 event id: ids below ACTION_BASE are
-entries of `events` (printf, print of a value, map operations, exit).
+Ring-buffer records start with a u64 event id, the index of an entry of
+`events`; the record's arguments follow at that entry's `arg_offsets`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ class EventSpec:
     """Something a probe sends to user space through the ring buffer."""
 
     id: int
-    kind: str  # "printf", "print_value", "print_map", "clear", "zero", "exit"
+    # What user space does with the record (runtime/session.py has a handler per
+    # kind): "printf", "print_value", "print_map", "clear", "zero", "exit",
+    # "time", "cat", "system", "join", "map_full".
+    kind: str
     fmt: str = ""  # printf format
     arg_layouts: list[dict] = field(default_factory=list)
     arg_offsets: list[int] = field(default_factory=list)  # offsets after the 8-byte id

@@ -169,7 +169,10 @@ class ProbeLowering:
         return self.bb.map_lookup_elem(self.map_ptr(node.name), key, name=f"lookup_{node.name.lstrip('@')}")
 
     def if_else(self, cond: ir.Value, name: str):
-        """`with self.if_else(c, 'x') as (then, otherwise):` helper returning blocks."""
+        """Branch on `cond` to two new blocks; returns (then, otherwise, done).
+
+        The caller positions the builder in each block in turn and branches
+        both to `done`: `then, other, done = self.if_else(c, "x")`."""
         then, other, done = self.block(f"{name}_then"), self.block(f"{name}_else"), self.block(f"{name}_done")
         self.b.cbranch(cond, then, other)
         return then, other, done
