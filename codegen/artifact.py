@@ -71,7 +71,9 @@ class ProgramSpec:
     span: list[int] | None = None  # [start, end] offsets of the attach point in the source
     unavailable: str | None = None  # why this kernel cannot attach it
     hint: str | None = None  # what to try instead
-    when: str = ""  # "BEGIN"/"END" for the special probes
+    # From the provider's declared properties (lang/probes/base.ProbeProvider):
+    when: str = ""  # runs_at: "BEGIN"/"END" for the special probes run once by test-run
+    warn_never_fired: str = ""  # non-empty: warn if it attached but never ran, calling it this ("kprobe")
 
 
 @dataclass

@@ -18,9 +18,6 @@ VARIABLES: dict[str, Callable[["ProbeLowering", ast.Builtin], ir.Value]] = {}
 FUNCTIONS: dict[str, Callable[["ProbeLowering", ast.Call], ir.Value]] = {}
 AGGREGATIONS: dict[str, Callable[["ProbeLowering", ast.Map, ast.Call], None]] = {}
 
-USER_SPACE_PROVIDERS = {"uprobe", "uretprobe", "usdt"}
-KERNEL_FUNCTION_PROVIDERS = {"kprobe", "kretprobe", "fentry", "fexit"}
-
 
 def variable(name: str):
     def register(fn):
@@ -187,12 +184,10 @@ def _str(pl, call):
     # prints it with bpftrace's trailer ("..").
     size = t.size + 1 if len(call.args) == 1 else t.size
     buf = pl.slot(T.StringType(size), "str")
-    at = arg.type
-    user = (at.addrspace == "user") if isinstance(at, T.PointerType) else (
-        pl.unit.provider.name in USER_SPACE_PROVIDERS)
-    if (at.addrspace == "any") if isinstance(at, T.PointerType) else (
-            pl.unit.provider.name in KERNEL_FUNCTION_PROVIDERS):
-        user = None  # a kernel function's argument may point to user memory (a syscall's path)
+    # A pointer's own address space, else the provider's (an integer such as arg0);
+    # "any": a kernel function's argument may point to user memory (a syscall's path).
+    space = arg.type.addrspace if isinstance(arg.type, T.PointerType) else pl.unit.provider.addrspace
+    user = None if space == "any" else space == "user"
     pl.bb.probe_read_str(buf, size, value, user)
     return buf
 
@@ -568,7 +563,7 @@ def _join(pl, call):
     base = pl.expr(arr)
     t = call.arg_type
     user = (arr.type.addrspace == "user") if isinstance(arr.type, T.PointerType) else (
-        pl.unit.provider.name in USER_SPACE_PROVIDERS)
+        pl.unit.provider.addrspace == "user")
     if isinstance(arr.type, T.PointerType) and arr.type.addrspace == "any":
         user = None
     ptr = pl.slot(T.U64, "join_ptr")
@@ -618,7 +613,7 @@ def _copy_bytes(pl: "ProbeLowering", dst: ir.Value, node: ast.Expr, value: ir.Va
     if isinstance(t, (T.ArrayType, T.StringType, T.RecordType)):
         pl.bb.memcpy(dst, value, min(n, t.size))
         return
-    user = (t.addrspace == "user") if isinstance(t, T.PointerType) else pl.unit.provider.name in USER_SPACE_PROVIDERS
+    user = (t.addrspace == "user") if isinstance(t, T.PointerType) else pl.unit.provider.addrspace == "user"
     pl.bb.probe_read(dst, n, value, user=user)
 
 

@@ -19,7 +19,7 @@ PER_ATTACH_POINT = {"probe", "args", "func"}
 
 
 def _needs_one_program_per_spec(unit: ProbeUnit) -> bool:
-    if getattr(unit.provider, "program_per_attach_point", False):  # fentry: loaded for one function
+    if unit.provider.program_per_attach_point:
         return True
     return len(unit.specs) > 1 and any(
         isinstance(n, ast.Builtin) and (n.name in PER_ATTACH_POINT or n.name.startswith("arg"))
@@ -58,5 +58,5 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
             location=ap_span.location() if ap_span is not None else "",
             span=[ap_span.start, ap_span.end] if ap_span is not None else None,
             unavailable=provider.unavailable_reason(), hint=provider.alternative_hint(specs[0]),
-            when=provider.name if provider.name in ("BEGIN", "END") else ""))
+            when=provider.runs_at, warn_never_fired=provider.warn_never_fired))
     return art

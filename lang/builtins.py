@@ -255,7 +255,7 @@ def _uaddr(call: ast.Call, tc: "TypeChecker") -> T.Type:
     name = _string_literal(call, tc)
     unit = tc.unit
     binary = unit.specs[0].target.get("binary") if unit is not None and unit.specs else None
-    if unit is None or unit.provider.name not in ("uprobe", "uretprobe", "usdt") or not binary:
+    if unit is None or unit.provider.addrspace != "user" or not binary:
         tc.error("uaddr can only be used with uprobes, uretprobes and usdt probes", call)
         return T.PointerType(T.U64, "user")
     if name is None:
@@ -277,7 +277,7 @@ def _reg(call: ast.Call, tc: "TypeChecker") -> T.Type:
         tc.error("reg() expects a string literal naming a register", arg)
     elif arg.value not in PT_REGS:
         tc.error(f"'{arg.value}' is not a valid register on this architecture (x86_64)", call)
-    elif tc.unit is not None and tc.unit.provider.prog_type != "kprobe":
+    elif tc.unit is not None and not tc.unit.provider.pt_regs_context:
         tc.error(f"The reg function cannot be used with {tc.unit.provider.name} probes", call)
     return T.U64
 

@@ -172,9 +172,8 @@ def list_probes(source: Source | None, args) -> int:
             e.diagnostics.emit(sys.stderr)
             return 1
         for unit in ctx.units:
-            lister = getattr(unit.provider, "list_probes", None)
             for spec in unit.specs:
-                details = lister(spec.name, True)[1:] if args.verbose and lister else []
+                details = unit.provider.list_probes(spec.name, True)[1:] if args.verbose else []
                 sys.stdout.write("".join(line + "\n" for line in [spec.name, *details]))
         return 0
     pattern = args.rest[0] if args.rest else "*"
@@ -185,9 +184,8 @@ def list_probes(source: Source | None, args) -> int:
     if provider is not None:
         pattern = provider.name + ":" + _rest
     out = []
-    for prov in probes.PROVIDERS:  # each lister filters by the pattern (see ProbeProvider)
-        lister = getattr(prov, "list_probes", None)
-        if lister is not None:
-            out.extend(lister(pattern, args.verbose))
+    for prov in probes.PROVIDERS:
+        if prov.listable:  # each filters by the pattern (see ProbeProvider.list_probes)
+            out.extend(prov.list_probes(pattern, args.verbose))
     sys.stdout.write("".join(line + "\n" for line in out))
     return 0

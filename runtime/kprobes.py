@@ -12,8 +12,12 @@ from __future__ import annotations
 import errno as _errno
 import itertools
 import os
+from typing import TYPE_CHECKING
 
 from pytrace.runtime import perf
+
+if TYPE_CHECKING:
+    from pytrace.codegen.artifact import ProgramSpec
 
 _counter = itertools.count()
 
@@ -66,15 +70,16 @@ def _available_functions() -> list[str]:
         return []
 
 
-def never_fired_hint(probe: str, provider: str, func: str, hint: str | None) -> str:
-    """Why a kprobe/fentry probe that attached may never have fired, and what to try."""
-    kind = provider.replace("kretprobe", "kprobe").replace("fexit", "fentry")
+def never_fired_hint(spec: ProgramSpec, func: str) -> str:
+    """Why a program's probe (a kprobe, fentry...: one whose provider declares
+    warn_never_fired) that attached on func may never have fired, and what to try."""
     related = sorted(f for f in set(_available_functions()) if f.startswith(func) and f != func)[:3]
-    tries = [f"{provider}:{f}" for f in related]
+    tries = [f"{spec.provider}:{f}" for f in related]
+    hint = spec.hint
     if hint and hint.startswith("try the tracepoint equivalent: "):
         tries += hint[len("try the tracepoint equivalent: "):].split(", ")
-    text = (f"WARNING: {probe} attached but never fired: the compiler may have inlined {func} "
-            f"into its callers, leaving the {kind} nothing to catch")
+    text = (f"WARNING: {spec.probe} attached but never fired: the compiler may have inlined {func} "
+            f"into its callers, leaving the {spec.warn_never_fired} nothing to catch")
     if tries:
         text += "\nHINT: try " + " or ".join(tries)
     return text + "\n"

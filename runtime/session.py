@@ -24,9 +24,6 @@ from pytrace.runtime.output.values import MapData
 from pytrace.runtime.ringbuf import RingBuffer
 
 
-SILENT_CHECKED = ("kprobe", "kretprobe", "fentry", "fexit")  # providers never_fired() looks at
-
-
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
@@ -75,7 +72,7 @@ class Tracer:
         """Attach every probe; on any failure detach what was attached and raise."""
         self.check_attachable()
         assert self.loaded is not None
-        if any(p.spec.provider in SILENT_CHECKED for p in self.loaded.programs):
+        if any(p.spec.warn_never_fired for p in self.loaded.programs):
             self.count_runs()
         try:
             for prog in self.loaded.programs:
@@ -120,10 +117,10 @@ class Tracer:
         out = []
         for prog in self.loaded.programs:
             spec = prog.spec
-            if spec.provider not in SILENT_CHECKED or bpf.obj_get_info_by_fd(prog.fd).get("run_cnt", 1):
+            if not spec.warn_never_fired or bpf.obj_get_info_by_fd(prog.fd).get("run_cnt", 1):
                 continue
             for a in spec.attach:
-                out.append(kprobes.never_fired_hint(spec.probe, spec.provider, a["func"], spec.hint))
+                out.append(kprobes.never_fired_hint(spec, a["func"]))
         return out
 
     def close(self) -> None:

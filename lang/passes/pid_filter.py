@@ -1,12 +1,11 @@
-"""`-p PID`: probes that cannot filter by pid when they attach get the
-predicate `pid == PID` added in front of their own, as bpftrace does."""
+"""`-p PID`: probes that cannot filter by pid when they attach (their
+provider declares `pid_predicate`) get the predicate `pid == PID` added in
+front of their own, as bpftrace does."""
 
 from __future__ import annotations
 
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
-
-FILTERED_PROVIDERS = {"kprobe", "kretprobe", "fentry", "fexit", "tracepoint", "rawtracepoint"}
 
 
 def pid_filter(ctx: CompileContext) -> None:
@@ -14,7 +13,7 @@ def pid_filter(ctx: CompileContext) -> None:
     if pid is None:
         return
     for unit in ctx.units:
-        if unit.provider.name not in FILTERED_PROVIDERS:
+        if not unit.provider.pid_predicate:
             continue
         probe = unit.probe
         span = probe.attach_points[0].span

@@ -16,7 +16,6 @@ from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
-_USER_PROVIDERS = {"uprobe", "uretprobe", "usdt"}
 # Builtins whose type comes from kernel BTF.
 _BTF_TYPED = {"curtask": ktypes.task_struct_ptr}
 # The element type of `e[i]` by the type of e.
@@ -426,7 +425,7 @@ class TypeChecker:
 
     def default_addrspace(self) -> str:
         """Where a pointer made from an integer points: user memory in uprobes."""
-        return "user" if self.unit is not None and self.unit.provider.name in _USER_PROVIDERS else "kernel"
+        return "user" if self.unit is not None and self.unit.provider.addrspace == "user" else "kernel"
 
     def expr_Cast(self, node: ast.Cast) -> T.Type:
         t = self.expr(node.operand)

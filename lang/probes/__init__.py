@@ -1,6 +1,8 @@
 """The probe-provider registry: every probe type, by name and alias.
 
-Adding a probe type: write its provider module and add it to PROVIDERS."""
+Adding a probe type: write its provider module (a ProbeProvider subclass
+declaring everything about it, see lang/probes/base.py) and register() it
+below; nothing else in the compiler or the runtime names probe types."""
 
 from __future__ import annotations
 
@@ -18,17 +20,37 @@ from pytrace.lang.probes.uprobe import UprobeProvider, UretprobeProvider
 from pytrace.lang.probes.usdt import UsdtProvider
 from pytrace.lang.probes.watchpoint import WatchpointProvider
 
-PROVIDERS: list[ProbeProvider] = [
+PROVIDERS: list[ProbeProvider] = []
+_BY_NAME: dict[str, ProbeProvider] = {}
+
+
+def register(provider: ProbeProvider) -> None:
+    """Add a probe type: its name and aliases now resolve to it, and `-l`
+    lists it. A name already taken is an error."""
+    names = (provider.name, *provider.aliases)
+    taken = [n for n in names if n in _BY_NAME]
+    if taken:
+        raise ValueError(f"probe type name already registered: {', '.join(taken)}")
+    PROVIDERS.append(provider)
+    for n in names:
+        _BY_NAME[n] = provider
+
+
+def unregister(provider: ProbeProvider) -> None:
+    """Remove a probe type added by register() (tests use it to clean up)."""
+    PROVIDERS.remove(provider)
+    for n in (provider.name, *provider.aliases):
+        if _BY_NAME.get(n) is provider:
+            del _BY_NAME[n]
+
+
+for _p in (
     BeginProvider(), EndProvider(), TracepointProvider(), KprobeProvider(), KretprobeProvider(),
     UprobeProvider(), UretprobeProvider(), UsdtProvider(), RawTracepointProvider(),
     FentryProvider(), FexitProvider(), ProfileProvider(), IntervalProvider(),
     SoftwareProvider(), HardwareProvider(), WatchpointProvider(), IterProvider(),
-]
-
-_BY_NAME: dict[str, ProbeProvider] = {}
-for _p in PROVIDERS:
-    for _n in (_p.name, *_p.aliases):
-        _BY_NAME[_n] = _p
+):
+    register(_p)
 
 
 def lookup(name: str) -> ProbeProvider | None:

@@ -63,13 +63,64 @@ class ProbeSpec:
 
 
 class ProbeProvider:
+    """One probe type. Everything the compiler and the runtime need to know
+    about it is declared here, as class attributes or methods; no other
+    module keeps lists of provider names. A new probe type is a subclass in
+    its own module, added to the registry (lang/probes/__init__.py).
+
+    Declared properties (class attributes, defaults below):
+      name, aliases      `name:...` and its short forms in attach points.
+      doc                one line for `-l`-style help.
+      prog_type          which BPF program type runs the probe: a key of the
+                         runtime's program-type table (runtime/loader.py):
+                         "tracepoint", "kprobe", "perf_event",
+                         "raw_tracepoint" or "tracing".
+      attach_kind        the attach mechanism: the "kind" of every attach dict
+                         expand() makes, a key of the runtime's attacher table
+                         (runtime/attach.py), e.g. "kprobe", "uprobe",
+                         "perf_event", "test_run".
+      runs_at            "BEGIN"/"END": the probe has no kernel event; the
+                         runtime runs it once with BPF_PROG_TEST_RUN before the
+                         first / after the last event. "" for event probes.
+      addrspace          where pointers without a declared address space point
+                         (an integer cast to a pointer, str(arg0)...): "kernel",
+                         "user" (uprobes), or "any" (a kernel function's
+                         argument may point to user memory: str() then reads
+                         with the helper that tries both).
+      pt_regs_context    the program's context is a saved `struct pt_regs`, so
+                         reg("name") can read a register.
+      pid_predicate      with -p/-c, add `pid == PID` in front of the probe's
+                         predicate, because its attach mechanism cannot filter
+                         by process itself.
+      program_per_attach_point
+                         every attach point gets its own program, whatever the
+                         probe uses (fentry: a program is loaded for one
+                         function). Otherwise one program serves all of a
+                         probe's attach points unless it uses a builtin whose
+                         value differs between them.
+      warn_never_fired   non-empty: when a probe of this type attached but never
+                         ran, warn that its function may have been inlined,
+                         calling the probe this ("kprobe", "fentry"). "" for
+                         no such warning.
+      variable_names     the variables the provider offers (`args`, `argN`,
+                         `retval`, `func`...), for the resolve pass and docs;
+                         where each lives is variable()/args_type().
+
+    Methods: expand() (required), variable(), args_type(),
+    unavailable_reason(), alternative_hint(), list_probes()."""
+
     name: str = ""
     aliases: tuple[str, ...] = ()
-    prog_type: str = ""  # key of codegen/runtime's program-type table
-    # Variables this provider offers, for the resolve pass and the docs.
-    variable_names: tuple[str, ...] = ()
-    # The longest part count `provider:a:b` accepts, for diagnostics.
     doc: str = ""
+    prog_type: str = ""
+    attach_kind: str = ""
+    runs_at: str = ""
+    addrspace: str = "kernel"
+    pt_regs_context: bool = False
+    pid_predicate: bool = False
+    program_per_attach_point: bool = False
+    warn_never_fired: str = ""
+    variable_names: tuple[str, ...] = ()
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         """Parse the parts after `provider:` and expand wildcards.
@@ -93,10 +144,16 @@ class ProbeProvider:
         """A probe to suggest when this one cannot attach here."""
         return None
 
-    # `-l [PATTERN]`: a provider that can list its probes defines
-    #     list_probes(self, pattern: str, verbose: bool) -> list[str]
-    # returning the full names matching the (canonical-provider) pattern, each
-    # followed, when verbose, by its arguments as indented lines.
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
+        """`-l [PATTERN]`: the full names of this type's probes matching the
+        (canonical-provider) pattern, each followed, when verbose, by its
+        arguments as indented lines. A provider that cannot list returns []."""
+        return []
+
+    @property
+    def listable(self) -> bool:
+        """Whether `-l` can list this probe type (it defines list_probes)."""
+        return type(self).list_probes is not ProbeProvider.list_probes
 
 
 def list_matching(names, pattern: str) -> list[str]:

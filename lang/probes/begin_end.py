@@ -10,20 +10,23 @@ from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
 
 class _Special(ProbeProvider):
     prog_type = "raw_tracepoint"
+    attach_kind = "test_run"
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         if parts:
             raise ProbeError(f"{self.name} probe type takes no arguments")
-        return [ProbeSpec(self.name, self.name, {}, {"kind": "test_run", "when": self.name})]
+        return [ProbeSpec(self.name, self.name, {}, {"kind": self.attach_kind, "when": self.runs_at})]
 
 
 class BeginProvider(_Special):
     name = "BEGIN"
+    runs_at = "BEGIN"
     aliases = ("begin",)
     doc = "runs once when the program starts"
 
 
 class EndProvider(_Special):
     name = "END"
+    runs_at = "END"
     aliases = ("end",)
     doc = "runs once when the program exits"

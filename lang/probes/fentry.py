@@ -63,8 +63,12 @@ class FentryProvider(ProbeProvider):
     name = "fentry"
     aliases = ("f", "kfunc")
     prog_type = "tracing"
+    attach_kind = "tracing"
+    addrspace = "any"  # a kernel function's argument may point to user memory
+    pid_predicate = True
+    program_per_attach_point = True  # the program is loaded for one function
+    warn_never_fired = "fentry"
     retprobe = False
-    program_per_attach_point = True
     variable_names = ("args", "func")
     doc = "kernel function entry with BTF-typed args: fentry:[MODULE:]FUNC"
 
@@ -85,7 +89,7 @@ class FentryProvider(ProbeProvider):
         else:
             funcs = [target]
         return [ProbeSpec(self.name, f"{self.name}:{'vmlinux:' if module else ''}{f}", {"func": f},
-                          {"kind": "tracing", "func": f, "retprobe": self.retprobe})
+                          {"kind": self.attach_kind, "func": f, "retprobe": self.retprobe})
                 for f in funcs]
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:

@@ -28,6 +28,7 @@ class IntervalProvider(ProbeProvider):
     name = "interval"
     aliases = ("i",)
     prog_type = "perf_event"
+    attach_kind = "perf_event"
     doc = "timed output on one CPU: interval:s|ms|us|hz:N"
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
@@ -39,7 +40,7 @@ class IntervalProvider(ProbeProvider):
         else:
             raise ProbeError(f"{unit} is not an accepted unit", ["Use s, ms, us or hz"])
         attach = {
-            "kind": "perf_event", "type": PERF_TYPE_SOFTWARE, "config": PERF_COUNT_SW_CPU_CLOCK,
+            "kind": self.attach_kind, "type": PERF_TYPE_SOFTWARE, "config": PERF_COUNT_SW_CPU_CLOCK,
             "period": period, "cpus": "one",
         }
         return [ProbeSpec(self.name, f"interval:{unit}:{n}", {"unit": unit, "rate": n}, attach)]

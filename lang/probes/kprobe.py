@@ -50,6 +50,11 @@ class KprobeProvider(ProbeProvider):
     name = "kprobe"
     aliases = ("k",)
     prog_type = "kprobe"
+    attach_kind = "kprobe"
+    addrspace = "any"  # a kernel function's argument may point to user memory
+    pt_regs_context = True
+    pid_predicate = True
+    warn_never_fired = "kprobe"
     retprobe = False
     variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func", "sarg0")
     doc = "kernel function entry: kprobe:[MODULE:]FUNC[+OFFSET]"
@@ -75,7 +80,7 @@ class KprobeProvider(ProbeProvider):
         return [
             ProbeSpec(self.name, f"{prefix}{f}{'+' + str(offset) if offset else ''}",
                       {"module": module, "func": f, "offset": offset},
-                      {"kind": "kprobe", "func": f, "module": module, "offset": offset,
+                      {"kind": self.attach_kind, "func": f, "module": module, "offset": offset,
                        "retprobe": self.retprobe})
             for f in funcs
         ]

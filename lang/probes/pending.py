@@ -14,7 +14,7 @@ class _Pending(ProbeProvider):
         if not (self.min_parts <= len(parts) <= self.max_parts) or not all(parts):
             raise ProbeError(f"{self.name} probe must be {self.usage}")
         return [ProbeSpec(self.name, f"{self.name}:{':'.join(parts)}", {"parts": parts},
-                          {"kind": self.name, "parts": parts})]
+                          {"kind": self.attach_kind, "parts": parts})]
 
     def unavailable_reason(self) -> str | None:
         return f"pytrace cannot attach {self.name} probes yet"
@@ -22,6 +22,7 @@ class _Pending(ProbeProvider):
 
 class IterProvider(_Pending):
     name, aliases, prog_type = "iter", ("it",), "tracing"
+    attach_kind = "iter"  # no attacher yet
     max_parts = 2
     usage = "iter:TYPE[:PIN]"
     doc = "BPF iterators over kernel objects: " + usage

@@ -10,11 +10,12 @@ class ProfileProvider(ProbeProvider):
     name = "profile"
     aliases = ("p",)
     prog_type = "perf_event"
+    attach_kind = "perf_event"
     doc = "timed sampling on every CPU: profile:hz|s|ms|us:N"
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         unit, n = parse_rate(self.name, parts)
-        attach = {"kind": "perf_event", "type": PERF_TYPE_SOFTWARE,
+        attach = {"kind": self.attach_kind, "type": PERF_TYPE_SOFTWARE,
                   "config": PERF_COUNT_SW_CPU_CLOCK, "cpus": "all"}
         if unit == "hz":
             attach["freq"] = n

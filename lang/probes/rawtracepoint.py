@@ -18,6 +18,8 @@ class RawTracepointProvider(ProbeProvider):
     name = "rawtracepoint"
     aliases = ("rt",)
     prog_type = "raw_tracepoint"
+    attach_kind = "raw_tracepoint"
+    pid_predicate = True
     variable_names = ("args", *(f"arg{i}" for i in range(12)))
     doc = "raw kernel tracepoints: rawtracepoint:[MODULE:]EVENT"
 
@@ -32,7 +34,7 @@ class RawTracepointProvider(ProbeProvider):
             if not events:
                 raise ProbeError(f"No raw tracepoints match {raw}")
         return [ProbeSpec(self.name, f"rawtracepoint:{e}", {"event": e},
-                          {"kind": "raw_tracepoint", "name": e}) for e in events]
+                          {"kind": self.attach_kind, "name": e}) for e in events]
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         return list_matching(sorted({f"rawtracepoint:{e}" for _, e in tracefs.all_tracepoints()}), pattern)

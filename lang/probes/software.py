@@ -41,6 +41,7 @@ class SoftwareProvider(ProbeProvider):
     name = "software"
     aliases = ("s",)
     prog_type = "perf_event"
+    attach_kind = "perf_event"
     events = SOFTWARE_EVENTS
     perf_type = PERF_TYPE_SOFTWARE
     doc = "kernel software events: software:EVENT[:COUNT]"
@@ -67,7 +68,7 @@ class SoftwareProvider(ProbeProvider):
                 raise ProbeError(f"Invalid count: {parts[1]}") from None
         probe = f"{self.name}:{parts[0]}:{period}"
         return [ProbeSpec(self.name, probe, {"event": name, "count": period},
-                          {"kind": "perf_event", "type": self.perf_type, "config": config,
+                          {"kind": self.attach_kind, "type": self.perf_type, "config": config,
                            "period": period, "cpus": "all", "per_process": True})]
 
 

@@ -95,6 +95,8 @@ class TracepointProvider(ProbeProvider):
     name = "tracepoint"
     aliases = ("t",)
     prog_type = "tracepoint"
+    attach_kind = "tracepoint"
+    pid_predicate = True
     variable_names = ("args",)
     doc = "static kernel tracepoints: tracepoint:CATEGORY:EVENT"
 
@@ -113,7 +115,7 @@ class TracepointProvider(ProbeProvider):
                                  [f"list them with: pytrace -l 'tracepoint:{cat}:*'"])
             matches = [(cat, ev)]
         return [ProbeSpec(self.name, f"tracepoint:{c}:{e}", {"category": c, "event": e},
-                          {"kind": "tracepoint", "category": c, "event": e}) for c, e in matches]
+                          {"kind": self.attach_kind, "category": c, "event": e}) for c, e in matches]
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
         return args_record(spec.target["category"], spec.target["event"])

@@ -51,6 +51,9 @@ class UprobeProvider(ProbeProvider):
     name = "uprobe"
     aliases = ("u",)
     prog_type = "kprobe"
+    attach_kind = "uprobe"
+    addrspace = "user"
+    pt_regs_context = True
     retprobe = False
     variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func")
     doc = "user function entry: uprobe:BINARY:FUNC[+OFFSET]"
@@ -103,7 +106,7 @@ class UprobeProvider(ProbeProvider):
             specs.append(ProbeSpec(
                 self.name, name, {"binary": shown, "func": f, "offset": offset, "address": address,
                                   "readable": readable.get(f, f)},
-                {"kind": "uprobe", "binary": binary, "func": f, "offset": offset, "address": address,
+                {"kind": self.attach_kind, "binary": binary, "func": f, "offset": offset, "address": address,
                  "retprobe": self.retprobe}))
         return specs
 

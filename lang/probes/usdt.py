@@ -76,6 +76,9 @@ class UsdtProvider(ProbeProvider):
     name = "usdt"
     aliases = ("U",)
     prog_type = "kprobe"
+    attach_kind = "uprobe"
+    addrspace = "user"
+    pt_regs_context = True
     variable_names = tuple(f"arg{i}" for i in range(12))
     doc = "user statically defined tracepoints: usdt:BINARY:[PROVIDER:]PROBE"
 
@@ -98,7 +101,7 @@ class UsdtProvider(ProbeProvider):
                              "name one: usdt:BINARY:PROVIDER:PROBE")
         return [ProbeSpec(self.name, f"usdt:{path}:{n.provider}:{n.name}",
                           {"binary": path, "provider": n.provider, "probe": n.name, "args": n.args.split()},
-                          {"kind": "uprobe", "binary": path, "func": "", "offset": 0, "address": n.pc,
+                          {"kind": self.attach_kind, "binary": path, "func": "", "offset": 0, "address": n.pc,
                            "semaphore": n.semaphore, "retprobe": False})
                 for n in found]
 

@@ -15,6 +15,7 @@ class WatchpointProvider(ProbeProvider):
     name = "watchpoint"
     aliases = ("w",)
     prog_type = "perf_event"
+    attach_kind = "watchpoint"
     doc = "hardware memory watchpoints: watchpoint:ADDRESS:LENGTH:MODE"
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
@@ -38,4 +39,4 @@ class WatchpointProvider(ProbeProvider):
         bp_type = sum(BP_TYPES[c] for c in mode)
         return [ProbeSpec(self.name, f"watchpoint:{address:#x}:{length}:{mode}",
                           {"address": address, "length": length, "mode": mode},
-                          {"kind": "watchpoint", "address": address, "length": length, "bp_type": bp_type})]
+                          {"kind": self.attach_kind, "address": address, "length": length, "bp_type": bp_type})]
