@@ -258,7 +258,7 @@ FUNCTIONS["ksym"] = FUNCTIONS["usym"] = _symbol
 
 
 def _address(pl, call):
-    return I64((getattr(call, "address", None) or 0) & (2**64 - 1))  # resolved by the type checker
+    return I64((call.address or 0) & (2**64 - 1))  # resolved by the type checker
 
 
 FUNCTIONS["kaddr"] = FUNCTIONS["uaddr"] = _address
@@ -597,7 +597,7 @@ def _signal(pl, call):
 
 @function("cgroupid")
 def _cgroupid(pl, call):
-    return I64(call.const)
+    return I64(call.const_value)
 
 
 @function("cgroup_path")
@@ -627,11 +627,11 @@ def _ntop(pl, call):
     if len(call.args) == 2:
         pl.bb.store(buf, pl.expr(call.args[0]))
     else:
-        pl.bb.store(buf, I64(10 if getattr(t, "size", 0) == 16 and not T.is_integerish(t) else 2))
+        pl.bb.store(buf, I64(10 if t.size == 16 and not T.is_integerish(t) else 2))
     if T.is_integerish(t) and not isinstance(t, T.PointerType):
         pl.bb.store(buf, value, 4, 8)
     else:
-        _copy_bytes(pl, pl.bb.gep(buf, 8), addr, value, 16 if getattr(t, "size", 4) == 16 else 4)
+        _copy_bytes(pl, pl.bb.gep(buf, 8), addr, value, 16 if t.size == 16 else 4)
     return buf
 
 

@@ -20,7 +20,7 @@ from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.context import ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
-from pytrace.lang.visitor import walk
+from pytrace.lang.visitor import dispatch_table, walk
 
 LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
 EXIT_EVENT = "exit"
@@ -33,7 +33,7 @@ def _flexible(node: ast.Expr) -> bool:
 
 def var_key(var: ast.Variable) -> str:
     """The type checker's name for this scratch variable's slot (see TypeChecker.var_key)."""
-    return getattr(var, "key", var.name)
+    return var.key or var.name
 
 
 class _Loop:
@@ -275,7 +275,7 @@ class ProbeLowering:
 
     # ------------------------------------------------------------ statements
     def stmt(self, node: ast.Stmt) -> None:
-        getattr(self, "stmt_" + type(node).__name__)(node)
+        _STMT_METHODS[type(node)](self, node)
 
     def stmt_Block(self, node: ast.Block) -> None:
         for s in node.stmts:
@@ -522,7 +522,7 @@ class ProbeLowering:
 
     # ------------------------------------------------------------ expressions
     def expr(self, node: ast.Expr) -> ir.Value:
-        return getattr(self, "expr_" + type(node).__name__)(node)
+        return _EXPR_METHODS[type(node)](self, node)
 
     def expr_Integer(self, node: ast.Integer) -> ir.Value:
         return I64(node.value & (2**64 - 1))
@@ -694,7 +694,7 @@ class ProbeLowering:
         return memory.index(self, node)
 
     def expr_Sizeof(self, node: ast.Sizeof) -> ir.Value:
-        return I64(node.value)  # type: ignore[attr-defined]
+        return I64(node.value)
 
     expr_Offsetof = expr_Sizeof
 
@@ -709,3 +709,7 @@ class ProbeLowering:
         t = node.operand.type
         base = self.expr(node.operand)
         return self.load_value(self.bb.gep(base, t.offsets()[node.index]), t.elems[node.index])
+
+
+_EXPR_METHODS = dispatch_table(ProbeLowering, "expr_")
+_STMT_METHODS = dispatch_table(ProbeLowering, "stmt_")

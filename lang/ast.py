@@ -3,8 +3,14 @@
 Plain dataclasses, one per construct, in the style of pycparser: every node
 carries `span` (its source range) as a keyword-only field, and expression
 nodes carry `type`, filled in by the type-checking pass. `children()` walks
-the fields that hold nodes, so the generic visitor (lang/visitor.py) needs no
+the fields that hold nodes, so the walkers in lang/visitor.py need no
 per-class code.
+
+What a pass computes for later stages lives in fields declared with
+`annotation(set_by)`: keyword-only, left out of comparison and repr, and not
+part of the tree (`tree_fields()` leaves them out, so `children()`, the macro
+pass's `clone()`, `flatten()` and the AST dump do not see them). Passes set no
+other attributes on nodes (tests/lang/test_pass_outputs.py checks this).
 
 The parser builds these nodes with no semantics: bare identifiers are
 `Identifier`s, and the resolve pass replaces those that name builtins with
@@ -13,24 +19,38 @@ The parser builds these nodes with no semantics: bare identifiers are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from functools import cache
 from typing import Any, Iterator
 
 from pytrace.lang.source import Span
 
 
-def _span() -> Any:
-    return field(default=None, kw_only=True, repr=False, compare=False)
+def annotation(set_by: str) -> Any:
+    """A field that pass `set_by` fills in: not part of the tree as written."""
+    return field(default=None, kw_only=True, repr=False, compare=False, metadata={"set_by": set_by})
+
+
+def is_annotation(f: Field) -> bool:
+    return "set_by" in f.metadata
+
+
+def tree_fields(node: "Node") -> tuple[Field, ...]:
+    """The fields of a node that make up the tree: everything but annotations."""
+    return _tree_fields(type(node))
+
+
+@cache
+def _tree_fields(cls: type) -> tuple[Field, ...]:
+    return tuple(f for f in fields(cls) if not is_annotation(f))
 
 
 @dataclass(eq=False)
 class Node:
-    span: Span | None = _span()
+    span: Span | None = annotation("parse")  # the source range
 
     def children(self) -> Iterator["Node"]:
-        for f in fields(self):
-            if f.name in ("span", "type"):
-                continue
+        for f in tree_fields(self):
             value = getattr(self, f.name)
             if isinstance(value, Node):
                 yield value
@@ -40,7 +60,7 @@ class Node:
                         yield item
 
     def replace_child(self, old: "Node", new: "Node") -> None:
-        for f in fields(self):
+        for f in tree_fields(self):
             value = getattr(self, f.name)
             if value is old:
                 setattr(self, f.name, new)
@@ -55,8 +75,7 @@ class Node:
 
 @dataclass(eq=False)
 class Expr(Node):
-    # Set by the type pass (a lang.types.Type).
-    type: Any = field(default=None, kw_only=True, repr=False, compare=False)
+    type: Any = annotation("typecheck")  # a lang.types.Type
 
 
 @dataclass(eq=False)
@@ -101,6 +120,8 @@ class Variable(Expr):
     """A scratch variable `$x` (name includes the `$`)."""
 
     name: str
+    # Its slot: "$x", or "$x#2" for a later variable of the same name in a sibling block.
+    key: str | None = annotation("typecheck")
 
 
 @dataclass(eq=False)
@@ -117,8 +138,13 @@ class Map(Expr):
 class Call(Expr):
     name: str
     args: list[Expr] = field(default_factory=list)
-    # Set by the type pass for calls that send data to user space (a FormatInfo).
-    format: Any = field(default=None, kw_only=True, repr=False, compare=False)
+    # Calls that send data to user space: a lang.context.FormatInfo.
+    format: Any = annotation("typecheck")
+    address: int | None = annotation("typecheck")  # kaddr(), uaddr(): the symbol's address
+    signum: int | None = annotation("typecheck")  # signal("NAME"): the signal's number
+    const_value: int | None = annotation("typecheck")  # cgroupid(): the cgroup's inode number
+    key_map: Map | None = annotation("typecheck")  # has_key(): the map lookup it makes
+    arg_type: Any = annotation("typecheck")  # join(): the type of each string read
 
 
 @dataclass(eq=False)
@@ -197,12 +223,14 @@ class Tuple(Expr):
 @dataclass(eq=False)
 class Sizeof(Expr):
     arg: Node  # an Expr or a TypeName
+    value: int | None = annotation("typecheck")  # the size in bytes
 
 
 @dataclass(eq=False)
 class Offsetof(Expr):
     of: Node  # an Expr or a TypeName
     field_path: list[str] = field(default_factory=list)
+    value: int | None = annotation("typecheck")  # the offset in bytes
 
 
 @dataclass(eq=False)
@@ -296,8 +324,8 @@ class AttachPoint(Node):
     provider, which parses it into `provider` and `params`."""
 
     raw: str
-    provider: Any = field(default=None, kw_only=True, repr=False, compare=False)
-    params: Any = field(default=None, kw_only=True, repr=False, compare=False)
+    provider: Any = annotation("bind_probes")  # a lang.probes.base.ProbeProvider
+    params: Any = annotation("bind_probes")
 
 
 @dataclass(eq=False)

@@ -383,10 +383,10 @@ def _cgroupid(call: ast.Call, tc: "TypeChecker") -> T.Type:
     import os
 
     path = _string_literal(call, tc)
-    call.const = 0
+    call.const_value = 0
     if path is not None:
         try:
-            call.const = os.stat(path).st_ino
+            call.const_value = os.stat(path).st_ino
         except OSError as e:
             tc.error(f"cgroupid: can't read {path}: {e.strerror}", call)
     return T.U64

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from pytrace.lang import ast
-
-_HIDDEN = {"span", "type", "provider", "params", "format"}
 
 
 def _label(node: ast.Node, types: bool) -> str:
     parts = [type(node).__name__]
-    for f in fields(node):
-        if f.name in _HIDDEN:
-            continue
+    for f in ast.tree_fields(node):  # not the passes' annotations
         value = getattr(node, f.name)
         if isinstance(value, (str, int, bool)) and not isinstance(value, ast.Node):
             parts.append(repr(value) if isinstance(value, str) else str(value))

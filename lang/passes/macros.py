@@ -17,7 +17,6 @@ run just before the statement that holds the call.
 from __future__ import annotations
 
 import copy
-from dataclasses import fields
 
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
@@ -26,13 +25,13 @@ MAX_DEPTH = 32
 
 
 def clone(node):
-    """A deep copy of a subtree that shares spans (and other non-node values)."""
+    """A deep copy of a subtree that shares spans, other annotations and non-node values."""
     if isinstance(node, list):
         return [clone(n) for n in node]
     if not isinstance(node, ast.Node):
         return node
     new = copy.copy(node)
-    for f in fields(node):
+    for f in ast.tree_fields(node):
         value = getattr(node, f.name)
         if isinstance(value, (ast.Node, list)):
             setattr(new, f.name, clone(value))
@@ -137,7 +136,7 @@ class _Expander:
         ok = True
         for param, arg in zip(macro.params, args):
             want = {ast.Variable: "a variable", ast.Map: "a map"}.get(type(param))
-            if want is None or isinstance(arg, type(param)) and not getattr(arg, "keys", None):
+            if want is None or isinstance(arg, type(param)) and not (isinstance(arg, ast.Map) and arg.keys):
                 continue
             got = {ast.Variable: "a variable", ast.Map: "a map"}.get(type(arg), "an expression")
             self.error(f"Mismatched arg. {macro.name}() expects {want} for arg {param.name} but got {got}.", arg)

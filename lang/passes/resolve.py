@@ -39,6 +39,11 @@ def _positional(ctx: CompileContext, node: ast.PositionalParam, in_str: bool) ->
     return ast.String(value or "", span=node.span)
 
 
+def _keeps_identifiers(call: ast.Call) -> bool:
+    fn = builtins.function(call.name)
+    return fn is not None and fn.keeps_identifiers
+
+
 class _Resolver:
     def __init__(self, ctx: CompileContext, unit: ProbeUnit) -> None:
         self.ctx, self.unit = ctx, unit
@@ -54,8 +59,7 @@ class _Resolver:
         if isinstance(node, ast.PositionalParam):
             in_str = isinstance(parent, ast.Call) and parent.name == "str"
             return _positional(self.ctx, node, in_str)
-        if isinstance(node, ast.Identifier) and isinstance(parent, ast.Call) and getattr(
-                builtins.function(parent.name), "keeps_identifiers", False):
+        if isinstance(node, ast.Identifier) and isinstance(parent, ast.Call) and _keeps_identifiers(parent):
             return node  # e.g. the stack mode in kstack(perf, 8): checked by the builtin
         if isinstance(node, ast.Identifier):
             if isinstance(parent, (ast.Sizeof, ast.Offsetof)) and not self.is_builtin(node.name):

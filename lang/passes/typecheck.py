@@ -8,12 +8,11 @@ map types, the second reports diagnostics against the learned types.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from pytrace.lang import ast, builtins, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
+from pytrace.lang.visitor import dispatch_table
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 # Builtins whose type comes from kernel BTF.
@@ -237,8 +236,7 @@ class TypeChecker:
 
     # ------------------------------------------------------------ expressions
     def expr(self, node: ast.Expr) -> T.Type:
-        method: Callable[[ast.Expr], T.Type] = getattr(self, "expr_" + type(node).__name__)
-        node.type = method(node)
+        node.type = _EXPR_METHODS[type(node)](self, node)
         return node.type
 
     def expr_Integer(self, node: ast.Integer) -> T.Type:
@@ -487,7 +485,7 @@ class TypeChecker:
 
     def expr_Sizeof(self, node: ast.Sizeof) -> T.Type:
         t = self.sized_type(node.arg)
-        node.value = t.size if t is not None else 0  # type: ignore[attr-defined]
+        node.value = t.size if t is not None else 0
         return T.U64
 
     def expr_Offsetof(self, node: ast.Offsetof) -> T.Type:
@@ -505,7 +503,7 @@ class TypeChecker:
                 break
             offset += f.offset
             t = f.type
-        node.value = offset  # type: ignore[attr-defined]
+        node.value = offset
         return T.U64
 
     def expr_Tuple(self, node: ast.Tuple) -> T.Type:
@@ -529,7 +527,7 @@ class TypeChecker:
 
     # ------------------------------------------------------------ statements
     def stmt(self, node: ast.Stmt) -> None:
-        getattr(self, "stmt_" + type(node).__name__)(node)
+        _STMT_METHODS[type(node)](self, node)
 
     def stmt_Block(self, node: ast.Block) -> None:
         self.scopes.append({})
@@ -708,6 +706,10 @@ class TypeChecker:
         for key in self.untyped_vars:  # declared with `let $x;` and never assigned
             self.variables.setdefault(key, T.S64)
         unit.variables = dict(self.variables)
+
+
+_EXPR_METHODS = dispatch_table(TypeChecker, "expr_")
+_STMT_METHODS = dispatch_table(TypeChecker, "stmt_")
 
 
 def typecheck(ctx: CompileContext) -> None:
