@@ -210,10 +210,7 @@ class Probes:
         self._check_open()
         if not self._ended:
             stop = lifecycle.StopConditions(pid=self.program.pid, timeout=timeout)
-            with stop.signals():
-                self._session.run(stop, self._poll_ms)
-                stop.ending()
-                self.detach()
+            lifecycle.run_to_end(self._session, stop, poll=self._poll_ms, end=self.detach)
         return self.exit_code
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:

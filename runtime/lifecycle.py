@@ -274,17 +274,18 @@ class StopConditions:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_to_end(session: Session, stop: StopConditions, poll: Callable[[int], int] | None = None,
-               print_maps: bool = False) -> str:
+def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], int] | None = None,
+               end: Callable[[], None] | None = None, print_maps: bool = False) -> str:
     """From attached to stopped: release the -c child, the event loop under
     signals(), then stop() (and print_maps()) with Ctrl-C ignored. Returns
-    why the loop ended."""
+    why the loop ended. `poll` and `end` replace session.poll and
+    session.stop (the API's take its lock)."""
     with stop.signals():
         if stop.child is not None:
             stop.child.release()
         reason = session.run(stop, poll)
         stop.ending()
-        session.stop()
+        (end or session.stop)()
         if print_maps:
             session.print_maps()
         return reason
