@@ -15,7 +15,9 @@ kernel objects (programs, maps, perf events, links): `close()` releases all
 of them, and so do leaving its `with` block, an exception in it, and garbage
 collection.
 
-This is a facade over `runtime.session.Tracer` and `runtime.driver`.
+This is a facade over `runtime.lifecycle.Session` (the lifecycle the
+command line and the REPL drive too: load, BEGIN, attach, events, detach
+and END) and `runtime.driver`.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from pytrace.lang.diagnostics import CompileError, Diagnostic
+from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.options import Options
-from pytrace.lang.source import Source, Span
+from pytrace.lang.source import Source
 
 __all__ = ["compile", "attach", "Program", "Probes", "Event", "CompileError", "AttachError"]
 
@@ -98,14 +100,14 @@ class Program:
         return sorted(m.name for m in self.artifact.maps if not m.name.startswith("__"))
 
     def attach(self, *, begin: bool = True) -> "Probes":
-        """Load the program and attach every probe, then run BEGIN (unless
-        begin=False: call Probes.begin() yourself). On any failure nothing is
+        """Load the program, run BEGIN, then attach every probe (as the
+        command line does: BEGIN runs before any other probe can fire), and
+        deliver BEGIN's events. begin=False skips BEGIN altogether (it cannot
+        run later: BEGIN comes before attaching). On any failure nothing is
         left in the kernel."""
         probes = Probes(self)
         try:
-            probes._start()
-            if begin:
-                probes.begin()
+            probes._start(begin)
         except BaseException:
             probes.close()
             raise
@@ -115,57 +117,53 @@ class Program:
         return f"<pytrace.Program {', '.join(self.probes)}>"
 
 
-def _release(tracer, state: dict) -> None:
-    """Close a tracer (also called by the garbage collector: no reference to Probes)."""
+def _release(session, state: dict) -> None:
+    """Close a session (also called by the garbage collector: no reference to Probes)."""
     state["closed"] = True
-    tracer.close()
+    session.close()
 
 
 class Probes:
     """An attached program. Thread-safe: every method takes one lock."""
 
     def __init__(self, program: Program) -> None:
-        from pytrace.runtime.session import Tracer
+        from pytrace.runtime.lifecycle import Session
 
         self.program = program
         self._lock = threading.RLock()
         self._queue: deque[Event] = deque()
         self._printf_callbacks: list[Callable[[str], None]] = []
         self._event_callbacks: list[Callable[[Event], None]] = []
-        self._begun = False
         self._ended = False
-        self._lost_checked = time.monotonic()
         self._state = {"closed": False}
-        # The tracer must not keep this object alive (the finalizer holds the tracer).
-        self._tracer = Tracer(program.artifact, _Output(weakref.WeakMethod(self._deliver)), pid=program.pid)
-        self._finalizer = weakref.finalize(self, _release, self._tracer, self._state)
+        # The session must not keep this object alive (the finalizer holds the session).
+        self._session = Session(program.artifact, _Output(weakref.WeakMethod(self._deliver)), pid=program.pid)
+        self._finalizer = weakref.finalize(self, _release, self._session, self._state)
 
     # ------------------------------------------------------------ lifecycle
-    def _start(self) -> None:
-        from pytrace.runtime import driver
-        from pytrace.runtime.attach import AttachError as KernelAttachError
-        from pytrace.runtime.loader import LoadError, MapError
+    def _start(self, begin: bool) -> None:
+        from pytrace.runtime import driver, lifecycle
 
         driver.ensure_kernel_fs()
         try:
-            self._tracer.check_attachable()
-            self._tracer.load()
-            self._tracer.attach()
-        except LoadError as e:
-            raise AttachError(self._refusal(e.program, e.reason, None), e.program.probe) from e
-        except MapError as e:
-            raise AttachError(e.describe(), "") from e
-        except KernelAttachError as e:
-            raise AttachError(self._refusal(e.program, e.reason, e.hint), e.program.probe) from e
-
-    def _refusal(self, prog, reason: str, hint: str | None) -> str:
-        span = Span(self.program.source, prog.span[0], prog.span[1]) if prog.span else None
-        return Diagnostic("ERROR", f"{prog.probe}: {reason}", span, [hint] if hint else []).render().rstrip("\n")
+            self._session.load()
+            if begin:
+                self._session.begin()
+            self._session.attach()
+        except lifecycle.KERNEL_REFUSALS as e:
+            message, probe = lifecycle.refusal(self.program.source, e)
+            raise AttachError(message.rstrip("\n"), probe) from e
+        self.poll(0)  # BEGIN's events; a BEGIN that called exit() ends the program here
 
     @property
     def attached(self) -> int:
         """How many attach points are attached (0 once detached)."""
-        return 0 if self._ended else self._tracer.attached_count
+        return 0 if self._ended else self._session.attached_count
+
+    @property
+    def attached_count(self) -> int:
+        """How many attach points attach() attached (stays after detaching)."""
+        return self._session.attached_count
 
     @property
     def closed(self) -> bool:
@@ -174,20 +172,18 @@ class Probes:
     @property
     def exited(self) -> bool:
         """Whether the program called exit() (it is then detached and its END has run)."""
-        return self._tracer.exited
+        return self._session.exited
 
     @property
     def exit_code(self) -> int:
-        return self._tracer.exit_code
+        return self._session.exit_code
 
     def begin(self) -> None:
-        """Run the BEGIN probes (once); attach() does this unless begin=False."""
+        """BEGIN runs in Program.attach(), before the probes are attached; so
+        this always raises (LifecycleError, a RuntimeError) on attached probes."""
         with self._lock:
             self._check_open()
-            if not self._begun:
-                self._begun = True
-                self._tracer.run_special("BEGIN")
-                self._after_poll()
+            self._session.begin()
 
     def poll(self, timeout: float = 0.1) -> int:
         """Wait up to `timeout` seconds for events and deliver them (to the
@@ -196,16 +192,26 @@ class Probes:
         with self._lock:
             if self.closed or self._ended:
                 return 0
-            n = self._tracer.poll(max(0, int(timeout * 1000)))
-            self._after_poll()
-            if time.monotonic() - self._lost_checked > 1:  # "Lost N events" on stderr, as the CLI does
-                self._lost_checked = time.monotonic()
-                self._tracer.report_lost()
+            n = self._session.poll(max(0, int(timeout * 1000)))  # also "Lost N events" on stderr
+            if self._session.exited:
+                self.detach()
             return n
 
-    def _after_poll(self) -> None:
-        if self._tracer.exited:
-            self.detach()
+    def _poll_ms(self, timeout_ms: int) -> int:
+        return self.poll(timeout_ms / 1000)
+
+    def run(self, timeout: float | None = None) -> int:
+        """Deliver events until the program calls exit(), Ctrl-C or SIGTERM
+        arrives (in the main thread), the `pid` process is gone, or `timeout`
+        seconds pass: the command line's event loop. Then detach and run END,
+        as the command line does. Returns exit()'s code, else 0."""
+        from pytrace.runtime import lifecycle
+
+        self._check_open()
+        if not self._ended:
+            stop = lifecycle.StopConditions(pid=self.program.pid, timeout=timeout)
+            lifecycle.run_to_end(self._session, stop, poll=self._poll_ms, end=self.detach)
+        return self.exit_code
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Events as they arrive, for `timeout` seconds (None: until the
@@ -247,13 +253,7 @@ class Probes:
             if self.closed or self._ended:
                 return
             self._ended = True
-            self._tracer.detach()
-            for warning in self._tracer.never_fired():
-                sys.stderr.write(warning)
-            self._tracer.poll(0)
-            if run_end:
-                self._tracer.run_special("END")
-            self._tracer.report_lost(final=True)
+            self._session.stop(run_end)
 
     def close(self) -> None:
         """Release every kernel object; does not run END (detach() does)."""
@@ -280,7 +280,7 @@ class Probes:
         """One map as a runtime.output.values.MapData (what the printers take)."""
         with self._lock:
             self._check_open()
-            return self._tracer.read_map(name)
+            return self._session.read_map(name)
 
     def maps(self) -> dict:
         """Every map as plain Python: a map without keys is its value (None
@@ -314,7 +314,7 @@ class Probes:
             spec = self.program.artifact.map_by_name(name)
             if spec is None:
                 raise KeyError(name)
-            bpf.map_clear(self._tracer.loaded.map_fds[spec.index], spec.key_size)
+            bpf.map_clear(self._session.map_fd(name), spec.key_size)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("detached" if self._ended else "attached")

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import signal
 import sys
-import time
 
 from pytrace import __version__
 from pytrace.lang.options import Options
-from pytrace.lang.diagnostics import CompileError, Diagnostic
-from pytrace.lang.source import Source, Span
+from pytrace.lang.diagnostics import CompileError
+from pytrace.lang.source import Source
 
 USAGE = """\
 pytrace - a bpftrace-compatible tracing language for Linux, in Python
@@ -122,75 +119,16 @@ def _error(msg: str) -> None:
     sys.stderr.write(f"ERROR: {msg}\n")
 
 
-def _program_span(source: Source, prog) -> Span | None:
-    if prog.span:
-        return Span(source, prog.span[0], prog.span[1])
-    return None
-
-
-def _kernel_refusal(source: Source, prog, reason: str, hint: str | None) -> str:
-    d = Diagnostic("ERROR", f"{prog.probe}: {reason}", _program_span(source, prog), [hint] if hint else [])
-    return d.render()
-
-
 class Run:
     """One pytrace invocation, from argv to exit status."""
 
     def __init__(self, args) -> None:
         self.args = args
-        self.stop_reason: str | None = None
-        self.child_pid = 0
-        self.child_go: int | None = None
-        self.tracer = None
+        self.child = None
 
-    # ------------------------------------------------------------ child process (-c)
-    def start_child(self) -> None:
-        """Fork the -c command, held back until the probes are attached."""
-        argv = shlex.split(self.args.cmd)
-        if not argv:
-            raise UsageError("-c needs a command")
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(write_fd)
-            try:
-                if os.read(read_fd, 1) != b"g":
-                    os._exit(0)
-                os.execvp(argv[0], argv)
-            except OSError as e:
-                sys.stderr.write(f"ERROR: failed to run '{argv[0]}': {e.strerror}\n")
-            os._exit(127)
-        os.close(read_fd)
-        self.child_pid, self.child_go = pid, write_fd
-
-    def release_child(self) -> None:
-        if self.child_go is not None:
-            os.write(self.child_go, b"g")
-            os.close(self.child_go)
-            self.child_go = None
-
-    def cancel_child(self) -> None:
-        if self.child_go is not None:
-            os.close(self.child_go)  # the child sees EOF and exits
-            self.child_go = None
-        if self.child_pid:
-            try:
-                os.waitpid(self.child_pid, 0)
-            except ChildProcessError:
-                pass
-
-    def child_done(self) -> bool:
-        if not self.child_pid:
-            return False
-        try:
-            pid, _ = os.waitpid(self.child_pid, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        return pid != 0
-
-    # ------------------------------------------------------------ main flow
     def main(self) -> int:
         from pytrace.runtime import driver
+        from pytrace.runtime.lifecycle import Child
 
         args = self.args
         if args.list:
@@ -205,14 +143,18 @@ class Run:
                           pid_filter=args.pid)
         driver.apply_env(options)
         if args.cmd and not (args.verify_only or "ast" in args.debug or "types" in args.debug):
-            self.start_child()
+            try:
+                self.child = Child(args.cmd)  # held back until the probes are attached
+            except ValueError as e:
+                raise UsageError(str(e)) from None
         try:
             return self._run(source, options)
         finally:
-            self.cancel_child()
+            if self.child is not None:
+                self.child.cancel()
 
     def _run(self, source: Source, options: Options) -> int:
-        from pytrace.runtime import driver
+        from pytrace.runtime import driver, lifecycle
 
         args = self.args
         try:
@@ -226,76 +168,24 @@ class Run:
         if args.verify_only:
             return driver.verify_only(source, artifact, args)
         out = driver.make_output(args)
-        from pytrace.runtime.attach import AttachError
-        from pytrace.runtime.loader import LoadError, MapError
-        from pytrace.runtime.session import Tracer
-
+        verifier_log = "verifier" in args.debug or "all" in args.debug
+        cpid = self.child.pid if self.child else 0
         # Like bpftrace, probes that target a process (uprobes, watchpoints) use -c's child.
-        tracer = Tracer(artifact, out, cpid=self.child_pid, pid=args.pid or self.child_pid or None)
-        self.tracer = tracer
+        session = lifecycle.Session(artifact, out, cpid=cpid, pid=args.pid or cpid or None)
+        stop = lifecycle.StopConditions(child=self.child, pid=args.pid)
         try:
-            try:
-                tracer.check_attachable()
-                tracer.load(log_level=2 if ("verifier" in args.debug or "all" in args.debug) else 0)
-                if "verifier" in args.debug or "all" in args.debug:
-                    for name, log in tracer.loaded.logs.items():
-                        sys.stderr.write(f"; verifier log for {name}\n{log}\n")
-                if not args.dry_run:
-                    # As bpftrace: BEGIN runs before any other probe is attached (so its output
-                    # comes first); its events are delivered once "Attached N probes" is out.
-                    tracer.run_special("BEGIN", deliver=False)
-                out.attached(tracer.attach())
-            except LoadError as e:
-                prog = e.program
-                sys.stderr.write(_kernel_refusal(source, prog, e.reason, None))
-                if args.verbose and e.error.log:
-                    sys.stderr.write(e.error.log)
-                return 1
-            except AttachError as e:
-                sys.stderr.write(_kernel_refusal(source, e.program, e.reason, e.hint))
-                return 1
-            except MapError as e:
-                sys.stderr.write(e.describe() + "\n")
-                return 1
-            if args.dry_run:
-                return 0
-            return self._trace(tracer)
+            return lifecycle.run_program(session, stop, dry_run=args.dry_run, log_level=2 if verifier_log else 0,
+                                         on_loaded=_write_verifier_logs if verifier_log else None)
+        except lifecycle.KERNEL_REFUSALS as e:
+            sys.stderr.write(lifecycle.refusal(source, e, args.verbose)[0])
+            return 1
         finally:
-            tracer.close()
             out.close()
 
-    def _trace(self, tracer) -> int:
-        def on_signal(signum, frame):
-            self.stop_reason = "signal"
 
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            self.release_child()
-            last_lost_check = time.monotonic()
-            while not tracer.exited and self.stop_reason is None:
-                tracer.poll(100)
-                if self.child_done():
-                    tracer.poll(0)
-                    break
-                if self.args.pid and not os.path.exists(f"/proc/{self.args.pid}"):
-                    break
-                now = time.monotonic()
-                if now - last_lost_check > 1:
-                    tracer.report_lost()
-                    last_lost_check = now
-            # Exit path: stop probes, run END, print maps.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            tracer.detach()
-            for warning in tracer.never_fired():
-                sys.stderr.write(warning)
-            tracer.poll(0)
-            tracer.run_special("END")
-            tracer.report_lost(final=True)
-            tracer.print_maps()
-            return tracer.exit_code
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+def _write_verifier_logs(session) -> None:
+    for name, log in session.tracer.loaded.logs.items():
+        sys.stderr.write(f"; verifier log for {name}\n{log}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

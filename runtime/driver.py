@@ -1,4 +1,4 @@
-"""The steps of a pytrace run that sit between the CLI and the Tracer:
+"""The steps of a pytrace run that sit around its lifecycle (runtime/lifecycle.py):
 compiling (with a cache of compiled artifacts), debug dumps, verify-only,
 listing probes, and making sure the kernel filesystems are mounted."""
 

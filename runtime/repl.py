@@ -206,7 +206,7 @@ class Repl:
     def add_program(self, text: str) -> None:
         try:
             program = api.compile(text, self.params, unsafe=self.unsafe, pid=self.pid)
-            probes = program.attach(begin=False)
+            probes = program.attach()  # BEGIN, then attach; BEGIN's events wait in the queue
         except (api.CompileError, api.AttachError) as e:
             self.write(str(e).rstrip("\n") + "\n", err=True)
             return
@@ -220,10 +220,11 @@ class Repl:
             entry = Entry(self.next_number, probes)
             self.next_number += 1
             self.entries[entry.number] = entry
-            probes.on_event(lambda event: self.write(event.text))
-            n = probes.attached
+            n = probes.attached_count
             self.write(f"[{entry.number}] Attached {n} probe{'' if n == 1 else 's'}\n")
-            probes.begin()
+            for event in probes.events(timeout=0):  # BEGIN's (and, after exit(), END's)
+                self.write(event.text)
+            probes.on_event(lambda event: self.write(event.text))
             if probes.exited:
                 self.end(entry)
 

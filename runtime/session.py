@@ -1,9 +1,10 @@
-"""A compiled program in the kernel, step by step: load, attach, run BEGIN,
-poll events, run END, print or read maps, detach, close.
+"""A compiled program in the kernel: the primitives of a run (load, attach,
+run BEGIN or END, poll and decode events, read and print maps, detach,
+close) and the handlers of each event kind.
 
-This is the Python API and what the CLI and the REPL drive. Every step can
-be called on its own, and `close()` always releases every kernel object
-the tracer made, whatever state it is in.
+`runtime.lifecycle.Session` puts these in their one order for the CLI, the
+Python API and the REPL. `close()` always releases every kernel object the
+tracer made, whatever state it is in.
 """
 
 from __future__ import annotations

@@ -118,6 +118,20 @@ def test_ctrl_d_and_exit_end_every_program():
     assert map_freed(name[1:])
 
 
+def test_begin_runs_before_attaching_like_the_cli():
+    repl = Repl()
+    try:
+        # BEGIN runs through a bpf() call: an attached sys_enter_bpf probe would have counted it.
+        repl.send(f"tracepoint:syscalls:sys_enter_bpf /pid == {repl.proc.pid}/ {{ @n++; }} "
+                  'BEGIN { printf("begin %d\\n", @n); }')
+        repl.expect("[1] Attached 2 probes", "begin 0")
+        rest, err = repl.finish()
+    finally:
+        repl.proc.kill()
+    assert rest[-1] == "[1] Detached\n", rest
+    assert err == ""
+
+
 def test_sigterm_ends_programs_and_releases_everything():
     name = "@rs" + secrets.token_hex(4)
     repl = Repl()
