@@ -21,9 +21,9 @@ E2BIG = 7  # what map_update_elem returns when a hash map is full
 
 def bpf_key_type(info: MapInfo) -> T.TupleType:
     """The BPF key of a map: its user keys (a u64 0 for a map without keys),
-    plus a u64 bucket index for hist/lhist."""
+    plus a u64 bucket index for the histogram aggregations (hist, lhist)."""
     elems = list(info.key_types or [])
-    if info.kind in ("hist", "lhist"):
+    if info.aggregation is not None and info.aggregation.buckets:
         elems.append(T.U64)
     return T.TupleType(tuple(elems or [T.U64]))
 

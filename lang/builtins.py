@@ -4,7 +4,8 @@ Each entry names its type (or a type-checking hook), the probe types that
 offer it, and a one-line description; the README's language reference is
 generated from these tables (scripts/gen_reference.py), so it cannot drift.
 Code generation for each entry is one lowering function registered under
-the same name in codegen/calls.py.
+the same name in codegen/calls.py. The aggregation entries (count(), hist()...)
+are derived from lang/aggregations.py.
 
 A function's `check(call, tc)` hook type-checks the call's arguments with
 the type checker `tc` (lang/passes/typecheck.py) and returns the result type.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from pytrace.lang import ast
+from pytrace.lang import aggregations, ast
 from pytrace.lang import types as T
 
 if TYPE_CHECKING:
@@ -148,36 +149,14 @@ def _str(call: ast.Call, tc: "TypeChecker") -> T.Type:
     return T.StringType(size)
 
 
-def _agg_int_arg(call: ast.Call, tc: "TypeChecker") -> bool:
-    return tc.expect_int(call.name, call.args[0]) if call.args else True
-
-
-def _agg(func: str) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
+def _agg(agg: aggregations.Aggregation) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
+    """The check of an aggregation call, from its entry in lang/aggregations.py."""
     def check(call: ast.Call, tc: "TypeChecker") -> T.Type:
         signed = False
         if call.args:
             tc.expect_int(call.name, call.args[0])
-            signed = T.is_signed(call.args[0].type) or func in ("avg", "stats", "min", "max", "sum")
-        params: tuple[int, ...] = ()
-        if func == "hist" and len(call.args) == 2:
-            k = tc.expect_const(call.name, call.args[1], "the second argument")
-            if k is not None and not 0 <= k <= 5:
-                tc.error("hist: bits must be between 0 and 5", call.args[1])
-            params = (k or 0,)
-        elif func == "hist":
-            params = (0,)
-        elif func == "lhist":
-            vals = [tc.expect_const(call.name, a, "every argument but the first") for a in call.args[1:]]
-            if None not in vals:
-                lo, hi, step = vals
-                if step <= 0:
-                    tc.error("lhist() step must be >= 1", call.args[3])
-                elif hi <= lo:
-                    tc.error("lhist() max must be greater than min", call.args[2])
-                elif (hi - lo) // step > 1000:
-                    tc.error("lhist() too many buckets, must be <= 1000 (max-min)/step", call)
-                params = (lo, hi, max(step, 1))
-        return T.AggType(func, signed, params)
+            signed = T.is_signed(call.args[0].type) or agg.always_signed
+        return T.AggType(agg.name, signed, agg.params(call, tc))
     return check
 
 
@@ -462,15 +441,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("delete", 1, 2, _delete, "delete one map entry", "delete(@map[key]) | delete(@map, key)"),
     _f("exit", 0, 1, _exit, "stop tracing: run END, print maps and exit", "exit([code])"),
     _f("str", 1, 2, _str, "read a NUL-terminated string from a pointer", "str(ptr[, len])"),
-    _f("count", 0, 0, _agg("count"), "count events", "@m = count()", aggregation=True),
-    _f("sum", 1, 1, _agg("sum"), "sum of values", "@m = sum(n)", aggregation=True),
-    _f("avg", 1, 1, _agg("avg"), "average of values", "@m = avg(n)", aggregation=True),
-    _f("min", 1, 1, _agg("min"), "minimum value", "@m = min(n)", aggregation=True),
-    _f("max", 1, 1, _agg("max"), "maximum value", "@m = max(n)", aggregation=True),
-    _f("stats", 1, 1, _agg("stats"), "count, average and total", "@m = stats(n)", aggregation=True),
-    _f("hist", 1, 2, _agg("hist"), "power-of-2 histogram (k: 2^k sub-buckets per power)", "@m = hist(n[, k])",
-       aggregation=True),
-    _f("lhist", 4, 4, _agg("lhist"), "linear histogram", "@m = lhist(n, min, max, step)", aggregation=True),
+    *(_f(a.name, a.min_args, a.max_args, _agg(a), a.doc, a.signature, aggregation=True)
+      for a in aggregations.AGGREGATIONS.values()),
     _f("reg", 1, 1, _reg, "a register saved at the probe (kprobe, uprobe, usdt)", 'reg("ip")'),
     _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw)",
        "kstack([mode, ][limit])", keeps_identifiers=True),
@@ -509,7 +481,5 @@ def function(name: str) -> Function | None:
     return FUNCTIONS.get(name)
 
 
-AGGREGATE_HINTS = {
-    "count": "count()", "sum": "sum(retval)", "min": "min(retval)", "max": "max(retval)",
-    "avg": "avg(retval)", "hist": "hist(retval)", "lhist": "lhist(rand %10, 0, 10, 1)", "stats": "stats(arg2)",
-}
+# A call to suggest when an aggregation is misused, e.g. "hist(retval)".
+AGGREGATE_HINTS = {a.name: a.hint for a in aggregations.AGGREGATIONS.values()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytrace.lang import ast
+from pytrace.lang import aggregations, ast
 from pytrace.lang import types as T
 from pytrace.lang.diagnostics import Diagnostics
 from pytrace.lang.options import Options  # noqa: F401  (re-exported)
@@ -32,11 +32,17 @@ class MapInfo:
         return T.TupleType(tuple(self.key_types))
 
     @property
+    def aggregation(self) -> aggregations.Aggregation | None:
+        """The map's entry in lang/aggregations.py; None for plain values."""
+        return aggregations.get(self.kind)
+
+    @property
     def is_aggregation(self) -> bool:
-        return self.kind != "scalar"
+        return self.aggregation is not None
 
     @property
     def percpu(self) -> bool:
+        """Aggregation maps are per-CPU; user space combines the CPUs' values."""
         return self.is_aggregation
 
 

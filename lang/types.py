@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pytrace.lang import aggregations
+
 
 class Type:
     size: int = 8
@@ -310,7 +312,8 @@ class UserFormatType(Type):
 
 @dataclass(frozen=True)
 class AggType(Type):
-    """The value type of an aggregation: count(), sum(), hist()...
+    """The value type of an aggregation: count(), sum(), hist()... (its
+    entry in lang/aggregations.py gives the layout).
 
     `params` holds hist's k or lhist's (min, max, step)."""
 
@@ -324,8 +327,7 @@ class AggType(Type):
 
     @property
     def size(self) -> int:  # type: ignore[override]
-        # avg and stats keep (total, count); min and max (value, is-set).
-        return 16 if self.func in ("avg", "stats", "min", "max") else 8
+        return aggregations.AGGREGATIONS[self.func].value_size
 
     def layout(self) -> dict:
         return {"kind": self.func, "size": self.size, "signed": self.signed, "params": list(self.params)}

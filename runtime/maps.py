@@ -10,6 +10,7 @@ import os
 import struct
 
 from pytrace.codegen.artifact import MapSpec
+from pytrace.lang import aggregations
 from pytrace.runtime import bpf, symbols, user_values
 from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Record, Stats, Symbolic
 
@@ -58,8 +59,8 @@ def decode(layout: dict, data: bytes):
         return Symbolic(f"0x{n:x}", n)
     if kind == "tuple":
         return tuple(decode(f["layout"], data[f["offset"]:]) for f in layout["fields"])
-    if kind in ("count", "sum", "min", "max"):
-        return _decode_int(data, 8, layout.get("signed", False))
+    if kind in aggregations.AGGREGATIONS:  # not per-CPU: the value of one CPU
+        return REDUCERS[aggregations.AGGREGATIONS[kind].reduce]([data], layout.get("signed", False))
     if kind == "record":
         return Record(tuple((f["name"], _decode_field(f, data)) for f in layout["fields"]))
     if kind == "array":
@@ -74,18 +75,48 @@ def _per_cpu(value: bytes, size: int) -> list[bytes]:
     return [value[i:i + stride] for i in range(0, len(value), stride)]
 
 
+def _sum(slots: list[bytes], signed: bool) -> int:
+    return sum(_decode_int(s, 8, signed) for s in slots)
+
+
+def _extreme(pick):
+    """min/max: the best value of the CPUs whose is-set slot is set (0 if none)."""
+    def reduce(slots: list[bytes], signed: bool) -> int:
+        values = [_decode_int(s, 8, True) for s in slots if _decode_int(s[8:], 8, False)]
+        return pick(values) if values else 0
+    return reduce
+
+
+def _total_and_count(make):
+    """avg/stats: the CPUs' totals (signed) and counts summed."""
+    def reduce(slots: list[bytes], signed: bool):
+        total = sum(_decode_int(s, 8, True) for s in slots)
+        count = sum(_decode_int(s[8:], 8, False) for s in slots)
+        return make(total, count)
+    return reduce
+
+
+# How the per-CPU values of an aggregation combine (lang/aggregations.py `reduce`):
+# each takes the CPUs' value slots and whether the value is signed.
+REDUCERS = {
+    "sum": _sum,
+    "min": _extreme(min),
+    "max": _extreme(max),
+    "avg": _total_and_count(Avg),
+    "stats": _total_and_count(lambda total, count: Stats(count, total)),
+}
+
+# The histogram of a bucketed aggregation (lang/aggregations.py `buckets`),
+# from its {bucket index: count} and its AggType params.
+HISTOGRAMS = {
+    "log2": lambda buckets, params: Hist(buckets, params[0] if params else 0),
+    "linear": lambda buckets, params: LHist(*params, buckets),
+}
+
+
 def _reduce(spec: MapSpec, slots: list[bytes]):
     signed = (spec.value_layout or {}).get("signed", False)
-    if spec.kind in ("count", "sum", "hist", "lhist"):
-        return sum(_decode_int(s, 8, signed or spec.kind == "sum") for s in slots)
-    if spec.kind in ("min", "max"):
-        values = [_decode_int(s, 8, True) for s in slots if _decode_int(s[8:], 8, False)]
-        if not values:
-            return 0
-        return min(values) if spec.kind == "min" else max(values)
-    total = sum(_decode_int(s, 8, True) for s in slots)
-    count = sum(_decode_int(s[8:], 8, False) for s in slots)
-    return Avg(total, count) if spec.kind == "avg" else Stats(count, total)
+    return REDUCERS[aggregations.AGGREGATIONS[spec.kind].reduce](slots, signed)
 
 
 def value_size_in_kernel(spec: MapSpec) -> int:
@@ -100,6 +131,7 @@ def read_map(spec: MapSpec, fd: int) -> MapData:
     scalar = spec.key_count == 0
     key_layout = spec.key_layout or {"kind": "tuple", "fields": []}
     fields = key_layout["fields"]
+    agg = aggregations.get(spec.kind)
     entries: list = []
     grouped: dict = {}
     for kbytes, vbytes in items:
@@ -109,17 +141,13 @@ def read_map(spec: MapSpec, fd: int) -> MapData:
             value = _reduce(spec, _per_cpu(vbytes, spec.value_size))
         else:
             value = decode(spec.value_layout or {"kind": "bytes", "size": spec.value_size}, vbytes)
-        if spec.kind in ("hist", "lhist"):
+        if agg is not None and agg.buckets:
             bucket = key_values[len(fields) - 1]
             grouped.setdefault(user_key, {})[bucket] = value
         else:
             entries.append((user_key, value))
     for user_key, buckets in grouped.items():
-        if spec.kind == "hist":
-            entries.append((user_key, Hist(buckets, spec.params[0] if spec.params else 0)))
-        else:
-            lo, hi, step = spec.params
-            entries.append((user_key, LHist(lo, hi, step, buckets)))
+        entries.append((user_key, HISTOGRAMS[agg.buckets](buckets, spec.params)))
     zero = "" if (spec.value_layout or {}).get("kind") == "string" else 0
     return MapData(spec.name, spec.kind, entries, scalar=scalar, zero=zero)
 

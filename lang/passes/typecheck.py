@@ -288,7 +288,7 @@ class TypeChecker:
                 self.expr(k)
             return T.S64
         self.map_keys(node, info, assign=False)
-        if info.is_aggregation:
+        if info.aggregation is not None and not info.aggregation.readable:
             self.error(f"Map value '{node.name}' holds a {info.kind}() aggregation and cannot be used "
                        f"in an expression", node,
                        ["print it with print(), or keep a plain counter: @n += 1"])

@@ -14,6 +14,8 @@ process-wide state; reset_stream_state() is for tests.
 
 from __future__ import annotations
 
+from pytrace.lang import aggregations
+
 from .text import emit as _text
 from .values import (HistView, MapData, OrderedMap, Record, StatsValue,
                      Symbolic, map_value, to_s64, to_u64, wrap_signed)
@@ -129,36 +131,29 @@ def emit_value(v) -> str:
     return emit(v)
 
 
-def _first_is(value, cls) -> bool:
-    """has_type<T>: the value, or the first entry of a map, is a T."""
-    if isinstance(value, cls):
-        return True
-    if isinstance(value, OrderedMap) and value.entries:
-        return _first_is(value.entries[0][1], cls)
-    return False
-
-
 def _data(type_: str, v: str, name: str | None = None) -> str:
     if name is not None:
         v = f"{{{escape_string(name)}: {v}}}"
     return f'{{"type": "{type_}", "data": {v}}}\n'
 
 
-def format_map_value(name: str, value) -> str:
-    """JsonOutput::map for an already built output value."""
+def format_map_value(name: str, value, type_: str = 'map') -> str:
+    """JsonOutput::map for an already built output value; ``type_`` is the
+    map's JSON type (lang/aggregations.py `json_type`, "map" for plain values)."""
     if isinstance(value, OrderedMap) and not value.entries:
         return ''
-    type_ = 'map'
-    if _first_is(value, StatsValue):
-        type_ = 'stats'
-    elif _first_is(value, HistView):
-        type_ = 'hist'
     return _data(type_, emit_value(value), name)
+
+
+def json_type(kind: str) -> str:
+    """The "type" of a map's JSON record, by its kind."""
+    agg = aggregations.get(kind)
+    return agg.json_type if agg is not None else 'map'
 
 
 def format_map(m: MapData, top: int = 0, div: int = 1, *, at_exit: bool = False) -> str:
     """print(@m, top, div) in JSON; ``at_exit`` as in text.format_map."""
-    return format_map_value(m.name, map_value(m, top, div, at_exit=at_exit))
+    return format_map_value(m.name, map_value(m, top, div, at_exit=at_exit), json_type(m.kind))
 
 
 def format_exit(maps: list, print_maps: bool = True) -> str:

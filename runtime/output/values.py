@@ -17,6 +17,9 @@ the exact text current bpftrace prints.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
+
+from pytrace.lang import aggregations
 
 MASK64 = (1 << 64) - 1
 MASK32 = (1 << 32) - 1
@@ -107,10 +110,6 @@ class LHist:
     max: int
     step: int
     buckets: dict = field(default_factory=dict)
-
-
-MAP_KINDS = ('scalar', 'count', 'sum', 'min', 'max', 'avg', 'stats',
-             'hist', 'lhist')
 
 
 @dataclass
@@ -446,78 +445,91 @@ def _key_primitive(key):
     return key[0] if len(key) == 1 else tuple(key)
 
 
-def _div_value(kind: str, v, div: int):
-    if kind == 'count':
-        return v // div
-    if kind in ('sum', 'min', 'max'):
-        return c_div(v, div)
-    if kind == 'avg':
-        return c_div(v.average, div)
-    if kind == 'stats':
-        return Record((('count', v.count), ('average', c_div(v.average, div)),
-                       ('total', v.total)))
-    if kind == 'scalar' and isinstance(v, int) and not isinstance(v, bool):
+# --- per-aggregation output (lang/aggregations.py names these by key) --------
+
+@dataclass(frozen=True)
+class Renderer:
+    """How one aggregation's values print: ``show(value, div)`` is the output
+    value of one entry for print(@m, top, div); ``zero()`` is what print()
+    shows for an empty map without keys."""
+    show: Callable
+    zero: Callable = lambda: 0
+
+
+def _show_stats(v: Stats, div: int) -> Record:
+    return Record((('count', v.count), ('average', c_div(v.average, div)), ('total', v.total)))
+
+
+RENDERERS = {
+    'count': Renderer(lambda v, div: v // div),
+    'int': Renderer(c_div),
+    'avg': Renderer(lambda v, div: c_div(v.average, div)),
+    'stats': Renderer(_show_stats, lambda: Record((('count', 0), ('average', 0), ('total', 0)))),
+    'hist': Renderer(build_histogram, OrderedMap),  # an empty map prints nothing
+    'lhist': Renderer(lambda h, div: build_linear_histogram(h), OrderedMap),  # div has no effect
+}
+
+
+def _sort_histograms(entries: list) -> list:
+    entries = sorted(entries, key=lambda e: _raw_order(e[0]) if e[0] is not None else b'')
+    return std_sort(entries, key=lambda e: sum(e[1].buckets.values()))
+
+
+# What print() orders a map's entries by (bpftrace's std::sort, so ties keep
+# libstdc++'s order).
+SORT_KEYS = {
+    'value': lambda entries: std_sort(entries, key=lambda e: _int_of(e[1])),
+    'unsigned': lambda entries: std_sort(entries, key=lambda e: to_u64(e[1])),
+    'average': lambda entries: std_sort(entries, key=lambda e: e[1].average),
+    'buckets': _sort_histograms,  # total count; equal totals in key byte order
+}
+
+
+def _show_scalar(v, div: int):
+    if isinstance(v, int) and not isinstance(v, bool):
         return c_div(v, div)
     return v
 
 
-def _zero_value(m: MapData):
-    if m.kind == 'avg':
-        return StatsValue(0)
-    if m.kind == 'stats':
-        return StatsValue(Record((('count', 0), ('average', 0), ('total', 0))))
-    if m.kind == 'scalar':
-        return m.zero
-    return 0
+def _sort_scalar(entries: list) -> list:
+    if entries and _is_int(entries[0][1]):
+        return SORT_KEYS['value'](entries)
+    return sort_by_key(entries)
 
 
 def map_value(m: MapData, top: int = 0, div: int = 1, *, at_exit: bool = False):
     """The output::Value bpftrace builds for print(@m, top, div) (or for the
     end-of-run dump when ``at_exit``): a primitive, HistView, OrderedMap or
     StatsValue."""
-    if m.kind not in MAP_KINDS:
+    if m.kind == 'scalar':
+        sort, show, zero, boxed = _sort_scalar, _show_scalar, lambda: m.zero, False
+    elif m.kind in aggregations.AGGREGATIONS:
+        agg = aggregations.AGGREGATIONS[m.kind]
+        renderer = RENDERERS[agg.render]
+        sort, show, zero = SORT_KEYS[agg.sort], renderer.show, renderer.zero
+        boxed = agg.json_type == 'stats'
+    else:
         raise ValueError(f"unknown map kind {m.kind!r}")
     div = div or 1
     top = top or 0
-    entries = list(m.entries)
+    entries = sort(list(m.entries))
     total = len(entries)
 
     def skipped(i):
         return top and total > top and i < total - top
 
-    if m.kind in ('hist', 'lhist'):
-        entries.sort(key=lambda e: _raw_order(e[0]) if e[0] is not None else b'')
-        entries = std_sort(entries, key=lambda e: sum(e[1].buckets.values()))
-        out = OrderedMap()
-        for i, (key, h) in enumerate(entries):
-            if skipped(i):
-                continue
-            view = build_histogram(h, div) if m.kind == 'hist' else build_linear_histogram(h)
-            if m.is_scalar:
-                return view
-            out.entries.append((_key_primitive(key), view))
-        return out
-
-    stats = m.kind in ('avg', 'stats')
-    if m.kind in ('count', 'sum') or (m.kind == 'scalar' and entries and _is_int(entries[0][1])):
-        entries = std_sort(entries, key=lambda e: _int_of(e[1]))
-    elif m.kind in ('min', 'max'):
-        entries = std_sort(entries, key=lambda e: to_u64(e[1]))
-    elif stats:
-        entries = std_sort(entries, key=lambda e: e[1].average)
-    else:
-        entries = sort_by_key(entries)
+    def box(v):
+        return StatsValue(v) if boxed else v
 
     out = OrderedMap()
     for i, (key, v) in enumerate(entries):
         if skipped(i):
             continue
-        val = _div_value(m.kind, v, div)
+        val = show(v, div)
         if m.is_scalar:
-            return StatsValue(val) if stats else val
+            return box(val)
         out.entries.append((_key_primitive(key), val))
-    result = StatsValue(out) if stats else out
     if not at_exit and m.is_scalar:
         # async_action.cpp print_map(): an empty scalar map prints its zero
-        return _zero_value(m)
-    return result
+        return box(zero())
+    return box(out)
