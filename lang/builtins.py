@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from pytrace.lang.passes.typecheck import TypeChecker
 
 ALL_PROBES = "all"
+# A variable that lives in a probe's context (args, retval, func, argN): the
+# providers that list it in their `variable_names` offer it (see offered_by).
+PROVIDER_VARIABLE = "provider"
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class BuiltinVar:
     name: str
     type: T.Type
     doc: str
-    probes: str = ALL_PROBES
+    probes: str = ALL_PROBES  # ALL_PROBES, or PROVIDER_VARIABLE: offered by the providers that name it
+    printer: str = ""  # the runtime decoder its values print with (runtime/maps.decode), if special
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Function:
     aggregation: bool = False  # only valid as `@map = f(...)`
     unsafe: bool = False  # needs --unsafe
     keeps_identifiers: bool = False  # bare-name arguments are words (kstack(perf)), not builtins
+    printer: str = ""  # the runtime decoder its values print with (runtime/maps.decode), if special
 
 
 # ---------------------------------------------------------------- variables
@@ -67,19 +72,29 @@ VARIABLES: dict[str, BuiltinVar] = {v.name: v for v in [
     BuiltinVar("numaid", T.U32, "id of the NUMA node running the probe"),
     BuiltinVar("jiffies", T.U64, "the kernel's jiffies counter (bpf_jiffies64)"),
     BuiltinVar("cgroup", T.U64, "cgroup v2 id of the current task"),
-    BuiltinVar("username", T.UserFormatType("username"), "name of the current user (uid looked up in user space)"),
-    BuiltinVar("kstack", T.StackType(True), "the kernel stack (as kstack())"),
-    BuiltinVar("ustack", T.StackType(False), "the user stack (as ustack())"),
-    BuiltinVar("args", T.VOID, "the probe's typed arguments (a record)", "tracepoint, rawtracepoint, fentry, fexit, usdt"),
-    BuiltinVar("retval", T.S64, "return value of the probed function", "kretprobe, uretprobe, fexit"),
-    BuiltinVar("func", T.StringType(64), "name of the probed function", "kprobe, kretprobe, uprobe, uretprobe, fentry, fexit"),
-    *(BuiltinVar(f"arg{i}", T.U64, f"argument {i} of the probed function", "kprobe, uprobe, rawtracepoint")
+    BuiltinVar("username", T.UserFormatType("username"), "name of the current user (uid looked up in user space)",
+               printer="username"),
+    BuiltinVar("kstack", T.StackType(True), "the kernel stack (as kstack())", printer="kstack"),
+    BuiltinVar("ustack", T.StackType(False), "the user stack (as ustack())", printer="ustack"),
+    BuiltinVar("args", T.VOID, "the probe's typed arguments (a record)", PROVIDER_VARIABLE),
+    BuiltinVar("retval", T.S64, "return value of the probed function", PROVIDER_VARIABLE),
+    BuiltinVar("func", T.StringType(64), "name of the probed function", PROVIDER_VARIABLE),
+    *(BuiltinVar(f"arg{i}", T.U64, f"argument {i} of the probed function", PROVIDER_VARIABLE)
       for i in range(6)),
 ]}
 
 
 def variable(name: str) -> BuiltinVar | None:
     return VARIABLES.get(name)
+
+
+def offered_by(var: BuiltinVar) -> str:
+    """The probe types offering a variable, as the reference and diagnostics name them."""
+    if var.probes != PROVIDER_VARIABLE:
+        return var.probes
+    from pytrace.lang.probes import PROVIDERS
+
+    return ", ".join(p.name for p in PROVIDERS if var.name in p.variable_names)
 
 
 # ---------------------------------------------------------------- functions
@@ -445,11 +460,11 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
       for a in aggregations.AGGREGATIONS.values()),
     _f("reg", 1, 1, _reg, "a register saved at the probe (kprobe, uprobe, usdt)", 'reg("ip")'),
     _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw)",
-       "kstack([mode, ][limit])", keeps_identifiers=True),
+       "kstack([mode, ][limit])", keeps_identifiers=True, printer="kstack"),
     _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw)",
-       "ustack([mode, ][limit])", keeps_identifiers=True),
-    _f("ksym", 1, 1, _sym(True), "the name of the kernel function containing an address", "ksym(addr)"),
-    _f("usym", 1, 1, _sym(False), "the name of the user function containing an address", "usym(addr)"),
+       "ustack([mode, ][limit])", keeps_identifiers=True, printer="ustack"),
+    _f("ksym", 1, 1, _sym(True), "the name of the kernel function containing an address", "ksym(addr)", printer="ksym"),
+    _f("usym", 1, 1, _sym(False), "the name of the user function containing an address", "usym(addr)", printer="usym"),
     _f("kaddr", 1, 1, _kaddr, "the address of a kernel symbol (from /proc/kallsyms, at compile time)",
        'kaddr("name")'),
     _f("uaddr", 1, 1, _uaddr, "the address of a symbol in the probed binary (uprobe, uretprobe, usdt)",
@@ -462,17 +477,17 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("len", 1, 1, _len, "number of elements in a map", "len(@map)"),
     _f("time", 0, 1, _time, "print the current wall time (formatted in user space)", 'time(["%H:%M:%S\\n"])'),
     _f("strftime", 2, 2, _strftime, "a boot-time timestamp in ns, formatted in user space when printed",
-       "strftime(fmt, nsecs)"),
+       "strftime(fmt, nsecs)", printer="strftime"),
     _f("cat", 1, 64, _printf, "print the contents of a file (name formatted like printf)", "cat(fmt, ...)"),
     _f("system", 1, 64, _printf, "run a shell command (formatted like printf) and print its output",
        "system(fmt, ...)", unsafe=True),
     _f("signal", 1, 1, _signal, "send a signal to the current process", "signal(sig)", unsafe=True),
     _f("cgroupid", 1, 1, _cgroupid, "the cgroup v2 id of a cgroup path (at compile time)", 'cgroupid("path")'),
     _f("cgroup_path", 1, 2, _cgroup_path, "the path of a cgroup id, resolved in user space when printed",
-       "cgroup_path(id[, filter])"),
-    _f("ntop", 1, 2, _ntop, "text form of an IPv4/IPv6 address", "ntop([af, ]addr)"),
-    _f("macaddr", 1, 1, _macaddr, "text form of a MAC address", "macaddr(mac)"),
-    _f("buf", 1, 2, _buf, "read bytes into a buffer (print with %r, %rx, %rh)", "buf(ptr[, len])"),
+       "cgroup_path(id[, filter])", printer="cgroup_path"),
+    _f("ntop", 1, 2, _ntop, "text form of an IPv4/IPv6 address", "ntop([af, ]addr)", printer="ntop"),
+    _f("macaddr", 1, 1, _macaddr, "text form of a MAC address", "macaddr(mac)", printer="macaddr"),
+    _f("buf", 1, 2, _buf, "read bytes into a buffer (print with %r, %rx, %rh)", "buf(ptr[, len])", printer="buffer"),
     _f("join", 1, 2, _join, "print the strings of a char *[] array (up to 16), separated by sep", "join(argv[, sep])"),
 ]}
 

@@ -43,7 +43,7 @@ def probe_table() -> list[str]:
 def variable_table() -> list[str]:
     lines = ["### Builtin variables", "", "| variable | type | probes | meaning |", "| --- | --- | --- | --- |"]
     for v in sorted(builtins.VARIABLES.values(), key=lambda v: v.name):
-        lines.append(f"| {_code(v.name)} | {_cell(v.type.name)} | {_cell(v.probes)} | {_cell(v.doc)} |")
+        lines.append(f"| {_code(v.name)} | {_cell(v.type.name)} | {_cell(builtins.offered_by(v))} | {_cell(v.doc)} |")
     return lines
 
 

@@ -80,7 +80,7 @@ class _Resolver:
         if var is not None and var.probes == builtins.ALL_PROBES:
             return ast.Builtin(name, span=node.span)
         if var is not None:
-            self.ctx.diags.error(f"The {name} builtin can only be used with {var.probes} probes "
+            self.ctx.diags.error(f"The {name} builtin can only be used with {builtins.offered_by(var)} probes "
                                  f"(not {provider.name})", node.span)
             return node
         value = self.enum_value(name)
