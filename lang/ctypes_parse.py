@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pytrace.lang import ktypes
 from pytrace.lang import types as T
@@ -33,6 +34,7 @@ class CTypeError(Exception):
 class CDefinitions:
     structs: dict[str, T.RecordType] = field(default_factory=dict)  # "struct foo" -> type
     enums: dict[str, int] = field(default_factory=dict)  # enumerator -> value
+    btf: Any = None  # the kernel's BTF, for the kernel types definitions name
 
     def lookup(self, name: str) -> T.Type | None:
         return self.structs.get(name)
@@ -179,7 +181,7 @@ class _Parser:
         return self.named(spelled)
 
     def named(self, name: str) -> T.Type:
-        t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or ktypes.named_type(name)
+        t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or ktypes.named_type(name, self.defs.btf)
         if t is None:
             if name.startswith("enum "):
                 return T.S32
@@ -272,10 +274,10 @@ def add_macros(defs: CDefinitions, defines: list[str], includes: bool) -> None:
             defs.enums[m[1]] = int(m[2], 0)
 
 
-def parse_definitions(texts: list[str]) -> tuple[CDefinitions, list[tuple[int, str]]]:
-    """Parse each definition text; returns the definitions and the errors
-    as (index of the text, message)."""
-    defs = CDefinitions()
+def parse_definitions(texts: list[str], btf=None) -> tuple[CDefinitions, list[tuple[int, str]]]:
+    """Parse each definition text (kernel types from `btf`); returns the
+    definitions and the errors as (index of the text, message)."""
+    defs = CDefinitions(btf=btf)
     errors = []
     for i, text in enumerate(texts):
         try:

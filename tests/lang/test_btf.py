@@ -418,12 +418,11 @@ def test_split_btf_readable_by_bpftool(k, split, tmp_path):
     assert f"[{ids['func']}] FUNC 'foo_mod_fn' type_id={ids['proto']} linkage=global" in text
 
 
-def test_module_lookup(k, split, tmp_path, monkeypatch):
+def test_module_lookup(k, split, tmp_path):
     data, ids = split
     (tmp_path / "vmlinux").write_bytes(k.data)
     (tmp_path / "foo_mod").write_bytes(data)
-    monkeypatch.setattr(btfmod, "SYSFS_BTF", str(tmp_path))
-    kern = BTF(k.data, name="vmlinux")  # fresh object: module cache is per object
+    kern = BTF(k.data, name="vmlinux", module_dir=str(tmp_path))  # fresh object: module cache is per object
     assert kern.module_names() == ["foo_mod"]
     assert kern.module("nope") is None
     mod = kern.module("foo_mod")
