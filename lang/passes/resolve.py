@@ -116,7 +116,7 @@ def c_definitions(ctx: CompileContext) -> None:
     """The script's `struct`/`union`/`enum` definitions, laid out once."""
     program = ctx.program
     defs = [d for d in (program.c_definitions if program else []) if d.kind == "struct"]
-    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel.btf())
+    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel)
     for index, message in errors:
         ctx.diags.error(message, defs[index].span)
     others = program.c_definitions if program else []

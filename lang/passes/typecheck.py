@@ -419,7 +419,7 @@ class TypeChecker:
 
     def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
         """The type a TypeName names, or None after reporting it unknown."""
-        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel.btf())
+        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel)
         if t is None:
             self.error(f"Cannot resolve unknown type \"{tn.name}\"", tn)
         return t

@@ -17,17 +17,17 @@ DATA_LOC = T.StringType(64)  # `__data_loc char[] name`: read as a string
 _FIELD_RE = re.compile(r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);\s*signed:(?P<signed>\d)")
 
 
-def _struct_pointee(base: str, btf) -> T.Type | None:
+def _struct_pointee(base: str, kernel) -> T.Type | None:
     """`struct __kernel_timespec *` points to that struct (from BTF, converted lazily)."""
     m = re.fullmatch(r"(struct|union)\s+(\w+)\s*\*", base)
     if m is None:
         return None
     from pytrace.lang import ktypes
 
-    return ktypes.named_type(f"{m.group(1)} {m.group(2)}", btf)
+    return ktypes.named_type(f"{m.group(1)} {m.group(2)}", kernel.btf() if kernel else None)
 
 
-def _field_type(decl: str, size: int, signed: bool, user_pointers: bool, btf=None) -> tuple[str, T.Type]:
+def _field_type(decl: str, size: int, signed: bool, user_pointers: bool, kernel=None) -> tuple[str, T.Type]:
     """Split `const char * filename` into its name and a type."""
     decl = decl.strip()
     array = re.search(r"\[(\d*)\]\s*$", decl)
@@ -42,7 +42,7 @@ def _field_type(decl: str, size: int, signed: bool, user_pointers: bool, btf=Non
     base = ctype.replace("const ", "").replace("volatile ", "").strip()
     if "*" in base:
         space = "user" if user_pointers else "kernel"
-        pointee = T.S8 if base.rstrip("* ").endswith("char") else _struct_pointee(base, btf)
+        pointee = T.S8 if base.rstrip("* ").endswith("char") else _struct_pointee(base, kernel)
         for _ in range(base.count("*") - 1):  # `const char *const * argv`
             pointee = T.PointerType(pointee, space)
         return name, T.PointerType(pointee, space)
@@ -72,7 +72,7 @@ def args_record(kernel, category: str, event: str) -> T.RecordType | None:
     end = 0
     for m in _FIELD_RE.finditer(text):
         off, size, signed = int(m["off"]), int(m["size"]), m["signed"] == "1"
-        name, ftype = _field_type(m["decl"], size, signed, category == "syscalls", kernel.btf())
+        name, ftype = _field_type(m["decl"], size, signed, category == "syscalls", kernel)
         end = max(end, off + size)
         if name.startswith("common_"):
             continue
