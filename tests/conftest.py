@@ -112,3 +112,21 @@ def py_workload(code: str) -> str:
 @pytest.fixture
 def pytrace():
     return run_pytrace
+
+
+def run_passes(text: str, until: str, **options):
+    """The CompileContext after the pipeline's passes up to `until` (a
+    lang.passes.PIPELINE name), for the fixture kernel; CompileError on errors."""
+    from pytrace.lang.passes import analyse
+    from pytrace.lang.source import Source
+
+    return analyse(Source("stdin", text), fixture_options(**options), until=until)
+
+
+def pass_errors(text: str, until: str, **options) -> str:
+    """The rendered diagnostics of a program the passes up to `until` reject."""
+    from pytrace.lang.diagnostics import CompileError
+
+    with pytest.raises(CompileError) as exc:
+        run_passes(text, until, **options)
+    return exc.value.diagnostics.render()
