@@ -81,8 +81,10 @@ class BtfType:
 class BTF:
     _kernel: "BTF | None" = None
 
-    def __init__(self, data: bytes, base: "BTF | None" = None, name: str = "") -> None:
+    def __init__(self, data: bytes, base: "BTF | None" = None, name: str = "",
+                 module_dir: str | None = None) -> None:
         self.data, self.base, self.name = data, base, name
+        self.module_dir = module_dir  # where lookup() finds module BTF (SYSFS_BTF for vmlinux)
         if len(data) < 24:
             raise BTFError("BTF blob too short")
         if struct.unpack_from("<H", data)[0] == MAGIC:
@@ -115,7 +117,7 @@ class BTF:
         """Cached vmlinux BTF; module BTF is loaded on demand via module()."""
         if cls._kernel is None:
             with open(os.path.join(SYSFS_BTF, "vmlinux"), "rb") as f:
-                cls._kernel = cls(f.read(), name="vmlinux")
+                cls._kernel = cls(f.read(), name="vmlinux", module_dir=SYSFS_BTF)
         return cls._kernel
 
     @classmethod
@@ -124,15 +126,19 @@ class BTF:
             return cls(f.read(), base, os.path.basename(path))
 
     def module_names(self) -> list[str]:
+        if self.module_dir is None:
+            return []
         try:
-            return sorted(n for n in os.listdir(SYSFS_BTF) if n != "vmlinux")
+            return sorted(n for n in os.listdir(self.module_dir) if n != "vmlinux")
         except OSError:
             return []
 
     def module(self, name: str) -> "BTF | None":
         """Split BTF of a loaded kernel module (on top of this BTF), or None."""
         if name not in self._modules:
-            path = os.path.join(SYSFS_BTF, name)
+            if self.module_dir is None:
+                return None
+            path = os.path.join(self.module_dir, name)
             if name == "vmlinux" or "/" in name or not os.path.isfile(path):
                 return None
             self._modules[name] = BTF.from_file(path, base=self)

@@ -230,11 +230,9 @@ def _string_literal(call: ast.Call, tc: "TypeChecker") -> str | None:
 
 
 def _kaddr(call: ast.Call, tc: "TypeChecker") -> T.Type:
-    from pytrace.lang import symtab
-
     name = _string_literal(call, tc)
     if name is not None:
-        call.address = symtab.kernel_symbol(name)
+        call.address = tc.ctx.kernel.kernel_symbol(name)
         if call.address is None:
             tc.error(f"Failed to resolve kernel symbol: {name}", call)
     return T.U64

@@ -9,6 +9,7 @@ from typing import Any
 from pytrace.lang import aggregations, ast
 from pytrace.lang import types as T
 from pytrace.lang.diagnostics import Diagnostics
+from pytrace.lang.kernel_view import KernelView, host_kernel
 from pytrace.lang.options import Options  # noqa: F401  (re-exported)
 from pytrace.lang.probes.base import ProbeProvider, ProbeSpec
 from pytrace.lang.source import Source
@@ -76,6 +77,8 @@ class CompileContext:
     def __init__(self, source: Source, options: Options | None = None) -> None:
         self.source = source
         self.options = options or Options()
+        # The kernel compiled for: all the language side reads of one (lang/kernel_view.py).
+        self.kernel: KernelView = self.options.kernel or host_kernel()
         self.diags = Diagnostics()
         self.program: ast.Program | None = None
         self.units: list[ProbeUnit] = []

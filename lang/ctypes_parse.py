@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pytrace.lang import ktypes
 from pytrace.lang import types as T
@@ -33,6 +34,7 @@ class CTypeError(Exception):
 class CDefinitions:
     structs: dict[str, T.RecordType] = field(default_factory=dict)  # "struct foo" -> type
     enums: dict[str, int] = field(default_factory=dict)  # enumerator -> value
+    kernel: Any = None  # the lang.kernel_view.KernelView whose BTF has the kernel types named
 
     def lookup(self, name: str) -> T.Type | None:
         return self.structs.get(name)
@@ -179,12 +181,15 @@ class _Parser:
         return self.named(spelled)
 
     def named(self, name: str) -> T.Type:
-        t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or ktypes.named_type(name)
+        t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or self.kernel_type(name)
         if t is None:
             if name.startswith("enum "):
                 return T.S32
             raise CTypeError(f"Cannot resolve unknown type \"{name}\"")
         return t
+
+    def kernel_type(self, name: str) -> T.Type | None:
+        return ktypes.named_type(name, self.defs.kernel.btf()) if self.defs.kernel else None
 
     def member_decl(self) -> list[tuple[str, T.Type, int | None]]:
         base = self.base_type()
@@ -272,10 +277,10 @@ def add_macros(defs: CDefinitions, defines: list[str], includes: bool) -> None:
             defs.enums[m[1]] = int(m[2], 0)
 
 
-def parse_definitions(texts: list[str]) -> tuple[CDefinitions, list[tuple[int, str]]]:
-    """Parse each definition text; returns the definitions and the errors
-    as (index of the text, message)."""
-    defs = CDefinitions()
+def parse_definitions(texts: list[str], kernel=None) -> tuple[CDefinitions, list[tuple[int, str]]]:
+    """Parse each definition text (kernel types from `kernel`, a KernelView);
+    returns the definitions and the errors as (index of the text, message)."""
+    defs = CDefinitions(kernel=kernel)
     errors = []
     for i, text in enumerate(texts):
         try:

@@ -17,17 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pytrace.lang import types as T
-from pytrace.lang.btf import BTF, BTFError
+from pytrace.lang.btf import BTF
 
 _INT_SIZES = (1, 2, 4, 8)
-
-
-def kernel_btf() -> BTF | None:
-    """vmlinux BTF, or None on a kernel without it."""
-    try:
-        return BTF.kernel()
-    except (OSError, BTFError):
-        return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,9 +121,9 @@ def _fwd(btf: BTF, tid: int) -> T.Type | None:
     return from_btf(btf, full) if full is not None else None
 
 
-def named_type(name: str) -> T.Type | None:
-    """`struct task_struct`, `union X`, `enum X` or a typedef name, from BTF."""
-    btf = kernel_btf()
+def named_type(name: str, btf: BTF | None) -> T.Type | None:
+    """`struct task_struct`, `union X`, `enum X` or a typedef name, from BTF
+    (the kernel's: lang.kernel_view.KernelView.btf(); None: no BTF)."""
     if btf is None:
         return None
     words = name.split()
@@ -149,14 +141,13 @@ def named_type(name: str) -> T.Type | None:
     return None
 
 
-def task_struct_ptr() -> T.Type:
+def task_struct_ptr(btf: BTF | None) -> T.Type:
     """The type of `curtask`: `struct task_struct *`, or `void *` without BTF."""
-    ts = named_type("struct task_struct")
+    ts = named_type("struct task_struct", btf)
     return T.PointerType(ts, "kernel")
 
 
-def enum_value(name: str) -> int | None:
-    btf = kernel_btf()
+def enum_value(name: str, btf: BTF | None) -> int | None:
     if btf is None:
         return None
     hit = btf.enum_value(name)

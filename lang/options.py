@@ -4,6 +4,7 @@ it knows whether it must compile at all)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -14,3 +15,4 @@ class Options:
     unsafe: bool = False
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID
+    kernel: Any = None  # a lang.kernel_view.KernelView to compile for; None: this machine's

@@ -15,11 +15,12 @@ from pytrace.lang import types as T
 _ARRAY = re.compile(r"^(?P<base>.*?)\s*\[(?P<n>\d*)\]$")
 
 
-def base_type(name: str, c_types=None) -> T.Type | None:
-    """A type name without pointers; None when nothing knows it."""
+def base_type(name: str, c_types=None, kernel=None) -> T.Type | None:
+    """A type name without pointers; None when nothing knows it. `kernel`:
+    the lang.kernel_view.KernelView whose BTF has the kernel's types."""
     m = _ARRAY.match(name)
     if m:
-        elem = base_type(m["base"], c_types)
+        elem = base_type(m["base"], c_types, kernel)
         if elem is None:
             return None
         n = int(m["n"] or 0)
@@ -31,13 +32,13 @@ def base_type(name: str, c_types=None) -> T.Type | None:
     t = T.INT_TYPE_NAMES.get(name)
     if t is None and c_types is not None:
         t = c_types.lookup(name)
-    if t is None:
-        t = ktypes.named_type(name)
+    if t is None and kernel is not None:
+        t = ktypes.named_type(name, kernel.btf())
     return t
 
 
-def resolve(name: str, pointer: int, c_types=None, addrspace: str = "kernel") -> T.Type | None:
-    t = base_type(name, c_types)
+def resolve(name: str, pointer: int, c_types=None, addrspace: str = "kernel", kernel=None) -> T.Type | None:
+    t = base_type(name, c_types, kernel)
     if t is None:
         return None
     for _ in range(pointer):

@@ -4,14 +4,47 @@ import sys
 
 import pytest
 
+from pytrace.lang import kernel_view
+from pytrace.lang.kernel_view import KernelView
+from pytrace.lang.options import Options
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The test layers (markers registered in pyproject.toml):
+#   kernel  loads BPF into this machine's kernel or reads its tracefs/BTF; needs root
+#   vm      tests/kernel: kprobe/fentry, run in a VM by scripts/vm-tests.sh
+#   (none)  pure: runs as any user (`pytest -m "not kernel and not vm"`), and
+#           compiles for the fixture kernel below, never the host's.
+FIXTURE_KERNEL = KernelView.from_directory(os.path.join(ROOT, "tests", "fixtures", "kernel"))
+
+
+def fixture_options(**options) -> Options:
+    """Compile options for the fixture kernel (tests/fixtures/kernel)."""
+    return Options(kernel=FIXTURE_KERNEL, **options)
 
 
 def is_root() -> bool:
     return os.geteuid() == 0
 
 
-needs_root = pytest.mark.skipif(not is_root(), reason="needs root to load BPF programs")
+class HostKernelForbidden(KernelView):
+    """The host's kernel in a test without the kernel marker: any read is a bug."""
+
+    def _refuse(self, *_args):
+        raise AssertionError("a test without @pytest.mark.kernel read the host kernel; "
+                             "compile with conftest.fixture_options() or mark the test `kernel`")
+
+    tracepoints = tracepoint_format = available_functions = kernel_symbol = btf = _refuse
+
+
+@pytest.fixture(autouse=True)
+def _test_layer(request, monkeypatch):
+    if request.node.get_closest_marker("kernel") or request.node.get_closest_marker("vm"):
+        if not is_root():
+            pytest.fail("this test loads BPF and needs root; deselect it with -m 'not kernel and not vm'",
+                        pytrace=False)
+    else:
+        monkeypatch.setattr(kernel_view, "_HOST", HostKernelForbidden())
 
 
 class Result:
@@ -79,3 +112,21 @@ def py_workload(code: str) -> str:
 @pytest.fixture
 def pytrace():
     return run_pytrace
+
+
+def run_passes(text: str, until: str, **options):
+    """The CompileContext after the pipeline's passes up to `until` (a
+    lang.passes.PIPELINE name), for the fixture kernel; CompileError on errors."""
+    from pytrace.lang.passes import analyse
+    from pytrace.lang.source import Source
+
+    return analyse(Source("stdin", text), fixture_options(**options), until=until)
+
+
+def pass_errors(text: str, until: str, **options) -> str:
+    """The rendered diagnostics of a program the passes up to `until` reject."""
+    from pytrace.lang.diagnostics import CompileError
+
+    with pytest.raises(CompileError) as exc:
+        run_passes(text, until, **options)
+    return exc.value.diagnostics.render()

@@ -28,10 +28,12 @@ def bind_probes(ctx: CompileContext) -> None:
                 continue
             provider = provider or prov
             try:
-                expanded = prov.expand(parts, ap.raw)
+                expanded = prov.expand_in(ctx.kernel, parts, ap.raw)
             except ProbeError as e:
                 ctx.diags.error(str(e), ap.span, e.hints)
                 continue
+            for spec in expanded:
+                spec.kernel = ctx.kernel
             ap.provider, ap.params = prov, expanded
             specs.extend(expanded)
         if provider is not None and specs:

@@ -99,7 +99,7 @@ class _Resolver:
     def enum_value(self, name: str) -> int | None:
         """An enumerator of the script's enums or of the kernel's (BTF)."""
         script = self.ctx.c_types.enums if self.ctx.c_types is not None else {}
-        return script[name] if name in script else ktypes.enum_value(name)
+        return script[name] if name in script else ktypes.enum_value(name, self.ctx.kernel.btf())
 
     def call(self, node: ast.Call) -> None:
         fn = builtins.function(node.name)
@@ -120,7 +120,7 @@ def c_definitions(ctx: CompileContext) -> None:
     """The script's `struct`/`union`/`enum` definitions, laid out once."""
     program = ctx.program
     defs = [d for d in (program.c_definitions if program else []) if d.kind == "struct"]
-    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs])
+    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel)
     for index, message in errors:
         ctx.diags.error(message, defs[index].span)
     others = program.c_definitions if program else []

@@ -268,7 +268,7 @@ class TypeChecker:
         if var is None or var.probes != builtins.ALL_PROBES:
             self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
             return T.U64
-        return _BTF_TYPED.get(node.name, lambda: var.type)()
+        return _BTF_TYPED.get(node.name, lambda _btf: var.type)(self.ctx.kernel.btf())
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
         key = self.var_key(node)
@@ -416,7 +416,7 @@ class TypeChecker:
 
     def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
         """The type a TypeName names, or None after reporting it unknown."""
-        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace)
+        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel)
         if t is None:
             self.error(f"Cannot resolve unknown type \"{tn.name}\"", tn)
         return t

@@ -60,6 +60,8 @@ class ProbeSpec:
     name: str  # full probe name, as the `probe` builtin prints it
     target: dict[str, Any] = field(default_factory=dict)  # provider's parsed fields
     attach: dict[str, Any] = field(default_factory=dict)  # what the runtime attacher needs
+    # The lang.kernel_view.KernelView it was expanded against (set by the bind_probes pass).
+    kernel: Any = field(default=None, compare=False, repr=False)
 
 
 class ProbeProvider:
@@ -127,6 +129,12 @@ class ProbeProvider:
 
         Raise ProbeError for malformed attach points or when nothing matches."""
         raise NotImplementedError
+
+    def expand_in(self, kernel: Any, parts: list[str], raw: str) -> list[ProbeSpec]:
+        """expand() against a kernel (a lang.kernel_view.KernelView): what a
+        provider that reads the kernel (tracepoints, kernel functions, BTF)
+        overrides instead of expand()."""
+        return self.expand(parts, raw)
 
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
         """Where a provider variable lives for this probe (None: not offered)."""

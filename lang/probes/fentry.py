@@ -15,7 +15,6 @@ import os
 
 from pytrace.lang import types as T
 from pytrace.lang.btf import BTF, BTFError
-from pytrace.lang.probes import tracefs
 from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
                                       module_and_function)
 from pytrace.lang.probes.kprobe import syscall_tracepoints
@@ -49,9 +48,8 @@ def _param_type(btf: BTF, tid: int) -> T.Type:
     return T.U64
 
 
-def prototype(func: str) -> tuple[list[tuple[str, T.Type]], T.Type] | None:
+def prototype(func: str, btf: BTF | None) -> tuple[list[tuple[str, T.Type]], T.Type] | None:
     """([(param name, type)], return type) of a kernel function, from BTF."""
-    btf = _btf()
     proto = btf.func_proto(func) if btf is not None else None
     if proto is None:
         return None
@@ -72,15 +70,15 @@ class FentryProvider(ProbeProvider):
     variable_names = ("args", "func")
     doc = "kernel function entry with BTF-typed args: fentry:[MODULE:]FUNC"
 
-    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+    def expand_in(self, kernel, parts: list[str], raw: str) -> list[ProbeSpec]:
         module, target = module_and_function(self.name, parts)
         if module not in ("", "vmlinux"):
             raise ProbeError(f"{self.name} probes on module functions ({module}) are not supported yet")
-        btf = _btf()
+        btf = kernel.btf()
         if btf is None:
             raise ProbeError(f"{self.name} probes need kernel BTF (/sys/kernel/btf/vmlinux)")
         if has_wildcard(target):
-            funcs = sorted({f for f in tracefs.available_filter_functions()
+            funcs = sorted({f for f in kernel.available_functions()
                             if fnmatch.fnmatchcase(f, target) and btf.find(f, "func") is not None})
             if not funcs:
                 raise ProbeError(f"No kernel functions with BTF match {raw}")
@@ -93,7 +91,7 @@ class FentryProvider(ProbeProvider):
                 for f in funcs]
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
-        proto = prototype(spec.target["func"])
+        proto = prototype(spec.target["func"], spec.kernel.btf())
         if proto is None:
             return None
         fields = {name: T.RecordField(name, 8 * i, t) for i, (name, t) in enumerate(proto[0])
@@ -104,7 +102,7 @@ class FentryProvider(ProbeProvider):
         if name == "func":
             return ContextVar(T.StringType(64), const=spec.target["func"])
         if name == "retval" and self.retprobe:
-            proto = prototype(spec.target["func"])
+            proto = prototype(spec.target["func"], spec.kernel.btf())
             if proto is not None and not isinstance(proto[1], T.VoidType):
                 ret = proto[1] if T.is_int(proto[1]) or isinstance(proto[1], T.PointerType) else T.U64
                 return ContextVar(ret, 8 * len(proto[0]))

@@ -59,7 +59,7 @@ class KprobeProvider(ProbeProvider):
     variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func", "sarg0")
     doc = "kernel function entry: kprobe:[MODULE:]FUNC[+OFFSET]"
 
-    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+    def expand_in(self, kernel, parts: list[str], raw: str) -> list[ProbeSpec]:
         module, target = module_and_function(self.name, parts)
         offset = 0
         if "+" in target:
@@ -72,7 +72,7 @@ class KprobeProvider(ProbeProvider):
                 raise ProbeError(f"Invalid offset: {off}") from None
         funcs = [target]
         if has_wildcard(target):
-            available = tracefs.available_filter_functions()
+            available = kernel.available_functions()
             funcs = sorted({f for f in available if fnmatch.fnmatchcase(f, target)})
             if not funcs:
                 raise ProbeError(f"No kernel functions match {raw}")

@@ -23,14 +23,14 @@ class RawTracepointProvider(ProbeProvider):
     variable_names = ("args", *(f"arg{i}" for i in range(12)))
     doc = "raw kernel tracepoints: rawtracepoint:[MODULE:]EVENT"
 
-    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+    def expand_in(self, kernel, parts: list[str], raw: str) -> list[ProbeSpec]:
         if len(parts) not in (1, 2) or not parts[-1]:
             raise ProbeError("rawtracepoint probe must be rawtracepoint:[MODULE:]EVENT")
         event = parts[-1]
         events = [event]
         if has_wildcard(event):
             import fnmatch
-            events = sorted({e for _, e in tracefs.all_tracepoints() if fnmatch.fnmatchcase(e, event)})
+            events = sorted({e for _, e in kernel.tracepoints() if fnmatch.fnmatchcase(e, event)})
             if not events:
                 raise ProbeError(f"No raw tracepoints match {raw}")
         return [ProbeSpec(self.name, f"rawtracepoint:{e}", {"event": e},
@@ -42,7 +42,7 @@ class RawTracepointProvider(ProbeProvider):
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
         from pytrace.lang.probes.fentry import prototype
 
-        proto = prototype("__probestub_" + spec.target["event"])
+        proto = prototype("__probestub_" + spec.target["event"], spec.kernel.btf())
         if proto is None or not proto[0]:
             return None
         fields = {}

@@ -1,5 +1,8 @@
 """Read-only access to tracefs: where it is, the events it lists, and
-tracepoint format files. (The runtime mounts tracefs when it is missing.)"""
+tracepoint format files. (The runtime mounts tracefs when it is missing.)
+
+Each function reads the tracefs at `base`, this machine's by default; a
+lang.kernel_view.KernelView passes its own (a fixture directory in tests)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 from functools import lru_cache
 
 CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+KALLSYMS = "/proc/kallsyms"
 
 
 @lru_cache(maxsize=1)
@@ -17,10 +21,10 @@ def root() -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def all_tracepoints() -> list[tuple[str, str]]:
+@lru_cache(maxsize=4)
+def all_tracepoints(base: str | None = None) -> list[tuple[str, str]]:
     """Every (category, event) tracefs knows, sorted."""
-    base = root()
+    base = base or root()
     if base is None:
         return []
     out = []
@@ -35,8 +39,8 @@ def all_tracepoints() -> list[tuple[str, str]]:
     return out
 
 
-def read_format(category: str, event: str) -> str | None:
-    base = root()
+def read_format(category: str, event: str, base: str | None = None) -> str | None:
+    base = base or root()
     if base is None:
         return None
     try:
@@ -46,23 +50,23 @@ def read_format(category: str, event: str) -> str | None:
         return None
 
 
-def available_filter_functions() -> list[str]:
+def available_filter_functions(base: str | None = None, kallsyms: str = KALLSYMS) -> list[str]:
     """Kernel functions kprobes may attach to; the text symbols of
     /proc/kallsyms when tracefs does not let us read the list (as on kernels
     built without kprobes); empty when neither is readable."""
-    base = root()
+    base = base or root()
     try:
         if base is None:
             raise OSError
         with open(os.path.join(base, "available_filter_functions")) as f:
             return [line.split()[0] for line in f if line.strip()]
     except OSError:
-        return _kallsyms_functions()
+        return _kallsyms_functions(kallsyms)
 
 
-def _kallsyms_functions() -> list[str]:
+def _kallsyms_functions(kallsyms: str) -> list[str]:
     try:
-        with open("/proc/kallsyms") as f:
+        with open(kallsyms) as f:
             return [parts[2] for parts in map(str.split, f)
                     if len(parts) >= 3 and parts[1] in "tT" and not parts[2].startswith("__pfx_")]
     except OSError:

@@ -17,17 +17,17 @@ DATA_LOC = T.StringType(64)  # `__data_loc char[] name`: read as a string
 _FIELD_RE = re.compile(r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);\s*signed:(?P<signed>\d)")
 
 
-def _struct_pointee(base: str) -> T.Type | None:
+def _struct_pointee(base: str, kernel) -> T.Type | None:
     """`struct __kernel_timespec *` points to that struct (from BTF, converted lazily)."""
     m = re.fullmatch(r"(struct|union)\s+(\w+)\s*\*", base)
     if m is None:
         return None
     from pytrace.lang import ktypes
 
-    return ktypes.named_type(f"{m.group(1)} {m.group(2)}")
+    return ktypes.named_type(f"{m.group(1)} {m.group(2)}", kernel.btf() if kernel else None)
 
 
-def _field_type(decl: str, size: int, signed: bool, user_pointers: bool) -> tuple[str, T.Type]:
+def _field_type(decl: str, size: int, signed: bool, user_pointers: bool, kernel=None) -> tuple[str, T.Type]:
     """Split `const char * filename` into its name and a type."""
     decl = decl.strip()
     array = re.search(r"\[(\d*)\]\s*$", decl)
@@ -42,7 +42,7 @@ def _field_type(decl: str, size: int, signed: bool, user_pointers: bool) -> tupl
     base = ctype.replace("const ", "").replace("volatile ", "").strip()
     if "*" in base:
         space = "user" if user_pointers else "kernel"
-        pointee = T.S8 if base.rstrip("* ").endswith("char") else _struct_pointee(base)
+        pointee = T.S8 if base.rstrip("* ").endswith("char") else _struct_pointee(base, kernel)
         for _ in range(base.count("*") - 1):  # `const char *const * argv`
             pointee = T.PointerType(pointee, space)
         return name, T.PointerType(pointee, space)
@@ -64,15 +64,15 @@ def _field_type(decl: str, size: int, signed: bool, user_pointers: bool) -> tupl
 
 
 @lru_cache(maxsize=None)
-def args_record(category: str, event: str) -> T.RecordType | None:
-    text = tracefs.read_format(category, event)
+def args_record(kernel, category: str, event: str) -> T.RecordType | None:
+    text = kernel.tracepoint_format(category, event)
     if text is None:
         return None
     fields: dict[str, T.RecordField] = {}
     end = 0
     for m in _FIELD_RE.finditer(text):
         off, size, signed = int(m["off"]), int(m["size"]), m["signed"] == "1"
-        name, ftype = _field_type(m["decl"], size, signed, category == "syscalls")
+        name, ftype = _field_type(m["decl"], size, signed, category == "syscalls", kernel)
         end = max(end, off + size)
         if name.startswith("common_"):
             continue
@@ -100,17 +100,17 @@ class TracepointProvider(ProbeProvider):
     variable_names = ("args",)
     doc = "static kernel tracepoints: tracepoint:CATEGORY:EVENT"
 
-    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+    def expand_in(self, kernel, parts: list[str], raw: str) -> list[ProbeSpec]:
         if len(parts) != 2 or not all(parts):
             raise ProbeError("tracepoint probe must have a category and an event: tracepoint:CATEGORY:EVENT")
         cat, ev = parts
         if has_wildcard(cat) or has_wildcard(ev):
-            matches = [(c, e) for c, e in tracefs.all_tracepoints()
+            matches = [(c, e) for c, e in kernel.tracepoints()
                        if fnmatch.fnmatchcase(c, cat) and fnmatch.fnmatchcase(e, ev)]
             if not matches:
                 raise ProbeError(f"No tracepoints match {raw}", ["list them with: pytrace -l 'tracepoint:*'"])
         else:
-            if tracefs.read_format(cat, ev) is None:
+            if kernel.tracepoint_format(cat, ev) is None:
                 raise ProbeError(f"tracepoint not found: {cat}:{ev}",
                                  [f"list them with: pytrace -l 'tracepoint:{cat}:*'"])
             matches = [(cat, ev)]
@@ -118,7 +118,7 @@ class TracepointProvider(ProbeProvider):
                           {"kind": self.attach_kind, "category": c, "event": e}) for c, e in matches]
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
-        return args_record(spec.target["category"], spec.target["event"])
+        return args_record(spec.kernel, spec.target["category"], spec.target["event"])
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         out = []

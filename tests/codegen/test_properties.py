@@ -6,10 +6,9 @@ import struct
 
 import pytest
 
-from conftest import needs_root
+from conftest import fixture_options
 from pytrace.codegen.artifact import CONST_BASE, Artifact
 from pytrace.codegen.compile import generate
-from pytrace.lang.options import Options
 from pytrace.lang.passes import analyse
 from pytrace.lang.source import Source
 from pytrace.runtime.output.values import hist_index, lhist_index
@@ -18,7 +17,7 @@ LD_IMM64, EXIT, MOV64_IMM = 0x18, 0x95, 0xB7
 
 
 def compile_(text: str, **options) -> Artifact:
-    return generate(analyse(Source("stdin", text), Options(**options)))
+    return generate(analyse(Source("stdin", text), fixture_options(**options)))
 
 
 def insns(prog) -> list[tuple[int, int, int, int]]:
@@ -67,7 +66,7 @@ def test_wildcard_probe_without_per_probe_builtins_is_one_program():
 VALUES = [-5, -1, 0, 1, 2, 3, 4, 7, 8, 100, 1023, 1024, 1025, 4095, 65536, 2**31, 2**32 + 7, 2**40 - 1, 2**62]
 
 
-@needs_root
+@pytest.mark.kernel
 @pytest.mark.parametrize("k", [0, 1, 3])
 def test_kernel_hist_buckets_match_the_reference(k):
     from pytrace.runtime.session import Tracer
@@ -84,7 +83,7 @@ def test_kernel_hist_buckets_match_the_reference(k):
     assert hist.buckets == expected
 
 
-@needs_root
+@pytest.mark.kernel
 def test_kernel_lhist_buckets_match_the_reference():
     from pytrace.runtime.session import Tracer
 

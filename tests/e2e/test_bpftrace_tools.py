@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from conftest import needs_root, py_workload, run_pytrace
+from conftest import py_workload, run_pytrace
 
-pytestmark = [needs_root, pytest.mark.skipif(not glob.glob("/usr/sbin/*.bt"),
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(not glob.glob("/usr/sbin/*.bt"),
                                              reason="bpftrace's tools (/usr/sbin/*.bt) are not installed")]
 
 TOOLS = sorted(os.path.basename(p)[:-3] for p in glob.glob("/usr/sbin/*.bt"))

@@ -3,9 +3,11 @@
 import os
 import pwd
 
-from conftest import needs_root, py_workload, run_begin, run_pytrace
+import pytest
 
-pytestmark = needs_root
+from conftest import py_workload, run_begin, run_pytrace
+
+pytestmark = pytest.mark.kernel
 
 
 def test_ncpus_numaid_jiffies_cgroup():

@@ -5,7 +5,9 @@ import stat
 import subprocess
 import sys
 
-from conftest import needs_root, run_pytrace
+import pytest
+
+from conftest import run_pytrace
 
 
 def test_help_and_version():
@@ -32,6 +34,7 @@ def test_syntax_error_is_a_diagnostic_not_a_traceback():
     assert "Traceback" not in r.err
 
 
+@pytest.mark.kernel  # this machine's tracefs
 def test_debug_ast_and_ir():
     r = run_pytrace("-d", "ast", "-e", "BEGIN { @x = 1 + 2; }")
     assert r.rc == 0, r
@@ -45,6 +48,7 @@ def test_debug_ast_and_ir():
         assert name in r.out, name
 
 
+@pytest.mark.kernel  # this machine's tracefs
 def test_list_tracepoints_and_fields():
     r = run_pytrace("-l", "tracepoint:syscalls:sys_enter_getpp*")
     assert r.rc == 0 and r.out == "tracepoint:syscalls:sys_enter_getppid\n"
@@ -53,7 +57,7 @@ def test_list_tracepoints_and_fields():
     assert "    const char * filename;\n" in r.out
 
 
-@needs_root
+@pytest.mark.kernel
 def test_program_from_stdin_file_and_shebang(tmp_path):
     prog = 'BEGIN { printf("hi %s\\n", str($1)); exit(); }'
     r = run_pytrace("-", "there", stdin=prog)
@@ -69,7 +73,7 @@ def test_program_from_stdin_file_and_shebang(tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith("hi shebang\n"), proc.stderr
 
 
-@needs_root
+@pytest.mark.kernel
 def test_output_file_and_quiet(tmp_path):
     out = tmp_path / "out.txt"
     r = run_pytrace("-q", "-o", str(out), "-e", 'BEGIN { printf("to file\\n"); @n = 3; exit(); }')
@@ -77,14 +81,14 @@ def test_output_file_and_quiet(tmp_path):
     assert out.read_text() == "to file\n\n\n@n: 3\n"
 
 
-@needs_root
+@pytest.mark.kernel
 def test_verifier_log_with_debug_verifier():
     r = run_pytrace("--verify-only", "-d", "verifier", "-e", "BEGIN { @x = 1; }")
     assert r.rc == 0, r
     assert "; verifier log for" in r.err and "processed" in r.err
 
 
-@needs_root
+@pytest.mark.kernel
 def test_map_the_kernel_refuses_is_a_plain_error():
     r = run_pytrace("-e", "BEGIN { @big[1] = 1; exit(); }", env={"BPFTRACE_MAX_MAP_KEYS": "2000000000"})
     assert r.rc == 1, r

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from conftest import needs_root, py_workload, run_pytrace
+from conftest import py_workload, run_pytrace
 
-pytestmark = needs_root
+pytestmark = pytest.mark.kernel
 
 GETPPID_1000 = py_workload("import os\nfor _ in range(1000): os.getppid()")
 

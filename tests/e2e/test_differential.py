@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from conftest import needs_root, run_pytrace
+from conftest import run_pytrace
 
 BPFTRACE = shutil.which("bpftrace")
-pytestmark = [needs_root, pytest.mark.skipif(BPFTRACE is None, reason="Debian's bpftrace is not installed")]
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(BPFTRACE is None, reason="Debian's bpftrace is not installed")]
 
 
 def normalise(text: str) -> list[str]:

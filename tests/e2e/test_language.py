@@ -1,9 +1,11 @@
 """End-to-end: control flow, scratch variables and their scopes, config
 blocks and map declarations, on the live kernel with exact output."""
 
-from conftest import needs_root, py_workload, run_begin, run_pytrace
+import pytest
 
-pytestmark = needs_root
+from conftest import py_workload, run_begin, run_pytrace
+
+pytestmark = pytest.mark.kernel
 
 GETPPID_5 = py_workload("import os\nfor _ in range(5): os.getppid()")
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from conftest import bpf_fds, kernel_maps, map_freed, needs_root, py_workload, run_pytrace
+from conftest import bpf_fds, kernel_maps, map_freed, py_workload, run_pytrace
 
-pytestmark = needs_root
+pytestmark = pytest.mark.kernel
 
 
 def unique_map() -> str:

@@ -1,9 +1,11 @@
 """End-to-end: software, hardware, interval and profile probes, and listing
 the kernel's probes."""
 
-from conftest import needs_root, py_workload, run_pytrace
+import pytest
 
-pytestmark = needs_root
+from conftest import py_workload, run_pytrace
+
+pytestmark = pytest.mark.kernel
 
 
 def _online_cpus() -> list[int]:

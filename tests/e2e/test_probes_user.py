@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from conftest import needs_root, run_pytrace
+from conftest import run_pytrace
 
-pytestmark = [needs_root, pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")]
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")]
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 

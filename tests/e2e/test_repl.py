@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from conftest import kernel_maps, map_freed, needs_root
+from conftest import kernel_maps, map_freed
 
-pytestmark = needs_root
+pytestmark = pytest.mark.kernel
 
 ME = os.getpid()
 GETPPID = f"tracepoint:syscalls:sys_enter_getppid /pid == {ME}/"

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT, needs_root, py_workload
+from conftest import ROOT, py_workload
 
-pytestmark = needs_root
+pytestmark = pytest.mark.kernel
 
 SCRIPTS = os.path.join(ROOT, "scripts")
 BIN = os.path.dirname(sys.executable)

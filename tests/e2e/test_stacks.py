@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import needs_root, py_workload, run_pytrace
+from conftest import py_workload, run_pytrace
 
-pytestmark = needs_root
+pytestmark = pytest.mark.kernel
 
 GETPPID_3 = py_workload("import os\nfor _ in range(3): os.getppid()")
 FRAME = re.compile(r"^        [A-Za-z_.$][\w.$]*\+\d+$")

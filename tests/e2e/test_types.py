@@ -3,10 +3,12 @@ arrays, enums, sizeof/offsetof, tuples, bools and integer widths, run in
 this kernel with known workloads and exact expected output."""
 
 
-from conftest import needs_root, py_workload, run_pytrace
+import pytest
+
+from conftest import py_workload, run_pytrace
 from pytrace.lang.btf import BTF
 
-pytestmark = needs_root
+pytestmark = pytest.mark.kernel
 
 KILL_PARENT = py_workload("import os\nos.kill(os.getppid(), 0)")
 

@@ -10,8 +10,9 @@ import os
 
 import pytest
 
-from conftest import is_root, py_workload, run_pytrace
+from conftest import py_workload, run_pytrace
 
+pytestmark = pytest.mark.vm
 IN_VM = os.environ.get("PYTRACE_VM_TIER") == "1"
 N = 7
 
@@ -33,8 +34,6 @@ def _tracing_refused() -> str | None:
 def _skip_reason(what: str) -> str | None:
     if IN_VM:
         return None
-    if not is_root():
-        return "needs root"
     if what == "kprobe" and not os.path.exists("/sys/bus/event_source/devices/kprobe"):
         return "no kprobe PMU here (kprobes compiled out); run scripts/vm-tests.sh"
     if what == "fentry":

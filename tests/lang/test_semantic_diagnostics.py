@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytrace.lang.context import Options
+from conftest import fixture_options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes import analyse
 from pytrace.lang.source import Source
@@ -10,7 +10,7 @@ from pytrace.lang.source import Source
 
 def errors(program: str, **options) -> str:
     with pytest.raises(CompileError) as exc:
-        analyse(Source("stdin", program), Options(**options))
+        analyse(Source("stdin", program), fixture_options(**options))
     return exc.value.diagnostics.render()
 
 
@@ -111,7 +111,7 @@ def test_several_errors_all_reported_in_order():
 
 def test_pid_filter_adds_predicate():
     ctx = analyse(Source("stdin", "tracepoint:syscalls:sys_enter_getppid { @ = count(); } BEGIN { }"),
-                  Options(pid_filter=42))
+                  fixture_options(pid_filter=42))
     from pytrace.lang.visitor import flatten
     tp, begin = ctx.units
     assert flatten(tp.probe.predicate) == ["Binop", "==", ["Builtin", "pid"], ["Integer", 42]]
@@ -129,7 +129,7 @@ def test_break_and_continue_outside_a_loop():
 
 def test_variable_read_after_its_block_is_hoisted_with_a_warning():
     """Older bpftrace scripts (0.17's tcpconnect.bt) assign in if/else and read after."""
-    ctx = analyse(Source("stdin", "BEGIN { if (1) { $x = 5; } else { $x = 7; } @ = $x; }"), Options())
+    ctx = analyse(Source("stdin", "BEGIN { if (1) { $x = 5; } else { $x = 7; } @ = $x; }"), fixture_options())
     assert ctx.diags.render() == (
         "stdin:1:49-51: WARNING: $x is used outside the block that first assigns it: treating it as "
         "declared at the start of the probe, as older bpftrace did\n"
@@ -141,6 +141,6 @@ def test_variable_read_after_its_block_is_hoisted_with_a_warning():
 
 
 def test_untyped_let_takes_the_type_of_its_first_assignment():
-    ctx = analyse(Source("stdin", 'BEGIN { let $s; if (1) { $s = "abc"; } @ = $s; }'), Options())
+    ctx = analyse(Source("stdin", 'BEGIN { let $s; if (1) { $s = "abc"; } @ = $s; }'), fixture_options())
     assert not ctx.diags.items
     assert str(ctx.units[0].variables["$s"]) == "string[4]"

@@ -3,7 +3,7 @@ string/map/user-space builtins."""
 
 import pytest
 
-from pytrace.lang.context import Options
+from conftest import fixture_options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes import analyse
 from pytrace.lang.source import Source
@@ -11,12 +11,12 @@ from pytrace.lang.source import Source
 
 def errors(program: str, **options) -> str:
     with pytest.raises(CompileError) as exc:
-        analyse(Source("stdin", program), Options(**options))
+        analyse(Source("stdin", program), fixture_options(**options))
     return exc.value.diagnostics.render()
 
 
 def warnings(program: str, **options) -> str:
-    ctx = analyse(Source("stdin", program), Options(**options))
+    ctx = analyse(Source("stdin", program), fixture_options(**options))
     return ctx.diags.render()
 
 
@@ -63,7 +63,7 @@ def test_unknown_and_renamed_config():
 
 
 def test_config_names_in_env_form_apply():
-    ctx = analyse(Source("stdin", "config = { BPFTRACE_MAX_MAP_KEYS = 7; MAX_STRLEN = 9 } BEGIN { }"), Options())
+    ctx = analyse(Source("stdin", "config = { BPFTRACE_MAX_MAP_KEYS = 7; MAX_STRLEN = 9 } BEGIN { }"), fixture_options())
     assert (ctx.options.max_map_keys, ctx.options.max_strlen) == (7, 9)
 
 

@@ -3,23 +3,21 @@ offsetof, script struct definitions, enums, and integer sign warnings."""
 
 import pytest
 
-from pytrace.lang.context import Options
+from conftest import fixture_options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes import analyse
 from pytrace.lang.source import Source
 
-pytestmark = pytest.mark.skipif(not __import__("os").path.exists("/sys/kernel/btf/vmlinux"),
-                                reason="needs kernel BTF")
 
 
 def errors(program: str) -> str:
     with pytest.raises(CompileError) as exc:
-        analyse(Source("stdin", program), Options())
+        analyse(Source("stdin", program), fixture_options())
     return exc.value.diagnostics.render()
 
 
 def warnings(program: str) -> str:
-    ctx = analyse(Source("stdin", program), Options())
+    ctx = analyse(Source("stdin", program), fixture_options())
     return ctx.diags.render()
 
 
@@ -105,6 +103,6 @@ def test_signed_division_warns_only_for_mixed_types():
 def test_integer_promotion_types():
     ctx = analyse(Source("stdin", "BEGIN { $a = (uint32)5 + (uint8)3; $b = (uint64)1 - (uint64)2; "
                                   "$c = (int8)1 + (uint16)1; $d = pid + 1; $e = (uint8)1 << (int8)1; }"),
-                  Options())
+                  fixture_options())
     assert {k: str(v) for k, v in ctx.units[0].variables.items()} == {
         "$a": "uint64", "$b": "int64", "$c": "int64", "$d": "uint64", "$e": "uint64"}

@@ -7,7 +7,7 @@ import secrets
 import pytest
 
 import pytrace
-from conftest import bpf_fds, kernel_maps, map_freed, needs_root
+from conftest import bpf_fds, kernel_maps, map_freed
 from pytrace.runtime.output.values import Hist
 
 ME = os.getpid()
@@ -29,13 +29,14 @@ def test_compile_error_is_rendered_diagnostics():
                                "        ~~~~~\n")
 
 
+@pytest.mark.kernel  # compiles for this machine's tracepoints
 def test_program_lists_probes_and_maps():
     prog = pytrace.compile(f"{GETPPID} {{ @b = count(); @a[comm] = sum(1); }} END {{ }}")
     assert prog.probes == ["tracepoint:syscalls:sys_enter_getppid", "END"]
     assert prog.map_names == ["@a", "@b"]
 
 
-@needs_root
+@pytest.mark.kernel
 def test_counter_exact_count_then_detach_releases_everything():
     name = "@api" + secrets.token_hex(4)
     before = bpf_fds()
@@ -63,7 +64,7 @@ def test_counter_exact_count_then_detach_releases_everything():
         probes.maps()
 
 
-@needs_root
+@pytest.mark.kernel
 def test_printf_events_begin_and_end():
     before = bpf_fds()
     probes = pytrace.attach(f'BEGIN {{ printf("begin\\n"); }} {GETPPID} {{ printf("ppid %d\\n", @n++); }} '
@@ -85,7 +86,7 @@ def test_printf_events_begin_and_end():
     assert bpf_fds() == before
 
 
-@needs_root
+@pytest.mark.kernel
 def test_exit_detaches_and_runs_end():
     probes = pytrace.attach('BEGIN { @x = 5; exit(3); } END { printf("end\\n"); }')
     with probes:
@@ -95,7 +96,7 @@ def test_exit_detaches_and_runs_end():
         assert probes.maps() == {"@x": 5}
 
 
-@needs_root
+@pytest.mark.kernel
 def test_params_and_print_events():
     with pytrace.attach('BEGIN { @k[$1] = $2; print(@k); print((1, "a")); }', params=("x", 7)) as probes:
         events = list(probes.events(timeout=0.2))
@@ -103,7 +104,7 @@ def test_params_and_print_events():
     assert events[0].value.entries == [(("x",), 7)]
 
 
-@needs_root
+@pytest.mark.kernel
 def test_attach_error_leaves_nothing():
     before = bpf_fds()
     prog = pytrace.compile(f"{GETPPID} {{ @ = count(); }} rawtracepoint:no_such_tracepoint_xyz {{ }}")
@@ -115,7 +116,7 @@ def test_attach_error_leaves_nothing():
     assert bpf_fds() == before
 
 
-@needs_root
+@pytest.mark.kernel
 def test_garbage_and_exceptions_release_everything():
     before = bpf_fds()
     probes = pytrace.attach(f"{GETPPID} {{ @ = count(); }}")

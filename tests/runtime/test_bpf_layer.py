@@ -9,10 +9,9 @@ import time
 
 import pytest
 
-if os.geteuid() != 0:
-    pytest.skip("needs root", allow_module_level=True)
-
 from pytrace.runtime import bpf, perf
+
+pytestmark = pytest.mark.kernel
 from pytrace.runtime import kernel_consts as K
 from pytrace.runtime.bpf import BPFError
 from pytrace.runtime.perf import PerfError
