@@ -4,6 +4,7 @@ takes the value type, size, signedness and parameters from it."""
 
 import pytest
 
+from conftest import fixture_options
 from pytrace.lang import aggregations, builtins
 from pytrace.lang import types as T
 from pytrace.lang.aggregations import AGGREGATIONS
@@ -26,7 +27,7 @@ CALLS = {
 
 
 def map_info(call: str, name: str = "@m"):
-    ctx = analyse(Source("stdin", f"BEGIN {{ {name}[1] = {call}; }}"), Options())
+    ctx = analyse(Source("stdin", f"BEGIN {{ {name}[1] = {call}; }}"), fixture_options())
     return ctx.maps[name]
 
 
@@ -68,14 +69,14 @@ def test_map_value_type_comes_from_the_table(name):
 def test_aggregation_values_cannot_be_read(name):
     assert not AGGREGATIONS[name].readable
     with pytest.raises(CompileError, match="aggregation and cannot be used in an expression"):
-        analyse(Source("stdin", f"BEGIN {{ @m = {CALLS[name][0]}; $x = @m; }}"), Options())
+        analyse(Source("stdin", f"BEGIN {{ @m = {CALLS[name][0]}; $x = @m; }}"), fixture_options())
 
 
 def test_kinds_do_not_mix():
     with pytest.raises(CompileError, match="Type mismatch for @m"):
-        analyse(Source("stdin", "BEGIN { @m = count(); @m = sum(pid); }"), Options())
+        analyse(Source("stdin", "BEGIN { @m = count(); @m = sum(pid); }"), fixture_options())
     with pytest.raises(CompileError, match="Type mismatch for @m"):
-        analyse(Source("stdin", "BEGIN { @m = hist(pid, 1); @m = hist(pid, 2); }"), Options())
+        analyse(Source("stdin", "BEGIN { @m = hist(pid, 1); @m = hist(pid, 2); }"), fixture_options())
 
 
 @pytest.mark.parametrize("call, message", [
@@ -86,4 +87,4 @@ def test_kinds_do_not_mix():
 ])
 def test_constant_parameters_are_checked(call, message):
     with pytest.raises(CompileError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        analyse(Source("stdin", f"BEGIN {{ @m = {call}; }}"), Options())
+        analyse(Source("stdin", f"BEGIN {{ @m = {call}; }}"), fixture_options())

@@ -5,7 +5,8 @@ from dataclasses import fields, is_dataclass
 
 import pytest
 
-from pytrace.lang import ast, symtab
+from conftest import fixture_options
+from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.context import Options
 from pytrace.lang.passes import PIPELINE, analyse
@@ -14,7 +15,7 @@ from pytrace.lang.visitor import flatten, walk
 
 
 def typed(program: str, **options) -> ast.Program:
-    ctx = analyse(Source("stdin", program), Options(**options))
+    ctx = analyse(Source("stdin", program), fixture_options(**options))
     assert ctx.program is not None
     return ctx.program
 
@@ -28,9 +29,9 @@ def call(program: ast.Program, name: str) -> ast.Call:
     return found
 
 
-def test_kaddr_address(monkeypatch):
-    monkeypatch.setattr(symtab, "kernel_symbol", lambda name: 0xFFFF0000 if name == "jiffies" else None)
-    assert call(typed('BEGIN { @ = kaddr("jiffies"); }'), "kaddr").address == 0xFFFF0000
+def test_kaddr_address():
+    # the fixture kernel's kallsyms (tests/fixtures/kernel/kallsyms)
+    assert call(typed('BEGIN { @ = kaddr("jiffies"); }'), "kaddr").address == 0xFFFFFFFF82A0B1C0
 
 
 def test_signal_number():
@@ -101,10 +102,9 @@ PROGRAMS = [
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_passes_set_only_declared_fields(program, monkeypatch):
+def test_passes_set_only_declared_fields(program):
     """Dataclasses without slots keep declared fields in __dict__: any other
     key there is an attribute some pass set without declaring it."""
-    monkeypatch.setattr(symtab, "kernel_symbol", lambda name: 1)
     root = typed(program, unsafe=True, params=["5"])
     seen: set[int] = set()
     stack: list[ast.Node] = [root]

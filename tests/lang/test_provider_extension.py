@@ -6,6 +6,7 @@ Pure: no root, no BPF load, no host tracefs or BTF."""
 
 import pytest
 
+from conftest import fixture_options
 from pytrace.codegen.artifact import Artifact
 from pytrace.codegen.compile import generate
 from pytrace.lang import btf, probes
@@ -74,7 +75,7 @@ def ticker(monkeypatch):
 
 
 def compile_(text: str, debug: dict | None = None, **options) -> Artifact:
-    return generate(analyse(Source("stdin", text), Options(**options)), debug)
+    return generate(analyse(Source("stdin", text), fixture_options(**options)), debug)
 
 
 def test_registered_by_name_and_alias(ticker):
@@ -124,19 +125,19 @@ def test_program_compiles_with_the_providers_properties(ticker):
 
 
 def test_integer_cast_to_pointer_points_to_the_providers_address_space(ticker):
-    ctx = analyse(Source("stdin", "ticker:fast { @ = *(uint32 *)ptr; }"), Options())
+    ctx = analyse(Source("stdin", "ticker:fast { @ = *(uint32 *)ptr; }"), fixture_options())
     cast = ctx.units[0].probe.block.stmts[0].value.operand
     assert isinstance(cast.type, T.PointerType) and cast.type.addrspace == "user"
 
 
 def test_pid_predicate_is_added_with_minus_p(ticker):
-    ctx = analyse(Source("stdin", "ticker:fast { @ = count(); }"), Options(pid_filter=42))
+    ctx = analyse(Source("stdin", "ticker:fast { @ = count(); }"), fixture_options(pid_filter=42))
     predicate = ctx.units[0].probe.predicate
     assert predicate is not None and predicate.op == "=="
 
 
 def test_begin_has_no_pid_predicate_and_runs_at_begin():
-    ctx = analyse(Source("stdin", "BEGIN { @ = count(); }"), Options(pid_filter=42))
+    ctx = analyse(Source("stdin", "BEGIN { @ = count(); }"), fixture_options(pid_filter=42))
     assert ctx.units[0].probe.predicate is None
     assert ctx.units[0].provider.runs_at == "BEGIN"
 

@@ -11,10 +11,10 @@ import time
 import pytest
 
 import pytrace
-from conftest import bpf_fds, needs_root
+from conftest import bpf_fds
 from pytrace.runtime.lifecycle import LifecycleError, Session
 
-pytestmark = [pytest.mark.kernel, needs_root]
+pytestmark = pytest.mark.kernel
 
 ME = os.getpid()
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from conftest import fixture_options
 from pytrace.codegen.compile import generate
 from pytrace.lang.passes import analyse
 from pytrace.lang.source import Source
@@ -14,7 +15,7 @@ class Quiet:
 
 
 def session() -> Session:
-    ctx = analyse(Source("stdin", 'BEGIN { @x = 1; } tracepoint:syscalls:sys_enter_getppid { @n = count(); }'))
+    ctx = analyse(Source("stdin", 'BEGIN { @x = 1; } tracepoint:syscalls:sys_enter_getppid { @n = count(); }'), fixture_options())
     return Session(generate(ctx), Quiet())
 
 
