@@ -92,10 +92,6 @@ class Artifact:
                 return m
         return None
 
-    @property
-    def attach_count(self) -> int:
-        return sum(len(p.attach) for p in self.programs)
-
     # ------------------------------------------------------------ serialisation
     def to_json(self) -> str:
         d = asdict(self)

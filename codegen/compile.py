@@ -10,19 +10,17 @@ from pytrace.codegen import emit
 from pytrace.codegen.artifact import Artifact, ProgramSpec
 from pytrace.codegen.lower import ProbeLowering
 from pytrace.codegen.state import ModuleState
-from pytrace.lang import ast
+from pytrace.lang import ast, builtins
 from pytrace.lang.context import CompileContext, ProbeUnit
 from pytrace.lang.visitor import walk
 
-# Builtins whose value differs between the attach points of one probe.
-PER_ATTACH_POINT = {"probe", "args", "func"}
 
 
 def _needs_one_program_per_spec(unit: ProbeUnit) -> bool:
     if unit.provider.program_per_attach_point:
         return True
     return len(unit.specs) > 1 and any(
-        isinstance(n, ast.Builtin) and (n.name in PER_ATTACH_POINT or n.name.startswith("arg"))
+        isinstance(n, ast.Builtin) and builtins.per_attach_point(n.name)
         for n in walk(unit.probe))
 
 

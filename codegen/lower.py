@@ -23,7 +23,6 @@ from pytrace.lang.probes.base import ProbeSpec
 from pytrace.lang.visitor import dispatch_table, walk
 
 LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
-EXIT_EVENT = "exit"
 
 
 def _flexible(node: ast.Expr) -> bool:
@@ -55,7 +54,6 @@ class ProbeLowering:
         self.ctx_ptr = self.func.args[0]
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[_Loop] = []
-        self._block_count = 0
         self._scratch: tuple[ir.Value, ir.Block, ir.Block] | None = None  # (entry pointer, lookup block, body)
         self.callback_ctx: ir.Value | None = None  # inside a for-map callback: its context
         # Variables a for-map loop body uses (the loop's own and those it shares with the probe).
@@ -83,7 +81,6 @@ class ProbeLowering:
         return self.func
 
     def block(self, name: str) -> ir.Block:
-        self._block_count += 1
         return self.func.append_basic_block(name)
 
     def dead_end(self, name: str) -> None:

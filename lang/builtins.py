@@ -35,6 +35,9 @@ class BuiltinVar:
     doc: str
     probes: str = ALL_PROBES  # ALL_PROBES, or PROVIDER_VARIABLE: offered by the providers that name it
     printer: str = ""  # the runtime decoder its values print with (runtime/maps.decode), if special
+    # Its value differs between the attach points of one probe (probe, args...):
+    # a probe using it on several attach points is compiled once per attach point.
+    per_attach_point: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ VARIABLES: dict[str, BuiltinVar] = {v.name: v for v in [
     BuiltinVar("elapsed", T.U64, "nanoseconds since pytrace started"),
     BuiltinVar("cpu", T.U64, "id of the CPU running the probe"),
     BuiltinVar("comm", COMM, "name of the current thread (16 bytes)"),
-    BuiltinVar("probe", T.StringType(64), "full name of the probe that fired"),
+    BuiltinVar("probe", T.StringType(64), "full name of the probe that fired", per_attach_point=True),
     BuiltinVar("cpid", T.U64, "pid of the child process started with -c"),
     BuiltinVar("rand", T.U32, "a pseudo-random 32-bit number"),
     BuiltinVar("curtask", T.PointerType(None), "address of the current task_struct"),
@@ -76,16 +79,25 @@ VARIABLES: dict[str, BuiltinVar] = {v.name: v for v in [
                printer="username"),
     BuiltinVar("kstack", T.StackType(True), "the kernel stack (as kstack())", printer="kstack"),
     BuiltinVar("ustack", T.StackType(False), "the user stack (as ustack())", printer="ustack"),
-    BuiltinVar("args", T.VOID, "the probe's typed arguments (a record)", PROVIDER_VARIABLE),
+    BuiltinVar("args", T.VOID, "the probe's typed arguments (a record)", PROVIDER_VARIABLE, per_attach_point=True),
     BuiltinVar("retval", T.S64, "return value of the probed function", PROVIDER_VARIABLE),
-    BuiltinVar("func", T.StringType(64), "name of the probed function", PROVIDER_VARIABLE),
-    *(BuiltinVar(f"arg{i}", T.U64, f"argument {i} of the probed function", PROVIDER_VARIABLE)
+    BuiltinVar("func", T.StringType(64), "name of the probed function", PROVIDER_VARIABLE,
+               per_attach_point=True),
+    *(BuiltinVar(f"arg{i}", T.U64, f"argument {i} of the probed function", PROVIDER_VARIABLE, per_attach_point=True)
       for i in range(6)),
 ]}
 
 
 def variable(name: str) -> BuiltinVar | None:
     return VARIABLES.get(name)
+
+
+def per_attach_point(name: str) -> bool:
+    """Whether a builtin's value differs between the attach points of one probe.
+    A provider's own variables missing from the table (usdt's arg11...) are
+    assumed to."""
+    var = VARIABLES.get(name)
+    return var.per_attach_point if var is not None else True
 
 
 def offered_by(var: BuiltinVar) -> str:

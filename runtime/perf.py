@@ -280,17 +280,6 @@ def enable(perf_fd: int) -> None:
         raise PerfError(e.errno, f"cannot enable perf event: {e.strerror}") from None
 
 
-def disable(perf_fd: int) -> None:
-    """PERF_EVENT_IOC_DISABLE.  Note: a BPF program on a *tracepoint* (or
-    kprobe/uprobe) event keeps running while the event is disabled, because it
-    hangs off the trace event itself; only closing the fd detaches it.  On
-    software/hardware events disabling does stop the program."""
-    try:
-        fcntl.ioctl(perf_fd, K.PERF_EVENT_IOC_DISABLE, 0)
-    except OSError as e:
-        raise PerfError(e.errno, f"cannot disable perf event: {e.strerror}") from None
-
-
 # ---------------------------------------------------------------- tracefs
 
 _tracefs = None

@@ -15,7 +15,7 @@ import subprocess
 import time
 from typing import Callable
 
-from pytrace.codegen.artifact import Artifact, EventSpec, ProgramSpec
+from pytrace.codegen.artifact import Artifact, EventSpec
 from pytrace.lang import format_string
 from pytrace.runtime import attach as attach_mod
 from pytrace.runtime import bpf, kprobes, loader, maps, symbols
@@ -243,6 +243,3 @@ class Tracer:
 FORMATTED_EVENTS = ("printf", "cat", "system")
 MAX_CAT_BYTES = 10240
 
-
-def unattachable(artifact: Artifact) -> list[ProgramSpec]:
-    return [p for p in artifact.programs if p.unavailable]

@@ -15,8 +15,6 @@ from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, Pro
 # struct pt_regs on x86_64: where each argument register and the return value live.
 PT_REGS_ARGS = (112, 104, 96, 88, 72, 64)  # di, si, dx, cx, r8, r9
 PT_REGS_AX = 80
-PT_REGS_IP = 128
-PT_REGS_SP = 152
 PT_REGS = {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48, "r10": 56,
            "r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112,
            "orig_ax": 120, "orig_rax": 120, "ip": 128, "pc": 128, "cs": 136, "flags": 144, "sp": 152,

@@ -13,7 +13,6 @@ from .values import (HistView, MapData, OrderedMap, Record, StatsValue,
 
 ATTACH_STREAM = 'stderr'        # TextOutput::attached_probes writes err_
 LOST_EVENTS_STREAM = 'stderr'   # TextOutput::lost_events writes err_
-TOTAL_LOST_STREAM = 'stderr'    # LOG(WARNING) at exit, both output formats
 
 
 def byte_len(s: str) -> int:

@@ -22,7 +22,6 @@ from typing import Callable
 from pytrace.lang import aggregations
 
 MASK64 = (1 << 64) - 1
-MASK32 = (1 << 32) - 1
 
 
 # --- integer helpers (C semantics) -------------------------------------------

@@ -8,7 +8,6 @@ from conftest import fixture_options
 from pytrace.lang import aggregations, builtins
 from pytrace.lang import types as T
 from pytrace.lang.aggregations import AGGREGATIONS
-from pytrace.lang.context import Options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes import analyse
 from pytrace.lang.source import Source

@@ -5,7 +5,6 @@ split BTF is exercised with a synthetic module blob on top of vmlinux (and a
 real module from /sys/kernel/btf if one is loaded).
 """
 
-import os
 import re
 import shutil
 import struct
@@ -14,7 +13,6 @@ import time
 
 import pytest
 
-from pytrace.lang import btf as btfmod
 from btf_builder import Builder
 from pytrace.lang.btf import BTF, BTFError, Member
 

@@ -8,7 +8,6 @@ import pytest
 from conftest import fixture_options
 from pytrace.lang import ast
 from pytrace.lang import types as T
-from pytrace.lang.context import Options
 from pytrace.lang.passes import PIPELINE, analyse
 from pytrace.lang.source import Source
 from pytrace.lang.visitor import flatten, walk

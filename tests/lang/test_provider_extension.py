@@ -11,7 +11,6 @@ from pytrace.codegen.artifact import Artifact
 from pytrace.codegen.compile import generate
 from pytrace.lang import btf, probes
 from pytrace.lang import types as T
-from pytrace.lang.options import Options
 from pytrace.lang.passes import analyse
 from pytrace.lang.probes import tracefs
 from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, list_matching
