@@ -178,13 +178,6 @@ class Probes:
     def exit_code(self) -> int:
         return self._session.exit_code
 
-    def begin(self) -> None:
-        """BEGIN runs in Program.attach(), before the probes are attached; so
-        this always raises (LifecycleError, a RuntimeError) on attached probes."""
-        with self._lock:
-            self._check_open()
-            self._session.begin()
-
     def poll(self, timeout: float = 0.1) -> int:
         """Wait up to `timeout` seconds for events and deliver them (to the
         callbacks, else to the queue events() reads). Returns how many arrived.

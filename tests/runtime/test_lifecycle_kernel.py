@@ -40,7 +40,7 @@ def test_begin_after_attach_and_steps_after_close_raise():
     with probes:
         assert probes.maps() == {"@x": None}  # begin=False: BEGIN never runs
         with pytest.raises(LifecycleError, match="begin\\(\\) cannot be called when the session is attached"):
-            probes.begin()
+            probes._session.begin()
         probes.detach()
         with pytest.raises(LifecycleError, match="attach\\(\\) cannot be called when the session is stopped"):
             probes._session.attach()
