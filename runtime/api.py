@@ -300,14 +300,9 @@ class Probes:
 
     def clear(self, name: str) -> None:
         """clear(@map): delete every entry."""
-        from pytrace.runtime import bpf
-
         with self._lock:
             self._check_open()
-            spec = self.program.artifact.map_by_name(name)
-            if spec is None:
-                raise KeyError(name)
-            bpf.map_clear(self._session.map_fd(name), spec.key_size)
+            self._session.clear_map(name)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("detached" if self._ended else "attached")

@@ -184,8 +184,9 @@ class Run:
 
 
 def _write_verifier_logs(session) -> None:
-    for name, log in session.tracer.loaded.logs.items():
-        sys.stderr.write(f"; verifier log for {name}\n{log}\n")
+    from pytrace.runtime import driver
+
+    driver.write_verifier_logs(session.tracer.loaded.logs)
 
 
 def main(argv: list[str] | None = None) -> int:

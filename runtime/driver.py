@@ -130,6 +130,12 @@ def make_output(args):
     return Writer.open(args.format, args.output, quiet=args.quiet)
 
 
+def write_verifier_logs(logs: dict[str, str]) -> None:
+    """`-d verifier`: each program's verifier log on stderr."""
+    for name, log in logs.items():
+        sys.stderr.write(f"; verifier log for {name}\n{log}\n")
+
+
 def verify_only(source: Source, artifact: Artifact, args) -> int:
     """Load every program through the verifier, attach nothing."""
     from pytrace.runtime import loader
@@ -146,8 +152,7 @@ def verify_only(source: Source, artifact: Artifact, args) -> int:
                 sys.stderr.write(e.error.log + "\n")
             continue
         if log_level:
-            for name, log in loaded.logs.items():
-                sys.stderr.write(f"; verifier log for {name}\n{log}\n")
+            write_verifier_logs(loaded.logs)
         loaded.close()
         if not args.quiet:
             sys.stdout.write(f"{prog.probe}: verified ({len(prog.insns) // 8} instructions)\n")

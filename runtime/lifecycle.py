@@ -163,12 +163,9 @@ class Session:
         self._step("read_map")
         return self.tracer.read_map(name)
 
-    def map_fd(self, name: str) -> int:
-        spec = self.tracer.artifact.map_by_name(name)
-        if spec is None:
-            raise KeyError(name)
+    def clear_map(self, name: str) -> None:
         self._step("read_map")
-        return self.tracer.loaded.map_fds[spec.index]
+        self.tracer.clear_map(name)
 
 
 # ------------------------------------------------------------ stop conditions

@@ -153,6 +153,14 @@ class Tracer:
             raise KeyError(name)
         return maps.read_map(spec, self.loaded.map_fds[spec.index])
 
+    def clear_map(self, name: str) -> None:
+        """clear(@map): delete every entry."""
+        assert self.loaded is not None
+        spec = self.artifact.map_by_name(name)
+        if spec is None:
+            raise KeyError(name)
+        bpf.map_clear(self.loaded.map_fds[spec.index], spec.key_size)
+
     def print_maps(self) -> None:
         self.out.exit_maps([self.read_map(n) for n in self.map_names()])
 
@@ -191,9 +199,7 @@ class Tracer:
         self.out.map(self.read_map(ev.map_name), top, div)
 
     def _on_clear(self, ev: EventSpec, args: list) -> None:
-        spec = self.artifact.map_by_name(ev.map_name)
-        assert spec is not None and self.loaded is not None
-        bpf.map_clear(self.loaded.map_fds[spec.index], spec.key_size)
+        self.clear_map(ev.map_name)
 
     def _on_zero(self, ev: EventSpec, args: list) -> None:
         spec = self.artifact.map_by_name(ev.map_name)
