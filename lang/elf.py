@@ -1,26 +1,34 @@
-"""A small pure-Python ELF reader for user-space probes: function symbols
-(.symtab and .dynsym), address -> file offset through the PT_LOAD program
-headers, and SystemTap USDT notes (.note.stapsdt). 64-bit little-endian
-ELF only (x86_64).
+"""A small pure-Python ELF reader for user-space probes: symbols (.symtab
+and .dynsym, with their sizes), address -> file offset through the PT_LOAD
+program headers, and SystemTap USDT notes (.note.stapsdt). 64-bit
+little-endian ELF only (x86_64).
 
-Also resolves a probe's binary the way bpftrace does: a path, a program on
-$PATH, or a library name (`libc`) looked up in /proc/PID/maps (with -p) or
-in the dynamic loader's cache (`ldconfig -p`)."""
+The reader never trusts the file: it maps only regular files (a device,
+FIFO or /proc file is refused before it is opened), and every header,
+table and string it reads is bounds-checked, so a truncated or corrupt
+file is one ElfError ("PATH: corrupt ELF file: ..."), never a struct.error,
+IndexError or OverflowError. Which binary a probe names is
+lang/binaries.py's business."""
 
 from __future__ import annotations
 
 import fnmatch
+import mmap
 import os
 import shutil
+import stat
 import struct
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
-SHT_SYMTAB, SHT_NOTE, SHT_DYNSYM = 2, 7, 11
+SHT_SYMTAB, SHT_NOTE, SHT_DYNSYM, SHT_NOBITS = 2, 7, 11, 8
 STT_FUNC, STT_GNU_IFUNC = 2, 10
+STT_OBJECT = 1
+ET_EXEC, ET_DYN = 2, 3
 PT_LOAD = 1
 NT_STAPSDT = 3
+MAX_TABLE_ENTRIES = 1 << 24  # no real binary has more sections, segments or symbols
 
 
 class ElfError(Exception):
@@ -39,6 +47,14 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Symbol:
+    name: str
+    addr: int
+    size: int
+    kind: int  # STT_FUNC, STT_OBJECT...
+
+
+@dataclass(frozen=True)
 class UsdtNote:
     provider: str
     name: str
@@ -47,59 +63,115 @@ class UsdtNote:
     args: str  # argument spec, e.g. "-4@%edi 8@-16(%rbp)"
 
 
+def _map_file(path: str):
+    """The file's bytes (a read-only mapping): regular files only."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ElfError(f"{path}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ElfError(f"{path} is not a regular file")
+    if st.st_size < 64:
+        raise ElfError(f"{path} is not an ELF file")
+    try:
+        with open(path, "rb") as f:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as e:
+        raise ElfError(f"{path}: {getattr(e, 'strerror', None) or e}") from None
+
+
 class ElfFile:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, data=None) -> None:
         self.path = path
-        try:
-            with open(path, "rb") as f:
-                self.data = f.read()
-        except OSError as e:
-            raise ElfError(f"{path}: {e.strerror}") from None
+        self.data = _map_file(path) if data is None else data
         d = self.data
         if d[:4] != b"\x7fELF":
             raise ElfError(f"{path} is not an ELF file")
         if d[4] != 2 or d[5] != 1:
             raise ElfError(f"{path}: only 64-bit little-endian ELF files are supported")
         (self.e_type, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum,
-         shstrndx) = struct.unpack_from("<HHIQQQIHHHHHH", d, 16)
-        self.segments = []  # (vaddr, memsz, offset) of PT_LOAD segments
+         shstrndx) = self._unpack("<HHIQQQIHHHHHH", 16, "ELF header")
+        self.segments = []  # (vaddr, memsz, offset, filesz) of PT_LOAD segments
+        if phnum and phentsize < 56:
+            self._corrupt("program header size")
         for i in range(phnum):
-            p_type, _, p_offset, p_vaddr, _, _, p_memsz, _ = struct.unpack_from("<IIQQQQQQ", d, phoff + i * phentsize)
+            p_type, _, p_offset, p_vaddr, _, p_filesz, p_memsz, _ = self._unpack(
+                "<IIQQQQQQ", phoff + i * phentsize, "program header")
             if p_type == PT_LOAD:
-                self.segments.append((p_vaddr, p_memsz, p_offset))
-        raw = [struct.unpack_from("<IIQQQQIIQQ", d, shoff + i * shentsize) for i in range(shnum)]
+                self.segments.append((p_vaddr, p_memsz, p_offset, p_filesz))
+        if shnum and shentsize < 64:
+            self._corrupt("section header size")
+        raw = [self._unpack("<IIQQQQIIQQ", shoff + i * shentsize, "section header") for i in range(shnum)]
         names = raw[shstrndx] if shstrndx < len(raw) else None
         self.sections: list[Section] = []
         for name, typ, _flags, addr, off, size, link, _info, _align, entsize in raw:
-            text = self._cstr(names[4] + name) if names else ""
+            if typ != SHT_NOBITS and off + size > len(d):
+                self._corrupt("a section lies beyond the end of the file")
+            text = self._cstr(names[4] + name, names[4] + names[5]) if names else ""
             self.sections.append(Section(text, typ, addr, off, size, link, entsize))
 
-    def _cstr(self, off: int) -> str:
-        end = self.data.find(b"\0", off)
-        return self.data[off:end].decode(errors="replace")
+    # ------------------------------------------------------------ bounded reads
+    def _corrupt(self, what: str):
+        raise ElfError(f"{self.path}: corrupt ELF file ({what})")
 
+    def _unpack(self, fmt: str, off: int, what: str) -> tuple:
+        if off < 0 or off + struct.calcsize(fmt) > len(self.data):
+            self._corrupt(f"{what} beyond the end of the file")
+        return struct.unpack_from(fmt, self.data, off)
+
+    def _cstr(self, off: int, limit: int | None = None) -> str:
+        """The NUL-terminated string at off (not reading past limit)."""
+        limit = len(self.data) if limit is None else min(limit, len(self.data))
+        if off < 0 or off >= limit:
+            return ""
+        end = self.data.find(b"\0", off, limit)
+        return bytes(self.data[off:limit if end < 0 else end]).decode(errors="replace")
+
+    # ------------------------------------------------------------ queries
     def section(self, name: str) -> Section | None:
         return next((s for s in self.sections if s.name == name), None)
 
-    def functions(self) -> dict[str, int]:
-        """Function symbol -> virtual address, from .symtab and .dynsym."""
-        out: dict[str, int] = {}
-        for sec in self.sections:
-            if sec.type not in (SHT_SYMTAB, SHT_DYNSYM) or not sec.entsize:
-                continue
-            strtab = self.sections[sec.link]
-            for off in range(sec.offset, sec.offset + sec.size, sec.entsize):
-                st_name, st_info, _other, shndx, value, _size = struct.unpack_from("<IBBHQQ", self.data, off)
-                if st_info & 0xF not in (STT_FUNC, STT_GNU_IFUNC) or shndx == 0 or not value:
-                    continue
-                name = self._cstr(strtab.offset + st_name).partition("@")[0]
-                if name:
-                    out.setdefault(name, value)
+    @property
+    def is_pie(self) -> bool:
+        """Loaded at an address chosen at run time (PIE or shared object)."""
+        return self.e_type == ET_DYN
+
+    def symbols(self) -> dict[str, Symbol]:
+        """Defined symbols by name (.symtab wins over .dynsym; versions like
+        `@GLIBC_2.2.5` dropped)."""
+        out: dict[str, Symbol] = {}
+        for kind in (SHT_SYMTAB, SHT_DYNSYM):
+            for sec in self.sections:
+                if sec.type == kind:
+                    for sym in self._symbol_table(sec):
+                        out.setdefault(sym.name, sym)
         return out
+
+    def _symbol_table(self, sec: Section):
+        if sec.entsize < 24 or sec.link >= len(self.sections):
+            return
+        if sec.size // sec.entsize > MAX_TABLE_ENTRIES:
+            self._corrupt("symbol table size")
+        strtab = self.sections[sec.link]
+        for off in range(sec.offset, sec.offset + sec.size - sec.entsize + 1, sec.entsize):
+            st_name, st_info, _other, shndx, value, size = self._unpack("<IBBHQQ", off, "symbol")
+            if shndx == 0 or not value or not st_name:
+                continue
+            name = self._cstr(strtab.offset + st_name, strtab.offset + strtab.size).partition("@")[0]
+            if name:
+                yield Symbol(name, value, size, st_info & 0xF)
+
+    def functions(self) -> dict[str, int]:
+        """Function symbol -> virtual address (size-0 symbols included)."""
+        return {name: sym.addr for name, sym in self.symbols().items()
+                if sym.kind in (STT_FUNC, STT_GNU_IFUNC)}
+
+    def function_symbols(self) -> dict[str, Symbol]:
+        return {name: sym for name, sym in self.symbols().items() if sym.kind in (STT_FUNC, STT_GNU_IFUNC)}
 
     def file_offset(self, vaddr: int) -> int:
         """The file offset of a virtual address (what uprobes attach to)."""
-        for start, size, offset in self.segments:
+        for start, size, offset, _filesz in self.segments:
             if start <= vaddr < start + size:
                 return vaddr - start + offset
         raise ElfError(f"address {vaddr:#x} is not in a loadable segment of {self.path}")
@@ -112,15 +184,21 @@ class ElfFile:
         notes: list[UsdtNote] = []
         pos, end = sec.offset, sec.offset + sec.size
         while pos + 12 <= end:
-            namesz, descsz, ntype = struct.unpack_from("<III", self.data, pos)
+            namesz, descsz, ntype = self._unpack("<III", pos, "USDT note")
             name_off = pos + 12
             desc_off = name_off + ((namesz + 3) & ~3)
             pos = desc_off + ((descsz + 3) & ~3)
-            if ntype != NT_STAPSDT or self.data[name_off:name_off + namesz].rstrip(b"\0") != b"stapsdt":
+            if pos > end:
+                self._corrupt("USDT note beyond its section")
+            if ntype != NT_STAPSDT or bytes(self.data[name_off:name_off + namesz]).rstrip(b"\0") != b"stapsdt":
                 continue
-            pc, base, sema = struct.unpack_from("<QQQ", self.data, desc_off)
-            strings = self.data[desc_off + 24:desc_off + descsz].split(b"\0")
+            if descsz < 24 + 3:
+                continue  # too short for three addresses and three strings
+            pc, base, sema = self._unpack("<QQQ", desc_off, "USDT note")
+            strings = bytes(self.data[desc_off + 24:desc_off + descsz]).split(b"\0")
             provider, probe, args = (s.decode(errors="replace") for s in (strings + [b"", b"", b""])[:3])
+            if not probe:
+                continue
             if base_sec is not None and base:
                 pc += base_sec.addr - base
             notes.append(UsdtNote(provider, probe, pc, sema, args))
@@ -128,16 +206,66 @@ class ElfFile:
 
 
 @lru_cache(maxsize=32)
-def _load(path: str, mtime: float) -> ElfFile:
+def _load(path: str, mtime: float, size: int) -> ElfFile:
     return ElfFile(path)
 
 
 def open_elf(path: str) -> ElfFile:
+    """The ELF file at path (cached while it is unchanged)."""
     try:
-        mtime = os.stat(path).st_mtime
+        st = os.stat(path)
     except OSError as e:
         raise ElfError(f"{path}: {e.strerror}") from None
-    return _load(os.path.realpath(path), mtime)
+    # /proc/PID/root/... cannot be canonicalised from another mount namespace
+    real = path if path.startswith("/proc/") else os.path.realpath(path)
+    return _load(real, st.st_mtime, st.st_size)
+
+
+# ---------------------------------------------------------------- uprobe offsets
+
+UNSAFE_HINT = ("Use --unsafe to force attachment. WARNING: This option could lead to data corruption "
+               "in the target process.")
+
+
+def function_at(image: ElfFile, vaddr: int) -> Symbol | None:
+    """The function symbol whose bytes hold vaddr (or that starts there)."""
+    for sym in image.function_symbols().values():
+        if sym.addr <= vaddr < sym.addr + sym.size or sym.addr == vaddr:
+            return sym
+    return None
+
+
+def uprobe_offset(path: str, func: str, offset: int = 0, address: int | None = None,
+                  retprobe: bool = False, unsafe: bool = False) -> int:
+    """The file offset a uprobe on FUNC+OFFSET (or on an address) attaches
+    to, with bpftrace's checks: the symbol exists, the offset lies inside
+    the function, a size-0 symbol needs --unsafe. With --unsafe, an address
+    in a file that is no ELF (a flat binary) or outside every function is
+    taken as the file offset itself."""
+    try:
+        image = open_elf(path)
+    except ElfError:
+        if address is not None and unsafe:
+            return address
+        raise
+    if not func:
+        sym = function_at(image, address or 0)
+        if sym is None:
+            if unsafe:
+                return address or 0
+            raise ElfError(f"Could not resolve address: {path}:{address or 0:#x}")
+        func, offset = sym.name, (address or 0) - sym.addr
+    sym = image.function_symbols().get(func)
+    if sym is None:
+        raise ElfError(f"Could not resolve symbol: {path}:{func}")
+    if retprobe and offset:
+        raise ElfError(f"uretprobes cannot be attached at function offset. (address resolved to: {func}+{offset})")
+    if sym.size == 0 and offset == 0:
+        if not unsafe:
+            raise ElfError(f"Could not determine boundary for {func} (symbol has size 0).\n{UNSAFE_HINT}")
+    elif offset >= sym.size:
+        raise ElfError(f"Offset outside the function bounds ('{func}' size is {sym.size})")
+    return image.file_offset(sym.addr) + offset
 
 
 # ---------------------------------------------------------------- C++ names
@@ -173,59 +301,3 @@ def match_functions(elf: ElfFile, pattern: str, cpp: bool = False) -> list[str]:
     names = demangle(funcs)
     return [f for f in funcs if f in names and
             (fnmatch.fnmatchcase(strip_params(names[f]), pattern) or fnmatch.fnmatchcase(names[f], pattern))]
-
-
-# ---------------------------------------------------------------- binaries
-
-@lru_cache(maxsize=1)
-def _ld_cache() -> list[tuple[str, str]]:
-    ldconfig = shutil.which("ldconfig") or "/sbin/ldconfig"
-    try:
-        text = subprocess.run([ldconfig, "-p"], capture_output=True, text=True).stdout
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines()[1:]:
-        name, _, path = line.strip().partition(" => ")
-        if path:
-            out.append(("x86-64" not in name, name.split(" ")[0], path.strip()))
-    return [(soname, path) for _, soname, path in sorted(out, key=lambda e: e[0])]
-
-
-_LIB_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib")
-
-
-def _lib_matches(soname: str, lib: str) -> bool:
-    if not lib.startswith("lib"):
-        lib = "lib" + lib
-    return soname == lib or soname.startswith(lib + ".so")
-
-
-def resolve_binary(target: str, pid: int | None = None) -> str:
-    """A probe's binary as a path: as given, in the process's maps, on $PATH,
-    or a library from the loader's cache."""
-    if "/" in target:
-        if not os.path.exists(target):
-            raise ElfError(f"{target}: No such file or directory")
-        return target
-    if pid:
-        try:
-            with open(f"/proc/{pid}/maps") as f:
-                for line in f:
-                    path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) == 6 else ""
-                    if path.startswith("/") and _lib_matches(os.path.basename(path), target):
-                        return f"/proc/{pid}/root{path}" if os.path.exists(f"/proc/{pid}/root{path}") else path
-        except OSError:
-            pass
-    for soname, path in _ld_cache():
-        if _lib_matches(soname, target):
-            return path
-    for d in _LIB_DIRS:
-        if os.path.isdir(d):
-            for name in sorted(os.listdir(d)):
-                if _lib_matches(name, target):
-                    return os.path.join(d, name)
-    found = shutil.which(target)
-    if found:
-        return found
-    raise ElfError(f"could not find '{target}' (not a path, a program on $PATH, or a library)")

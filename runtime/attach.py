@@ -113,25 +113,25 @@ def _attach_each(openers: list[Callable[[], int]], prog_fd: int) -> list[int]:
 
 
 def _uprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
-    """uprobe/uretprobe/usdt: resolve the binary and symbol (or address) to a
-    file offset now, so a cached program follows a rebuilt binary."""
+    """uprobe/uretprobe/usdt: resolve the symbol (or address) to a file
+    offset now, so a cached program follows a rebuilt binary. A USDT probe
+    attaches to each of its locations (the addresses of its nops)."""
     from pytrace.lang import elf
 
+    path = spec["binary"]
     try:
-        path = elf.resolve_binary(spec["binary"], pid)
-        image = elf.open_elf(path)
-        vaddr = spec.get("address")
-        if vaddr is None:
-            vaddr = image.functions().get(spec["func"])
-            if vaddr is None:
-                raise elf.ElfError(f"No symbol '{spec['func']}' in {path}")
-        offset = image.file_offset(vaddr) + spec.get("offset", 0)
+        if "locations" in spec:
+            image = elf.open_elf(path)
+            offsets = [image.file_offset(vaddr) for vaddr in spec["locations"]]
+        else:
+            offsets = [elf.uprobe_offset(path, spec["func"], spec.get("offset", 0), spec.get("address"),
+                                         spec.get("retprobe", False), spec.get("unsafe", False))]
         semaphore = spec.get("semaphore") or 0
-        ref_ctr = image.file_offset(semaphore) if semaphore else 0
+        ref_ctr = elf.open_elf(path).file_offset(semaphore) if semaphore else 0
     except elf.ElfError as e:
         raise perf.PerfError(2, str(e)) from None
-    return _attach_each([lambda: perf.open_uprobe(path, offset, spec.get("retprobe", False),
-                                                  pid if pid else -1, ref_ctr)], prog_fd)
+    return _attach_each([lambda o=o: perf.open_uprobe(path, o, spec.get("retprobe", False), pid if pid else -1,
+                                                      ref_ctr) for o in offsets], prog_fd)
 
 
 def _watchpoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:

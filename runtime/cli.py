@@ -36,6 +36,9 @@ OPTIONS:
     -q, --quiet    keep messages quiet
     --repl         interactive: type probes, each attached at once (.help)
     --unsafe       allow unsafe/destructive functionality
+    --usdt-file-activation
+                   activate USDT semaphores in every process running the
+                   probed file (always so here: the kernel does it)
 
 TROUBLESHOOTING OPTIONS:
     --dry-run      parse, load and attach, then exit without running
@@ -71,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-f", dest="format", default="text")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--unsafe", action="store_true")
+    p.add_argument("--usdt-file-activation", action="store_true")  # the kernel's ref_ctr already does this
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--verify-only", action="store_true")
     p.add_argument("--repl", action="store_true")

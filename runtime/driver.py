@@ -112,7 +112,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
         sys.stdout.write(dbg["ir"])
     if "asm" in want:
         sys.stdout.write(dbg["asm"])
-    if use_cache:
+    if use_cache and all(spec.cacheable for unit in ctx.units for spec in unit.specs):
         try:
             os.makedirs(CACHE_DIR, exist_ok=True)
             tmp = f"{path}.{os.getpid()}"
@@ -172,7 +172,7 @@ def list_probes(source: Source | None, args) -> int:
         from pytrace.lang.passes import analyse
 
         try:
-            ctx = analyse(source, Options(params=list(args.rest)), until="bind_probes")
+            ctx = analyse(source, Options(params=list(args.rest), pid_filter=args.pid), until="bind_probes")
         except CompileError as e:
             e.diagnostics.emit(sys.stderr)
             return 1
@@ -191,6 +191,6 @@ def list_probes(source: Source | None, args) -> int:
     out = []
     for prov in probes.PROVIDERS:
         if prov.listable:  # each filters by the pattern (see ProbeProvider.list_probes)
-            out.extend(prov.list_probes(pattern, args.verbose))
+            out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))
     sys.stdout.write("".join(line + "\n" for line in out))
     return 0

@@ -79,7 +79,7 @@ class Tracer:
             for prog in self.loaded.programs:
                 for spec in prog.spec.attach:
                     self.links.extend(attach_mod.attach(prog.spec, spec, prog.fd, self.pid))
-                    self.attached_count += 1
+                    self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
         except BaseException:
             self.detach()
             raise

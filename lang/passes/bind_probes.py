@@ -28,7 +28,7 @@ def bind_probes(ctx: CompileContext) -> None:
                 continue
             provider = provider or prov
             try:
-                expanded = prov.expand_in(ctx.kernel, parts, ap.raw)
+                expanded = prov.expand_with(ctx.kernel, parts, ap.raw, ctx.options)
             except ProbeError as e:
                 ctx.diags.error(str(e), ap.span, e.hints)
                 continue

@@ -62,6 +62,9 @@ class ProbeSpec:
     attach: dict[str, Any] = field(default_factory=dict)  # what the runtime attacher needs
     # The lang.kernel_view.KernelView it was expanded against (set by the bind_probes pass).
     kernel: Any = field(default=None, compare=False, repr=False)
+    # False when the expansion read running processes (/proc/PID/maps): a
+    # compiled program holding it is not cached, as those change.
+    cacheable: bool = True
 
 
 class ProbeProvider:
@@ -136,6 +139,12 @@ class ProbeProvider:
         overrides instead of expand()."""
         return self.expand(parts, raw)
 
+    def expand_with(self, kernel: Any, parts: list[str], raw: str, options: Any) -> list[ProbeSpec]:
+        """expand_in() knowing the compile options (a lang.options.Options:
+        the -p process, --unsafe): what user-space providers override, since
+        the process decides which binaries a probe names."""
+        return self.expand_in(kernel, parts, raw)
+
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
         """Where a provider variable lives for this probe (None: not offered)."""
         return None
@@ -157,6 +166,11 @@ class ProbeProvider:
         (canonical-provider) pattern, each followed, when verbose, by its
         arguments as indented lines. A provider that cannot list returns []."""
         return []
+
+    def list_probes_in(self, pattern: str, verbose: bool, pid: int | None) -> list[str]:
+        """list_probes() knowing the -p process (user-space providers list
+        what it maps)."""
+        return self.list_probes(pattern, verbose)
 
     @property
     def listable(self) -> bool:
@@ -201,13 +215,18 @@ def has_wildcard(text: str) -> bool:
 
 def split_attach_point(raw: str) -> tuple[str, list[str]]:
     """`provider:a:b` -> ("provider", ["a", "b"]), keeping quoted parts whole
-    and `:` inside a path's quoted section."""
+    and `:` inside a path's quoted section; inside quotes a backslash takes
+    the next character as is (`"\\"probe\\""` is `"probe"`)."""
     parts: list[str] = []
     cur: list[str] = []
     quoted = False
-    for ch in raw:
+    chars = iter(raw)
+    for ch in chars:
         if ch == '"':
             quoted = not quoted
+            continue
+        if quoted and ch == "\\":
+            cur.append(next(chars, ""))
             continue
         if ch == ":" and not quoted:
             parts.append("".join(cur))

@@ -1,36 +1,49 @@
 """uprobe:BINARY:FUNC[+OFFSET] (`u:`) and uretprobe:BINARY:FUNC (`ur:`):
 dynamic probes on user-space functions.
 
-BINARY is a path, a program on $PATH or a library name (`libc`); FUNC is a
-symbol (wildcards allowed), FUNC+OFFSET, or an address. `cpp:"ns::f*"` (or
-any quoted name containing `::`) matches demangled C++ names. Wildcards are
-expanded here, from the ELF's symbols; the runtime resolves each symbol to a
-file offset again when it attaches (lang/elf.py), so a cached program still
-attaches after the binary is rebuilt."""
+BINARY is a path (a glob with `*`), a program on $PATH, or a library name
+(`libc`, `libc.so.6`: lang/binaries.which_so); with -p it may be left out
+(the process's executable) or be `*` (every object the process maps).
+FUNC is a symbol (`*` wildcards), FUNC+OFFSET, or an address;
+`uprobe:BIN:cpp:"ns::f*"` (or any name containing `::`) matches demangled
+C++ names. Which files a target names is lang/probes/uprobe_targets.py;
+wildcards are expanded here, from the ELF's symbols. The runtime resolves
+each symbol to a file offset again when it attaches
+(`elf.uprobe_offset`), so a cached program still attaches after the binary
+is rebuilt; that is also where a function's bounds are checked."""
 
 from __future__ import annotations
 
-import fnmatch
+import os
 import re
+from dataclasses import dataclass
 
-from pytrace.lang import elf
+from pytrace.lang import binaries, elf
 from pytrace.lang import types as T
-from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
-                                      lists_provider)
+from pytrace.lang.options import Options
+from pytrace.lang.probes import uprobe_targets
+from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec
 from pytrace.lang.probes.kprobe import PT_REGS_ARGS, PT_REGS_AX
 
 FUNC_TYPE = T.StringType(64)
+LANGUAGES = ("cpp",)
 
 
-def _binary(target: str) -> str | None:
-    """The binary's path, or None when it can only be found at attach time
-    (a library seen only in the -p process)."""
+@dataclass
+class AttachPoint:
+    target: str
+    func: str  # "" when probing an address
+    lang: str = ""
+    offset: int = 0
+    address: int | None = None
+
+
+def _uint(text: str) -> int | None:
     try:
-        return elf.resolve_binary(target)
-    except elf.ElfError as e:
-        if "/" in target:
-            raise ProbeError(str(e)) from None
+        value = int(text, 0)
+    except ValueError:
         return None
+    return value if value >= 0 else None
 
 
 def _open(path: str) -> elf.ElfFile:
@@ -40,11 +53,12 @@ def _open(path: str) -> elf.ElfFile:
         raise ProbeError(str(e)) from None
 
 
-def _int(text: str, what: str) -> int:
+def _functions(path: str) -> list[str]:
+    """A candidate file's function symbols ([] if it is not a readable ELF)."""
     try:
-        return int(text, 0)
-    except ValueError:
-        raise ProbeError(f"Invalid {what}: {text}") from None
+        return sorted(elf.open_elf(path).functions())
+    except elf.ElfError:
+        return []
 
 
 class UprobeProvider(ProbeProvider):
@@ -58,58 +72,92 @@ class UprobeProvider(ProbeProvider):
     variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func")
     doc = "user function entry: uprobe:BINARY:FUNC[+OFFSET]"
 
-    def _parse(self, parts: list[str]) -> tuple[str, str, bool]:
-        """(binary, function pattern, match demangled C++ names)."""
-        if len(parts) == 3 and parts[1] == "cpp":
-            return parts[0], parts[2], True
-        if len(parts) != 2 or not all(parts):
-            raise ProbeError(f"{self.name} probe must be {self.name}:BINARY:FUNC")
-        return parts[0], parts[1], "::" in parts[1]
-
-    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
-        binary, func, cpp = self._parse(parts)
-        offset, address = 0, None
-        if re.fullmatch(r"0x[0-9a-fA-F]+|\d+", func):
-            address, func = int(func, 0), ""
-        elif "+" in func:
+    # ------------------------------------------------------------ parsing
+    def parse(self, parts: list[str], pid: int | None) -> AttachPoint:
+        """The attach point's parts (after `uprobe:`) as bpftrace reads them."""
+        parts = list(parts)
+        if pid and (len(parts) == 1 or (len(parts) == 2 and parts[0] in LANGUAGES)):
+            exe = binaries.pid_exe(pid)
+            parts.insert(0, binaries.path_in_pid(pid, exe) if exe else "")
+        if len(parts) not in (2, 3):
+            raise ProbeError(f"{self.name} probe type requires 2 or 3 arguments, found {len(parts)}")
+        target, func = parts[0], parts[-1]
+        lang = parts[1] if len(parts) == 3 else ""
+        if lang and lang not in LANGUAGES:
+            raise ProbeError(f"unsupported language type: {lang}")
+        if not target:
+            raise ProbeError(f"{self.name} should have a target")
+        if not binaries.has_wildcard(target) and target.startswith("lib"):
+            target = binaries.which_so(target[3:], pid) or target
+        ap = AttachPoint(target, func, lang or ("cpp" if "::" in func else ""))
+        if "+" in func:
             if self.retprobe:
-                raise ProbeError("uretprobe does not take an offset")
-            func, _, off = func.partition("+")
-            offset = _int(off, "offset")
-        path = _binary(binary)
-        funcs = [func]
-        if path is not None and address is None:
-            image = _open(path)
-            if cpp or has_wildcard(func):
-                known = image.functions()
-                funcs = [func] if func in known else elf.match_functions(image, func, cpp)
-                if not funcs:
-                    raise ProbeError(f"No functions match '{func}' in {path}",
-                                     [f"list them with: pytrace -l '{self.name}:{path}:*'"])
-            elif func not in image.functions():
-                raise ProbeError(f"No symbol '{func}' in {path}",
-                                 [f"list them with: pytrace -l '{self.name}:{path}:*'"])
-        elif path is not None:
-            try:
-                _open(path).file_offset(address)
-            except elf.ElfError as e:
-                raise ProbeError(str(e)) from None
-        elif has_wildcard(func):
-            raise ProbeError(f"cannot expand '{func}': {binary} was not found",
-                             ["give the binary's path"])
-        shown = path or binary
-        readable = elf.demangle(funcs)  # `func` prints C++ names demangled, as bpftrace does
-        specs = []
-        for f in funcs:
-            where = f if address is None else hex(address)
-            name = f"{self.name}:{shown}:{where}{'+' + str(offset) if offset else ''}"
-            specs.append(ProbeSpec(
-                self.name, name, {"binary": shown, "func": f, "offset": offset, "address": address,
-                                  "readable": readable.get(f, f)},
-                {"kind": self.attach_kind, "binary": binary, "func": f, "offset": offset, "address": address,
-                 "retprobe": self.retprobe}))
-        return specs
+                raise ProbeError("Offset not allowed")
+            if func.count("+") != 1:
+                raise ProbeError("Cannot take more than one offset")
+            ap.func, _, off = func.partition("+")
+            offset = _uint(off)
+            if not ap.func or offset is None:
+                raise ProbeError(f"Invalid offset: {off}" if ap.func else "Invalid offset")
+            ap.offset = offset
+        elif _uint(func) is not None:
+            if binaries.has_wildcard(target):
+                raise ProbeError("Cannot use wildcards with absolute address")
+            ap.func, ap.address = "", _uint(func)
+        if not ap.func and ap.address is None:
+            raise ProbeError(f"{self.name} should be attached to a function and/or address")
+        return ap
 
+    # ------------------------------------------------------------ expansion
+    def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
+        return self.expand_with(None, parts, raw, Options())
+
+    def expand_with(self, kernel, parts: list[str], raw: str, options) -> list[ProbeSpec]:
+        pid, unsafe = options.pid_filter, options.unsafe
+        ap = self.parse(parts, pid)
+        ap.target = uprobe_targets.check_target(self.name, ap.target, pid, unsafe)
+        if binaries.has_wildcard(ap.target) or binaries.has_wildcard(ap.func) or ap.lang:
+            found = self._matches(ap, pid, unsafe)
+            from_process = bool(pid)
+        elif ap.func:
+            found = [(ap.target, ap.func)] if ap.func in _open(ap.target).functions() else []
+            from_process = False
+        else:
+            found, from_process = [(ap.target, "")], False
+        if not found:
+            raise ProbeError(f"No matches for {self.name} {ap.target}:{ap.func}.",
+                             [f"list them with: pytrace -l '{self.name}:{ap.target}:*'"])
+        readable = elf.demangle([f for _, f in found])  # `func` prints C++ names demangled, as bpftrace does
+        return [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process)
+                for path, func in found]
+
+    def _matches(self, ap: AttachPoint, pid: int | None, unsafe: bool) -> list[tuple[str, str]]:
+        """(path, function) pairs matching `target:func` (demangled for cpp)."""
+        lines = [(path, f) for path in uprobe_targets.candidates(ap.target, pid, unsafe) for f in _functions(path)]
+        pattern = f"{ap.target}:{ap.func}"
+        found = set(uprobe_targets.match_lines(lines, pattern))
+        if ap.lang == "cpp":
+            names = elf.demangle([f for _, f in lines])
+            with_params = "(" in ap.func
+            for path, f in lines:
+                if f in names:
+                    shown = names[f] if with_params else elf.strip_params(names[f])
+                    if binaries.wildcard_match(f"{path}:{shown}", pattern):
+                        found.add((path, f))
+        return sorted(found, key=":".join)
+
+    def _spec(self, path: str, func: str, ap: AttachPoint, readable: str, unsafe: bool,
+              cacheable: bool) -> ProbeSpec:
+        where = func if ap.address is None else str(ap.address)
+        name = f"{self.name}:{path}:{where}{'+' + str(ap.offset) if ap.offset else ''}"
+        return ProbeSpec(
+            self.name, name,
+            {"binary": path, "func": func, "offset": ap.offset, "address": ap.address, "readable": readable},
+            {"kind": self.attach_kind, "binary": path, "func": func, "offset": ap.offset, "address": ap.address,
+             "retprobe": self.retprobe, "unsafe": unsafe},
+            cacheable=cacheable)
+
+    # ------------------------------------------------------------ variables
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
         if name == "func":
             return ContextVar(FUNC_TYPE, const=spec.target["readable"] or hex(spec.target["address"] or 0))
@@ -120,18 +168,42 @@ class UprobeProvider(ProbeProvider):
             return ContextVar(T.U64, PT_REGS_ARGS[int(m.group(1))])
         return None
 
+    # ------------------------------------------------------------ listing
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
-        """`-l 'uprobe:BINARY:PATTERN'`: the binary's functions."""
-        parts = pattern.split(":")[1:]
-        if not lists_provider(self, pattern) or len(parts) < 2 or has_wildcard(parts[0]):
+        return self.list_probes_in(pattern, verbose, None)
+
+    def list_probes_in(self, pattern: str, verbose: bool, pid: int | None) -> list[str]:
+        """`-l 'uprobe:BINARY:PATTERN'` (and with -p, `-l 'uprobe:*'`): the
+        functions of the binaries, as bpftrace lists them."""
+        search = user_listing_search(self, pattern, pid)
+        if search is None:
             return []
-        binary, func = parts[0], ":".join(parts[1:])
-        try:
-            path = elf.resolve_binary(binary)
-            funcs = sorted(elf.open_elf(path).functions())
-        except elf.ElfError:
-            return []
-        return [f"{self.name}:{path}:{f}" for f in funcs if fnmatch.fnmatchcase(f, func)]
+        target, query = search
+        lines = [(path, f) for path in uprobe_targets.candidates(target, pid, listing=True) for f in _functions(path)]
+        return [f"{self.name}:{path}:{f}" for path, f in uprobe_targets.match_lines(lines, query)]
+
+
+def user_listing_search(provider: ProbeProvider, pattern: str, pid: int | None) -> tuple[str, str] | None:
+    """For `-l PATTERN`: (target, what to match `PATH:NAME...` lines
+    against), or None when this provider is not listed. As in bpftrace, a
+    wildcard probe type lists user-space probes only with -p or an existing
+    file as target, and never the return probes."""
+    kind, _, rest = pattern.partition(":")
+    parts = pattern.split(":")
+    if binaries.has_wildcard(kind) or len(parts) == 1:
+        if getattr(provider, "retprobe", False) or not binaries.wildcard_match(provider.name, kind or "*"):
+            return None
+        specific = len(parts) > 1 and parts[1] and not binaries.has_wildcard(parts[1]) and \
+            os.path.exists(parts[1])
+        if not (pid or specific):
+            return None
+    elif kind != provider.name:
+        return None
+    if len(parts) == 1:
+        rest = "*"
+    if len(parts) > 2:
+        return parts[1], rest
+    return "*", "*:" + rest
 
 
 class UretprobeProvider(UprobeProvider):

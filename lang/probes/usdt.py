@@ -1,9 +1,16 @@
 """usdt:BINARY:[PROVIDER:]PROBE (`U:`): user statically defined tracepoints,
 read from the binary's `.note.stapsdt` ELF notes (lang/elf.py).
 
-Each note is one location (a probe inlined N times has N notes); each
-location becomes its own attach point, because its arguments may live in
-different places. `argN` comes from the note's argument spec
+BINARY is as for uprobes (lang/probes/uprobe_targets.py): a path or glob,
+a program on $PATH, `*` (every running process's objects); with -p it may
+be empty (`usdt::PROVIDER:PROBE`, `usdt:PROBE`) and every object the
+process maps is searched. A probe name shared by several providers or
+binaries attaches to all of them, as in bpftrace.
+
+Each note is one location (a probe inlined N times has N notes). A probe
+is one attach point that attaches to all its locations; locations whose
+arguments live in different places get attach points of their own (their
+programs differ), counted as the one probe they are. `argN` comes from the note's argument spec
 (`-4@%edi`, `8@-16(%rbp)`, `4@$5`) as data: a register load, a constant,
 or user memory at register + displacement. A probe guarded by a semaphore
 is attached with the uprobe's reference counter (the kernel then
@@ -11,12 +18,14 @@ increments the semaphore in every process that maps the binary)."""
 
 from __future__ import annotations
 
-import fnmatch
 import re
 
-from pytrace.lang import elf
+from pytrace.lang import binaries, elf
 from pytrace.lang import types as T
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, lists_provider
+from pytrace.lang.options import Options
+from pytrace.lang.probes import uprobe_targets
+from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec
+from pytrace.lang.probes.uprobe import user_listing_search
 from pytrace.lang.probes.kprobe import PT_REGS
 
 # x86_64 register names (every width) -> (pt_regs slot, byte inside it).
@@ -48,9 +57,11 @@ def parse_arg(spec: str) -> ContextVar | None:
         return None
     if op.startswith("$"):
         try:
-            value = int(op[1:], 0)
+            value = int(op[1:], 0) & ((1 << (8 * size)) - 1)  # the constant at its declared size
         except ValueError:
             return None
+        if signed and value >> (8 * size - 1):
+            value -= 1 << (8 * size)
         return ContextVar(vtype, const=value)
     if op.startswith("%"):
         reg = _REGS.get(op[1:])
@@ -64,12 +75,16 @@ def parse_arg(spec: str) -> ContextVar | None:
     return ContextVar(vtype, PT_REGS[_REGS[mm["reg"]][0]], load_size=size, signed=signed, deref=disp)
 
 
-def _notes(binary: str) -> tuple[str, list[elf.UsdtNote]]:
+def _notes(path: str) -> list[elf.UsdtNote]:
+    """A candidate file's USDT notes ([] if it is not a readable ELF)."""
     try:
-        path = elf.resolve_binary(binary)
-        return path, elf.open_elf(path).usdt_notes()
-    except elf.ElfError as e:
-        raise ProbeError(str(e)) from None
+        return elf.open_elf(path).usdt_notes()
+    except elf.ElfError:
+        return []
+
+
+def _probes(paths: list[str]) -> list[tuple[str, str, str]]:
+    return [(path, n.provider, n.name) for path in paths for n in _notes(path)]
 
 
 class UsdtProvider(ProbeProvider):
@@ -82,28 +97,53 @@ class UsdtProvider(ProbeProvider):
     variable_names = tuple(f"arg{i}" for i in range(12))
     doc = "user statically defined tracepoints: usdt:BINARY:[PROVIDER:]PROBE"
 
+    def parse(self, parts: list[str], pid: int | None) -> tuple[str, str, str]:
+        """(target, provider or "", probe) as bpftrace reads them."""
+        if pid and len(parts) == 1:
+            parts = ["", parts[0]]
+        if len(parts) not in (2, 3):
+            raise ProbeError(f"usdt probe type requires 2 or 3 arguments, found {len(parts)}")
+        target, probe = parts[0], parts[-1]
+        provider = parts[1] if len(parts) == 3 else ""
+        if not probe:
+            raise ProbeError("usdt probe must have a target function or wildcard")
+        if not target and not pid:
+            raise ProbeError("usdt probe must specify at least path or pid to probe. "
+                             "To target all paths/pids set the path to '*'.")
+        return target, provider, probe
+
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
-        if len(parts) == 2:
-            binary, provider, probe = parts[0], "*", parts[1]
-        elif len(parts) == 3:
-            binary, provider, probe = parts
-        else:
-            raise ProbeError("usdt probe must be usdt:BINARY:[PROVIDER:]PROBE")
-        if not binary or not probe or not provider:
-            raise ProbeError("usdt probe must be usdt:BINARY:[PROVIDER:]PROBE")
-        path, notes = _notes(binary)
-        found = [n for n in notes if fnmatch.fnmatchcase(n.provider, provider) and fnmatch.fnmatchcase(n.name, probe)]
+        return self.expand_with(None, parts, raw, Options())
+
+    def expand_with(self, kernel, parts: list[str], raw: str, options) -> list[ProbeSpec]:
+        pid = options.pid_filter
+        target, provider, probe = self.parse(parts, pid)
+        if target and not (pid and binaries.has_wildcard(target)):
+            target = uprobe_targets.check_target(self.name, target, pid, False)
+        search = target
+        if pid:  # the process's objects are named /proc/PID/root/ABSOLUTE_PATH
+            absolute = uprobe_targets.abs_target(target) if target else ""
+            search = "*" + absolute if absolute else (target or "*")
+        lines = _probes(uprobe_targets.candidates(target or "*", pid))
+        found = uprobe_targets.match_lines(lines, f"{search}:{provider or '*'}:{probe}")
         if not found:
-            raise ProbeError(f"No USDT probe matches {provider + ':' if len(parts) == 3 else ''}{probe} in {path}",
-                             [f"list them with: pytrace -l 'usdt:{path}:*'"])
-        if len(parts) == 2 and len({n.provider for n in found}) > 1:
-            raise ProbeError(f"USDT probe '{probe}' exists in several providers of {path}; "
-                             "name one: usdt:BINARY:PROVIDER:PROBE")
-        return [ProbeSpec(self.name, f"usdt:{path}:{n.provider}:{n.name}",
-                          {"binary": path, "provider": n.provider, "probe": n.name, "args": n.args.split()},
-                          {"kind": self.attach_kind, "binary": path, "func": "", "offset": 0, "address": n.pc,
-                           "semaphore": n.semaphore, "retprobe": False})
-                for n in found]
+            raise ProbeError(f"No matches for usdt {target}:{probe}.",
+                             [f"list them with: pytrace -l 'usdt:{target or '*'}:*'" + (f" -p {pid}" if pid else "")])
+        cacheable = not pid and target != "*"
+        return [spec for path, prov, name in found for spec in self._specs(path, prov, name, cacheable)]
+
+    def _specs(self, path: str, provider: str, probe: str, cacheable: bool) -> list[ProbeSpec]:
+        """One attach point per set of locations sharing argument places."""
+        groups: dict[str, list[elf.UsdtNote]] = {}
+        for n in _notes(path):
+            if n.provider == provider and n.name == probe:
+                groups.setdefault(n.args, []).append(n)
+        return [ProbeSpec(self.name, f"usdt:{path}:{provider}:{probe}",
+                          {"binary": path, "provider": provider, "probe": probe, "args": args.split()},
+                          {"kind": self.attach_kind, "binary": path, "locations": [n.pc for n in notes],
+                           "semaphore": notes[0].semaphore, "retprobe": False, "same_probe": i > 0},
+                          cacheable=cacheable)
+                for i, (args, notes) in enumerate(groups.items())]
 
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
         m = re.fullmatch(r"arg(\d+)", name)
@@ -114,19 +154,14 @@ class UsdtProvider(ProbeProvider):
         return parse_arg(args[index]) if index < len(args) else None
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
-        """`-l 'usdt:BINARY:*'` (with -v, each probe's arguments)."""
-        parts = pattern.split(":")[1:]
-        if not lists_provider(self, pattern) or not parts or "*" in parts[0]:
+        return self.list_probes_in(pattern, verbose, None)
+
+    def list_probes_in(self, pattern: str, verbose: bool, pid: int | None) -> list[str]:
+        """`-l 'usdt:BINARY:*'`, `-l 'usdt:*' -p PID`: the probes, as
+        bpftrace lists them (also with -v: it knows no more about them)."""
+        search = user_listing_search(self, pattern, pid)
+        if search is None:
             return []
-        try:
-            path, notes = _notes(parts[0])
-        except ProbeError:
-            return []
-        out: list[str] = []
-        for n in notes:
-            name = f"usdt:{path}:{n.provider}:{n.name}"
-            if fnmatch.fnmatchcase(name, f"usdt:{path}:{':'.join(parts[1:]) or '*'}") and name not in out:
-                out.append(name)
-                if verbose:
-                    out.extend(f"    arg{i}: {a}" for i, a in enumerate(n.args.split()))
-        return out
+        target, query = search
+        lines = _probes(uprobe_targets.candidates(target, pid, listing=True))
+        return ["usdt:" + ":".join(entry) for entry in uprobe_targets.match_lines(lines, query)]

@@ -112,7 +112,7 @@ def test_uprobe_missing_symbol_is_a_diagnostic(target):
     r = run_pytrace("-e", f"uprobe:{target}:nothere {{ }}")
     assert r.rc == 1, r
     prog = f"uprobe:{target}:nothere {{ }}"
-    assert r.err == (f"stdin:1:1-{len(prog) - 3}: ERROR: No symbol 'nothere' in {target}\n{prog}\n"
+    assert r.err == (f"stdin:1:1-{len(prog) - 3}: ERROR: No matches for uprobe {target}:nothere.\n{prog}\n"
                      f"{'~' * (len(prog) - 4)}\nHINT: list them with: pytrace -l 'uprobe:{target}:*'\n"), r
 
 
@@ -135,7 +135,7 @@ def test_usdt_unknown_probe(target):
     prog = f"usdt:{target}:nope {{ }}"
     r = run_pytrace("-e", prog)
     assert r.rc == 1, r
-    assert f"ERROR: No USDT probe matches nope in {target}" in r.err, r
+    assert f"ERROR: No matches for usdt {target}:nope.\n" in r.err, r
 
 
 # ---------------------------------------------------------------- watchpoint, software
@@ -166,11 +166,12 @@ def test_list_uprobe_functions(target):
     assert r.out == f"uprobe:{target}:pyt_add\n", r
 
 
-def test_list_usdt_probes_with_arguments(target):
+def test_list_usdt_probes_verbose_is_names_only(target):
+    """bpftrace's -lv knows nothing more about a USDT probe than its name;
+    the list is sorted as bpftrace's std::set is."""
     r = run_pytrace("-lv", f"usdt:{target}:pyt:*o*")
     assert r.rc == 0, r
-    assert r.out == (f"usdt:{target}:pyt:loop\n    arg0: -4@-12(%rbp)\n    arg1: -8@-8(%rbp)\n"
-                     f"    arg2: -4@%eax\nusdt:{target}:pyt:done\n    arg0: 8@%rax\n    arg1: -4@$7\n"), r
+    assert r.out == f"usdt:{target}:pyt:done\nusdt:{target}:pyt:loop\n", r
 
 
 def test_list_program_probes(target):
