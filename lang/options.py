@@ -15,4 +15,5 @@ class Options:
     unsafe: bool = False
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID
+    missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
     kernel: Any = None  # a lang.kernel_view.KernelView to compile for; None: this machine's

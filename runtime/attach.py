@@ -15,11 +15,18 @@ from pytrace.runtime import bpf, kprobes, perf
 
 
 class AttachError(Exception):
-    """A probe the kernel cannot attach, explained in plain words."""
+    """A probe the kernel cannot attach, explained in plain words. `plain`:
+    the reason is a whole sentence of its own, printed as bpftrace does
+    ("ERROR: Could not resolve address: /bin/bash:0xa"), without the probe."""
 
-    def __init__(self, program, reason: str, hint: str | None = None) -> None:
-        self.program, self.reason, self.hint = program, reason, hint  # program: a ProgramSpec
-        super().__init__(f"{program.probe}: {reason}")
+    def __init__(self, program, reason: str, hint: str | None = None, plain: bool = False) -> None:
+        self.program, self.reason, self.hint, self.plain = program, reason, hint, plain  # program: a ProgramSpec
+        super().__init__(reason if plain else f"{program.probe}: {reason}")
+
+
+class PlaceError(Exception):
+    """The attach point names no place to attach to (a symbol missing from
+    the binary, an offset outside its function...)."""
 
 
 def _tracepoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
@@ -129,7 +136,7 @@ def _uprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
         semaphore = spec.get("semaphore") or 0
         ref_ctr = elf.open_elf(path).file_offset(semaphore) if semaphore else 0
     except elf.ElfError as e:
-        raise perf.PerfError(2, str(e)) from None
+        raise PlaceError(str(e)) from None
     return _attach_each([lambda o=o: perf.open_uprobe(path, o, spec.get("retprobe", False), pid if pid else -1,
                                                       ref_ctr) for o in offsets], prog_fd)
 
@@ -178,3 +185,5 @@ def attach(program, spec: dict, prog_fd: int, pid: int | None = None) -> list[in
         return attacher(spec, prog_fd, pid)
     except (perf.PerfError, bpf.BPFError) as e:
         raise AttachError(program, str(e), program.hint) from None
+    except PlaceError as e:
+        raise AttachError(program, str(e), plain=True) from None

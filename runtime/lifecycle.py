@@ -316,6 +316,8 @@ def refusal(source: Source, error: Exception, verbose: bool = False) -> tuple[st
     if isinstance(error, MapError):
         return error.describe() + "\n", ""
     prog = error.program
+    if getattr(error, "plain", False):
+        return Diagnostic("ERROR", error.reason).render(), prog.probe
     hint = getattr(error, "hint", None)
     span = Span(source, prog.span[0], prog.span[1]) if prog.span else None
     text = Diagnostic("ERROR", f"{prog.probe}: {error.reason}", span, [hint] if hint else []).render()

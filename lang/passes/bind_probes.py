@@ -6,7 +6,7 @@ import difflib
 
 from pytrace.lang import probes
 from pytrace.lang.context import CompileContext, ProbeUnit
-from pytrace.lang.probes.base import ProbeError, split_attach_point
+from pytrace.lang.probes.base import NoMatches, ProbeError, split_attach_point
 
 
 def bind_probes(ctx: CompileContext) -> None:
@@ -29,6 +29,12 @@ def bind_probes(ctx: CompileContext) -> None:
             provider = provider or prov
             try:
                 expanded = prov.expand_with(ctx.kernel, parts, ap.raw, ctx.options)
+            except NoMatches as e:  # config missing_probes: error, warn or ignore
+                if ctx.options.missing_probes == "warn":
+                    ctx.diags.warning(f"No matches for {e.what}. Skipping.", ap.span)
+                elif ctx.options.missing_probes == "error":
+                    ctx.diags.error(str(e), ap.span, e.hints)
+                continue
             except ProbeError as e:
                 ctx.diags.error(str(e), ap.span, e.hints)
                 continue

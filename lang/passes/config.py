@@ -22,13 +22,15 @@ KNOWN = {
     "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
     "str_trunc_trailer": None, "max_cat_bytes": None, "cache_user_symbols": None, "cpp_demangle": None,
     "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
-    "max_probes": None, "perf_rb_pages": None, "stack_mode": None, "missing_probes": None,
+    "max_probes": None, "perf_rb_pages": None, "stack_mode": None, "missing_probes": "missing_probes",
     "print_maps_on_exit": None, "use_blazesym": None, "show_debug_info": None,
     "unstable_tseries": None, "unstable_dw_ustack": None,
 }
 RENAMED = {"strlen": "max_strlen", "cat_bytes_max": "max_cat_bytes", "map_keys_max": "max_map_keys"}
 INTEGER_SETTINGS = {"max_strlen", "max_map_keys", "on_stack_limit", "max_cat_bytes", "log_size",
                     "max_bpf_progs", "max_probes", "perf_rb_pages"}
+
+CHOICES = {"missing_probes": ("error", "warn", "ignore")}  # settings given as a word
 
 MAP_DECL_TYPES = {"hash": "hash", "lruhash": "lru_hash", "percpuhash": "percpu_hash",
                   "percpulruhash": "percpu_lru_hash"}
@@ -53,6 +55,13 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
         return
     attr = KNOWN[key]
     if attr is None or os.environ.get(ENV_PREFIX + key.upper()):
+        return
+    if key in CHOICES:
+        word = value.name if isinstance(value, ast.Identifier) else value.value if isinstance(value, ast.String) else None
+        if word not in CHOICES[key]:
+            ctx.diags.error(f"{assign.name}: expects one of: {', '.join(CHOICES[key])}", value.span)
+        else:
+            setattr(ctx.options, attr, word)
         return
     if key == "max_strlen" and value.value < 1:  # type: ignore[attr-defined]
         ctx.diags.error(f"{assign.name}: must be at least 1", value.span)

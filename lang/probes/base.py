@@ -24,6 +24,15 @@ class ProbeError(Exception):
         self.hints = hints or []
 
 
+class NoMatches(ProbeError):
+    """An attach point that matches nothing: an error, a warning or nothing,
+    as the `missing_probes` config says."""
+
+    def __init__(self, what: str, hints: list[str] | None = None) -> None:
+        super().__init__(f"No matches for {what}.", hints)
+        self.what = what
+
+
 @dataclass
 class ContextVar:
     """A provider variable, described as data for codegen (codegen/ctxvar.py).

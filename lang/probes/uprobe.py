@@ -22,7 +22,7 @@ from pytrace.lang import binaries, elf
 from pytrace.lang import types as T
 from pytrace.lang.options import Options
 from pytrace.lang.probes import uprobe_targets
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec
+from pytrace.lang.probes.base import ContextVar, NoMatches, ProbeError, ProbeProvider, ProbeSpec
 from pytrace.lang.probes.kprobe import PT_REGS_ARGS, PT_REGS_AX
 
 FUNC_TYPE = T.StringType(64)
@@ -125,7 +125,7 @@ class UprobeProvider(ProbeProvider):
         else:
             found, from_process = [(ap.target, "")], False
         if not found:
-            raise ProbeError(f"No matches for {self.name} {ap.target}:{ap.func}.",
+            raise NoMatches(f"{self.name} {ap.target}:{ap.func}",
                              [f"list them with: pytrace -l '{self.name}:{ap.target}:*'"])
         readable = elf.demangle([f for _, f in found])  # `func` prints C++ names demangled, as bpftrace does
         return [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process)

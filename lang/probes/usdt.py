@@ -24,7 +24,7 @@ from pytrace.lang import binaries, elf
 from pytrace.lang import types as T
 from pytrace.lang.options import Options
 from pytrace.lang.probes import uprobe_targets
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec
+from pytrace.lang.probes.base import ContextVar, NoMatches, ProbeError, ProbeProvider, ProbeSpec
 from pytrace.lang.probes.uprobe import user_listing_search
 from pytrace.lang.probes.kprobe import PT_REGS
 
@@ -120,6 +120,11 @@ class UsdtProvider(ProbeProvider):
         target, provider, probe = self.parse(parts, pid)
         if target and not (pid and binaries.has_wildcard(target)):
             target = uprobe_targets.check_target(self.name, target, pid, False)
+        if target and target != "*" and not binaries.has_wildcard(target):
+            try:
+                elf.open_elf(target)  # a named file that is no readable ELF: say why
+            except elf.ElfError as e:
+                raise ProbeError(str(e)) from None
         search = target
         if pid:  # the process's objects are named /proc/PID/root/ABSOLUTE_PATH
             absolute = uprobe_targets.abs_target(target) if target else ""
@@ -127,7 +132,7 @@ class UsdtProvider(ProbeProvider):
         lines = _probes(uprobe_targets.candidates(target or "*", pid))
         found = uprobe_targets.match_lines(lines, f"{search}:{provider or '*'}:{probe}")
         if not found:
-            raise ProbeError(f"No matches for usdt {target}:{probe}.",
+            raise NoMatches(f"usdt {target}:{probe}",
                              [f"list them with: pytrace -l 'usdt:{target or '*'}:*'" + (f" -p {pid}" if pid else "")])
         cacheable = not pid and target != "*"
         return [spec for path, prov, name in found for spec in self._specs(path, prov, name, cacheable)]
