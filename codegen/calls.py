@@ -261,7 +261,20 @@ def _address(pl, call):
     return I64((call.address or 0) & (2**64 - 1))  # resolved by the type checker
 
 
-FUNCTIONS["kaddr"] = FUNCTIONS["uaddr"] = _address
+FUNCTIONS["kaddr"] = _address
+
+
+@function("uaddr")
+def _uaddr(pl, call):
+    """A symbol of a PIE or shared library moves with its load address: add
+    the bias, the probe's run-time address (bpf_get_func_ip) less its
+    address in the file."""
+    address = _address(pl, call)
+    linked = pl.spec.target.get("pie_vaddr")
+    if linked is None:
+        return address
+    bias = pl.b.sub(pl.bb.get_func_ip(pl.ctx_ptr), I64(linked), name="load_bias")
+    return pl.b.add(address, bias, name="uaddr")
 
 
 # ---------------------------------------------------------------- aggregations

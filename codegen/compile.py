@@ -21,6 +21,7 @@ def _needs_one_program_per_spec(unit: ProbeUnit) -> bool:
         return True
     return len(unit.specs) > 1 and any(
         isinstance(n, ast.Builtin) and builtins.per_attach_point(n.name)
+        or isinstance(n, ast.Call) and builtins.call_per_attach_point(n.name)
         for n in walk(unit.probe))
 
 

@@ -28,7 +28,7 @@ HELPERS = {
     "get_numa_node_id": 42, "get_current_cgroup_id": 80, "probe_read_user": 112,
     "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
     "jiffies64": 118, "ringbuf_output": 130, "send_signal": 109, "for_each_map_elem": 164, "probe_read_str": 45,
-    "get_stack": 67,
+    "get_stack": 67, "get_func_ip": 173,
 }
 
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
@@ -193,6 +193,10 @@ class BpfBuilder:
     # u64 bpf_get_current_cgroup_id(void)
     def get_current_cgroup_id(self) -> ir.Value:
         return self.helper("get_current_cgroup_id", [], I64, "cgroup")
+
+    # u64 bpf_get_func_ip(void *ctx): for a uprobe, the run-time address it is placed at
+    def get_func_ip(self, ctx: ir.Value) -> ir.Value:
+        return self.helper("get_func_ip", [ctx], I64, "func_ip")
 
     # u64 bpf_jiffies64(void)
     def jiffies64(self) -> ir.Value:

@@ -52,6 +52,8 @@ class Function:
     unsafe: bool = False  # needs --unsafe
     keeps_identifiers: bool = False  # bare-name arguments are words (kstack(perf)), not builtins
     printer: str = ""  # the runtime decoder its values print with (runtime/maps.decode), if special
+    # Its value differs between the attach points of one probe (as BuiltinVar.per_attach_point).
+    per_attach_point: bool = False
 
 
 # ---------------------------------------------------------------- variables
@@ -98,6 +100,12 @@ def per_attach_point(name: str) -> bool:
     assumed to."""
     var = VARIABLES.get(name)
     return var.per_attach_point if var is not None else True
+
+
+def call_per_attach_point(name: str) -> bool:
+    """Whether a function's value differs between the attach points of one probe."""
+    func = FUNCTIONS.get(name)
+    return func is not None and func.per_attach_point
 
 
 def offered_by(var: BuiltinVar) -> str:
@@ -478,7 +486,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("kaddr", 1, 1, _kaddr, "the address of a kernel symbol (from /proc/kallsyms, at compile time)",
        'kaddr("name")'),
     _f("uaddr", 1, 1, _uaddr, "the address of a symbol in the probed binary (uprobe, uretprobe, usdt)",
-       'uaddr("name")'),
+       'uaddr("name")', per_attach_point=True),
     _f("strlen", 1, 1, _strlen, "length of a string", "strlen(s)"),
     _f("strncmp", 3, 3, _strncmp, "compare up to n bytes of two strings (0 when equal)", "strncmp(s1, s2, n)"),
     _f("strcontains", 2, 2, _strcontains, "whether haystack contains needle", "strcontains(haystack, needle)"),

@@ -131,6 +131,20 @@ class UprobeProvider(ProbeProvider):
         return [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process)
                 for path, func in found]
 
+    def _pie_vaddr(self, path: str, func: str, ap: AttachPoint) -> int | None:
+        """The probed place's address in the file, when the file is loaded
+        at a run-time address (PIE, shared library): uaddr() adds the bias."""
+        try:
+            image = elf.open_elf(path)
+        except elf.ElfError:
+            return None  # a flat binary (--unsafe)
+        if not image.is_pie:
+            return None
+        if not func:
+            return ap.address
+        start = image.functions().get(func)
+        return None if start is None else start + ap.offset
+
     def _matches(self, ap: AttachPoint, pid: int | None, unsafe: bool) -> list[tuple[str, str]]:
         """(path, function) pairs matching `target:func` (demangled for cpp)."""
         lines = [(path, f) for path in uprobe_targets.candidates(ap.target, pid, unsafe) for f in _functions(path)]
@@ -152,7 +166,8 @@ class UprobeProvider(ProbeProvider):
         name = f"{self.name}:{path}:{where}{'+' + str(ap.offset) if ap.offset else ''}"
         return ProbeSpec(
             self.name, name,
-            {"binary": path, "func": func, "offset": ap.offset, "address": ap.address, "readable": readable},
+            {"binary": path, "func": func, "offset": ap.offset, "address": ap.address, "readable": readable,
+             "pie_vaddr": self._pie_vaddr(path, func, ap)},
             {"kind": self.attach_kind, "binary": path, "func": func, "offset": ap.offset, "address": ap.address,
              "retprobe": self.retprobe, "unsafe": unsafe},
             cacheable=cacheable)

@@ -138,17 +138,21 @@ class UsdtProvider(ProbeProvider):
         return [spec for path, prov, name in found for spec in self._specs(path, prov, name, cacheable)]
 
     def _specs(self, path: str, provider: str, probe: str, cacheable: bool) -> list[ProbeSpec]:
-        """One attach point per set of locations sharing argument places."""
-        groups: dict[str, list[elf.UsdtNote]] = {}
-        for n in _notes(path):
+        """One attach point per set of locations sharing argument places; in
+        a PIE or shared library, one per location, as uaddr() needs the
+        probe's own address in the file to find the load bias."""
+        image = elf.open_elf(path)
+        groups: dict[tuple, list[elf.UsdtNote]] = {}
+        for n in image.usdt_notes():
             if n.provider == provider and n.name == probe:
-                groups.setdefault(n.args, []).append(n)
+                groups.setdefault((n.args, n.pc if image.is_pie else 0), []).append(n)
         return [ProbeSpec(self.name, f"usdt:{path}:{provider}:{probe}",
-                          {"binary": path, "provider": provider, "probe": probe, "args": args.split()},
+                          {"binary": path, "provider": provider, "probe": probe, "args": args.split(),
+                           "pie_vaddr": notes[0].pc if image.is_pie else None},
                           {"kind": self.attach_kind, "binary": path, "locations": [n.pc for n in notes],
                            "semaphore": notes[0].semaphore, "retprobe": False, "same_probe": i > 0},
                           cacheable=cacheable)
-                for i, (args, notes) in enumerate(groups.items())]
+                for i, ((args, _pc), notes) in enumerate(groups.items())]
 
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
         m = re.fullmatch(r"arg(\d+)", name)
