@@ -75,10 +75,6 @@ def pid_exe(pid: int) -> str | None:
         return None
 
 
-def process_exists(pid: int) -> bool:
-    return os.path.isdir(f"/proc/{pid}")
-
-
 def mapped_paths(pid: int) -> list[str]:
     """The process's executable and every file it maps, in order, each
     under /proc/PID/root (deleted files left out)."""

@@ -12,7 +12,6 @@ lang/binaries.py's business."""
 
 from __future__ import annotations
 
-import fnmatch
 import mmap
 import os
 import shutil
@@ -24,7 +23,6 @@ from functools import lru_cache
 
 SHT_SYMTAB, SHT_NOTE, SHT_DYNSYM, SHT_NOBITS = 2, 7, 11, 8
 STT_FUNC, STT_GNU_IFUNC = 2, 10
-STT_OBJECT = 1
 ET_EXEC, ET_DYN = 2, 3
 PT_LOAD = 1
 NT_STAPSDT = 3
@@ -291,13 +289,3 @@ def strip_params(demangled: str) -> str:
             if depth == 0:
                 return demangled[:i]
     return demangled
-
-
-def match_functions(elf: ElfFile, pattern: str, cpp: bool = False) -> list[str]:
-    """Symbol names matching a pattern (on demangled names when cpp)."""
-    funcs = sorted(elf.functions())
-    if not cpp:
-        return [f for f in funcs if fnmatch.fnmatchcase(f, pattern)]
-    names = demangle(funcs)
-    return [f for f in funcs if f in names and
-            (fnmatch.fnmatchcase(strip_params(names[f]), pattern) or fnmatch.fnmatchcase(names[f], pattern))]
