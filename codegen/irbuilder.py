@@ -28,7 +28,7 @@ HELPERS = {
     "get_numa_node_id": 42, "get_current_cgroup_id": 80, "probe_read_user": 112,
     "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
     "jiffies64": 118, "ringbuf_output": 130, "send_signal": 109, "for_each_map_elem": 164, "probe_read_str": 45,
-    "get_stack": 67,
+    "get_stack": 67, "ktime_get_boot_ns": 125, "map_lookup_percpu_elem": 195,
 }
 
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
@@ -161,6 +161,14 @@ class BpfBuilder:
     # u64 bpf_ktime_get_ns(void)
     def ktime_get_ns(self) -> ir.Value:
         return self.helper("ktime_get_ns", [], I64, "nsecs")
+
+    # u64 bpf_ktime_get_boot_ns(void)
+    def ktime_get_boot_ns(self) -> ir.Value:
+        return self.helper("ktime_get_boot_ns", [], I64, "boot_ns")
+
+    # void *bpf_map_lookup_percpu_elem(struct bpf_map *map, const void *key, u32 cpu)
+    def map_lookup_percpu_elem(self, map_ptr: ir.Value, key: ir.Value, cpu: ir.Value, name: str = "lookup") -> ir.Value:
+        return self.helper("map_lookup_percpu_elem", [map_ptr, key, self.b.trunc(cpu, I32)], PTR, name)
 
     # u32 bpf_get_prandom_u32(void)
     def get_prandom_u32(self) -> ir.Value:
