@@ -108,14 +108,25 @@ class BpfBuilder:
             value = self.b.trunc(value, int_type(size)) if value.type.width > size * 8 else self.b.zext(value, int_type(size))
         self.b.store(value, self.gep(ptr, offset), align=size)
 
-    def memset(self, ptr: ir.Value, size: int, byte: int = 0) -> None:
+    def memset(self, ptr: ir.Value, size: int, byte: int = 0, at: ir.IRBuilder | None = None) -> None:
+        """Fill size bytes (at the builder `at`, default the current position)."""
         if size <= 0:
             return
+        b = at or self.b
         fn = self._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
         chunk = MEM_CHUNK if self._align(ptr) == 8 else MEM_CHUNK // 8
         for off in range(0, size, chunk):
-            p = self.gep(ptr, off)
-            _set_align(self.b.call(fn, [p, I8(byte), I64(min(chunk, size - off)), I1(size > chunk)]), self._align(p))
+            p = self.gep(ptr, off) if at is None else self._gep_at(b, ptr, off)
+            _set_align(b.call(fn, [p, I8(byte), I64(min(chunk, size - off)), I1(size > chunk)]), self._align(p))
+
+    def _gep_at(self, b: ir.IRBuilder, ptr: ir.Value, offset: int) -> ir.Value:
+        if offset == 0:
+            return ptr
+        addr = b.gep(ptr, [I64(offset)], source_etype=I8)
+        addr.type = PTR
+        if id(ptr) in self._aligned and offset % 8 == 0:
+            self.mark_aligned(addr)
+        return addr
 
     def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
         if size <= 0:

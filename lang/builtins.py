@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from pytrace.lang import aggregations, ast
+from pytrace.lang.passes import agg_reads
 from pytrace.lang import types as T
 
 if TYPE_CHECKING:
@@ -144,7 +145,8 @@ def _print(call: ast.Call, tc: "TypeChecker") -> T.Type:
         return _map_op(call, tc)
     if len(call.args) > 1:
         tc.error("print() with more than one argument expects a map as the first argument", first)
-    tc.expr(first)
+    if isinstance(tc.expr(first), T.AggType):
+        agg_reads.print_error(tc, call, first.type)
     return T.VOID
 
 
