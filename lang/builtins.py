@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from pytrace.lang import aggregations, ast
-from pytrace.lang.passes import agg_reads
 from pytrace.lang import types as T
 
 if TYPE_CHECKING:
@@ -145,8 +144,13 @@ def _print(call: ast.Call, tc: "TypeChecker") -> T.Type:
         return _map_op(call, tc)
     if len(call.args) > 1:
         tc.error("print() with more than one argument expects a map as the first argument", first)
-    if isinstance(tc.expr(first), T.AggType):
-        agg_reads.print_error(tc, call, first.type)
+    t = tc.expr(first)
+    if isinstance(t, T.AggType):  # an aggregation that does not read as an integer (bpftrace's words)
+        if aggregations.AGGREGATIONS[t.func].buckets:
+            tc.error(f"Map type {t.name} cannot print the value of individual keys. You must print the whole map.",
+                     call)
+        else:
+            tc.error(f"{t.name} type passed to print() is not printable", call)
     return T.VOID
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytrace.lang import aggregations, ast
+from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.context import MapInfo
 from pytrace.lang.visitor import walk
@@ -27,11 +27,6 @@ def read_type(info: MapInfo) -> T.Type:
     if agg is not None and agg.readable:
         return T.IntType(64, info.value_type.signed)  # type: ignore[attr-defined]
     return info.value_type
-
-
-def is_multi_key(t: T.Type) -> bool:
-    """hist/lhist/tseries: one value spread over several map entries."""
-    return isinstance(t, T.AggType) and bool(aggregations.AGGREGATIONS[t.func].buckets)
 
 
 def _aggregation_read(tc: "TypeChecker", node: ast.Expr) -> MapInfo | None:
@@ -51,15 +46,14 @@ def refuse_copy(tc: "TypeChecker", target: ast.Map, value: ast.Expr, stmt: ast.N
     """`@x = @y` where @y is a readable aggregation: allowed only into a map
     that holds integers anyway (bpftrace: `@x = (int64)@y` says what is meant)."""
     info = _aggregation_read(tc, value)
-    if info is None or not info.aggregation.readable or not tc.final:  # type: ignore[union-attr]
+    agg = info.aggregation if info is not None else None
+    if info is None or agg is None or not agg.readable or not tc.final or target.name in _plain_maps(tc):
         return False
-    if target.name in _plain_maps(tc):
-        return False
-    vt = info.value_type
-    tc.error(f"Map value '{vt.name}' cannot be assigned from one map to another. The function that returns "
-             f"this type must be called directly e.g. `{target.name} = {info.aggregation.hint};`.", stmt,  # type: ignore[union-attr]
+    assert isinstance(value, ast.Map)
+    tc.error(f"Map value '{info.value_type.name}' cannot be assigned from one map to another. The function that "
+             f"returns this type must be called directly e.g. `{target.name} = {agg.hint};`.", stmt,
              [f"Add a cast to integer if you want the value of the aggregate, e.g. "
-              f"`{target.name} = (int64){value.name};`."])  # type: ignore[attr-defined]
+              f"`{target.name} = (int64){value.name};`."])
     return True
 
 
@@ -79,12 +73,3 @@ def binop_error(tc: "TypeChecker", node: ast.Binop, lt: T.Type, rt: T.Type) -> N
     tc.error(f"Type mismatch for '{node.op}': comparing {left} with {right}", node)
     tc.error(f"left ({left})", node.left)
     tc.error(f"right ({right})", node.right)
-
-
-def print_error(tc: "TypeChecker", call: ast.Call, t: T.Type) -> None:
-    """print(@m[k]) of an aggregation that is not an integer."""
-    if is_multi_key(t):
-        tc.error(f"Map type {T.describe(t)} cannot print the value of individual keys. You must print the "
-                 f"whole map.", call)
-    else:
-        tc.error(f"{T.describe(t)} type passed to print() is not printable", call)
