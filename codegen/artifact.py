@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CONST_BASE = 1 << 20
-CONSTANTS = ("cpid", "start_ns", "ncpus")  # slot order
+CONSTANTS = ("cpid", "start_ns", "ncpus", "tai_delta")  # slot order
 
 FORMAT_VERSION = 1
 

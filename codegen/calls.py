@@ -389,6 +389,9 @@ def _lhist(pl, target, call):
     _add_in_place(pl, target, pl.map_key(target, bucket), I64(1))
 
 
+from pytrace.codegen import tseries  # noqa: E402,F401  (registers the tseries aggregation)
+
+
 # ---------------------------------------------------------------- more variables
 
 @variable("ncpus")

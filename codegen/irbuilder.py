@@ -28,7 +28,7 @@ HELPERS = {
     "get_numa_node_id": 42, "get_current_cgroup_id": 80, "probe_read_user": 112,
     "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
     "jiffies64": 118, "ringbuf_output": 130, "send_signal": 109, "for_each_map_elem": 164, "probe_read_str": 45,
-    "get_stack": 67, "get_func_ip": 173,
+    "get_stack": 67, "get_func_ip": 173, "ktime_get_boot_ns": 125, "map_lookup_percpu_elem": 195,
 }
 
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
@@ -108,14 +108,25 @@ class BpfBuilder:
             value = self.b.trunc(value, int_type(size)) if value.type.width > size * 8 else self.b.zext(value, int_type(size))
         self.b.store(value, self.gep(ptr, offset), align=size)
 
-    def memset(self, ptr: ir.Value, size: int, byte: int = 0) -> None:
+    def memset(self, ptr: ir.Value, size: int, byte: int = 0, at: ir.IRBuilder | None = None) -> None:
+        """Fill size bytes (at the builder `at`, default the current position)."""
         if size <= 0:
             return
+        b = at or self.b
         fn = self._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
         chunk = MEM_CHUNK if self._align(ptr) == 8 else MEM_CHUNK // 8
         for off in range(0, size, chunk):
-            p = self.gep(ptr, off)
-            _set_align(self.b.call(fn, [p, I8(byte), I64(min(chunk, size - off)), I1(size > chunk)]), self._align(p))
+            p = self.gep(ptr, off) if at is None else self._gep_at(b, ptr, off)
+            _set_align(b.call(fn, [p, I8(byte), I64(min(chunk, size - off)), I1(size > chunk)]), self._align(p))
+
+    def _gep_at(self, b: ir.IRBuilder, ptr: ir.Value, offset: int) -> ir.Value:
+        if offset == 0:
+            return ptr
+        addr = b.gep(ptr, [I64(offset)], source_etype=I8)
+        addr.type = PTR
+        if id(ptr) in self._aligned and offset % 8 == 0:
+            self.mark_aligned(addr)
+        return addr
 
     def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
         if size <= 0:
@@ -161,6 +172,14 @@ class BpfBuilder:
     # u64 bpf_ktime_get_ns(void)
     def ktime_get_ns(self) -> ir.Value:
         return self.helper("ktime_get_ns", [], I64, "nsecs")
+
+    # u64 bpf_ktime_get_boot_ns(void)
+    def ktime_get_boot_ns(self) -> ir.Value:
+        return self.helper("ktime_get_boot_ns", [], I64, "boot_ns")
+
+    # void *bpf_map_lookup_percpu_elem(struct bpf_map *map, const void *key, u32 cpu)
+    def map_lookup_percpu_elem(self, map_ptr: ir.Value, key: ir.Value, cpu: ir.Value, name: str = "lookup") -> ir.Value:
+        return self.helper("map_lookup_percpu_elem", [map_ptr, key, self.b.trunc(cpu, I32)], PTR, name)
 
     # u32 bpf_get_prandom_u32(void)
     def get_prandom_u32(self) -> ir.Value:

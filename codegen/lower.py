@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from pytrace.codegen import calls, memory
+from pytrace.codegen import agg_read, calls, memory
 from pytrace.codegen.artifact import EventSpec
 from pytrace.codegen.state import E2BIG, ModuleState, bpf_key_type
 from pytrace.codegen.ctxvar import load_context_var
@@ -178,6 +178,8 @@ class ProbeLowering:
         info = self.state.ctx.maps[node.name]
         t = info.value_type
         key = self.map_key(node)
+        if info.aggregation is not None and info.aggregation.readable:
+            return agg_read.read_aggregation(self, info, key)
         ptr = self.map_lookup(node, key)
         found = self.b.icmp_unsigned("!=", ptr, ir.Constant(PTR, None), name="found")
         if t.is_scalar or isinstance(t, T.BoolType):
@@ -332,10 +334,8 @@ class ProbeLowering:
             ptr = self.bb.gep(base, offset, name)
         b = ir.IRBuilder(after)
         b.position_at_start(after)
-        if zero_once:  # 8-byte stores: the slot is 8-aligned and a multiple of 8 long
-            for off in range(0, T.align_up(size, 8), 8):
-                word = b.gep(ptr, [I64(off)], source_etype=I8) if off else ptr
-                b.store(I64(0), word, align=8)
+        if zero_once:  # in chunks LLVM expands inline (merged word stores became a refused memset call)
+            self.bb.memset(ptr, T.align_up(size, 8), at=b)
         if self.b.block is after:  # its insertion point moved with what went before it
             self.b.position_at_end(after)
         return ptr
@@ -467,7 +467,11 @@ class ProbeLowering:
         key_t, value_t = kv_t.elems
         slot = self.var_slot(node.var)
         self.store_value(slot, kv_t.offsets()[0], self.load_value(key, key_t), key_t, key_t)
-        self.store_value(slot, kv_t.offsets()[1], self.load_value(value, info.value_type), info.value_type, value_t)
+        if info.aggregation is not None and info.aggregation.readable:  # the CPUs' values combined
+            self.store_value(slot, kv_t.offsets()[1], agg_read.read_aggregation(self, info, key), value_t, value_t)
+        else:
+            self.store_value(slot, kv_t.offsets()[1], self.load_value(value, info.value_type), info.value_type,
+                             value_t)
         cont, brk = self.block("for_next"), self.block("for_break")
         self.loops.append(_Loop(cont, brk))
         self.stmt(node.body)

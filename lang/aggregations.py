@@ -1,5 +1,5 @@
 """The aggregations table: count(), sum(), avg(), min(), max(), stats(),
-hist(), lhist(), each declared once.
+hist(), lhist(), tseries(), each declared once.
 
 An aggregation is only valid as `@map[keys] = f(args)`. Its map is per-CPU:
 every CPU updates its own copy of the value and user space combines them when
@@ -24,7 +24,7 @@ This module is pure data (no imports from the rest of pytrace), so lang,
 codegen and runtime can all read it; the runtime maps the keys named here to
 its functions, lang never imports the runtime.
 
-Adding an aggregation (say `tseries`) touches: one entry below; its lowering
+Adding an aggregation (as `tseries` was) touches: one entry below; its lowering
 in codegen/calls.py (`@aggregation("tseries")`); and, when an existing key
 does not fit, a reducer in runtime/maps.REDUCERS (or a histogram builder in
 HISTOGRAMS), a sort key in runtime/output/values.SORT_KEYS and a renderer in
@@ -78,6 +78,55 @@ def _lhist_params(call: "ast.Call", tc: "TypeChecker") -> tuple[int, ...]:
     return (lo, hi, max(step, 1))
 
 
+# tseries()'s optional fourth argument: how values of one interval combine
+# (the code is the last of its AggType params; "" is the last value written).
+TSERIES_FUNCS = ("", "avg", "max", "min", "sum")
+UNSTABLE_TSERIES = ("Script is using an unstable feature: tseries. To prevent this warning you must "
+                    "explicitly enable it in the config e.g. unstable_tseries=enable")
+
+
+def _tseries_params(call: "ast.Call", tc: "TypeChecker") -> tuple[int, ...]:
+    """tseries(n, interval_ns, num_intervals[, agg]): (interval_ns, num_intervals, agg code).
+    tseries is unstable in bpftrace: it warns once unless the config enables it."""
+    from pytrace.lang import ast
+
+    mode = tc.ctx.options.unstable_tseries
+    if mode == "error":
+        tc.error("tseries feature is not enabled by default. To enable this unstable feature, set the config "
+                 "flag to enable. unstable_tseries=enable", call)
+    elif mode == "warn" and tc.final and all(d.message != UNSTABLE_TSERIES for d in tc.diags.warnings):
+        tc.diags.warning(UNSTABLE_TSERIES)
+    for arg in call.args[1:]:
+        tc.expr(arg)
+    interval, count = (tc.const_int(a) for a in call.args[1:3])
+    if interval is None:
+        tc.error("tseries: invalid interval_ns value (must be non-negative literal)", call)
+        return ()
+    if count is None:
+        tc.error("tseries: invalid num_intervals value (must be non-negative literal)", call)
+        return ()
+    if interval <= 0:
+        tc.error(f"tseries() interval_ns must be >= 1 ({interval} provided)", call)
+        return ()
+    if count <= 0:
+        tc.error(f"tseries() num_intervals must be >= 1 ({count} provided)", call)
+        return ()
+    if count > 1000000:
+        tc.error(f"tseries() num_intervals must be < 1000000 ({count} provided)", call)
+    func = ""
+    if len(call.args) == 4:
+        arg = call.args[3]
+        if not isinstance(arg, ast.String):
+            tc.error("tseries() expects a string literal as the aggregation function", arg)
+            return ()
+        func = arg.value
+        if func not in TSERIES_FUNCS[1:]:
+            tc.error("tseries() expects one of the following aggregation functions: "
+                     f"{', '.join(TSERIES_FUNCS[1:])} (\"{func}\" provided)", call)
+            return ()
+    return (interval, count, TSERIES_FUNCS.index(func))
+
+
 @dataclass(frozen=True)
 class Aggregation:
     name: str
@@ -88,13 +137,15 @@ class Aggregation:
     hint: str  # a call to suggest in diagnostics, e.g. "hist(retval)"
     params: ParamsCheck = _no_params  # checks the constant arguments; returns AggType.params
     always_signed: bool = False  # else the value is signed when the argument is
-    slots: int = 1  # u64 slots per CPU: count/sum 1; avg/stats (total, count); min/max (value, is-set)
-    buckets: str = ""  # "log2"/"linear": the key ends with a u64 bucket index, the value counts it
+    slots: int = 1  # u64 slots per CPU: count/sum 1; avg/stats (total, count); min/max (value, is-set);
+    #                 tseries (value, meta, epoch): meta is the time written, the count (avg) or is-set (min/max)
+    buckets: str = ""  # "log2"/"linear"/"tseries": the key ends with a u64 bucket index (tseries: interval slot)
     reduce: str = "sum"  # how the CPUs' values combine: runtime/maps.REDUCERS
     sort: str = "value"  # what print() orders entries by: runtime/output/values.SORT_KEYS
     render: str = "int"  # how a value prints: runtime/output/values.RENDERERS
     json_type: str = "map"  # the "type" of its JSON record ("stats" values are wrapped as output::Value::Stats)
-    readable: bool = False  # whether `@m[k]` may be read in an expression (bpftrace: no aggregation)
+    readable: bool = False  # whether `@m[k]` may be read in an expression (as an integer: the
+    #                         CPUs' values combined by `reduce`, codegen/agg_read.py) and iterated by for
 
     @property
     def value_size(self) -> int:
@@ -103,15 +154,16 @@ class Aggregation:
 
 AGGREGATIONS: dict[str, Aggregation] = {a.name: a for a in [
     Aggregation("count", 0, 0, "@m = count()", "count events", "count()",
-                render="count"),
+                render="count", readable=True),
     Aggregation("sum", 1, 1, "@m = sum(n)", "sum of values", "sum(retval)",
-                always_signed=True),
+                always_signed=True, readable=True),
     Aggregation("avg", 1, 1, "@m = avg(n)", "average of values", "avg(retval)",
-                always_signed=True, slots=2, reduce="avg", sort="average", render="avg", json_type="stats"),
+                always_signed=True, slots=2, reduce="avg", sort="average", render="avg", json_type="stats",
+                readable=True),
     Aggregation("min", 1, 1, "@m = min(n)", "minimum value", "min(retval)",
-                always_signed=True, slots=2, reduce="min", sort="unsigned"),
+                always_signed=True, slots=2, reduce="min", sort="unsigned", readable=True),
     Aggregation("max", 1, 1, "@m = max(n)", "maximum value", "max(retval)",
-                always_signed=True, slots=2, reduce="max", sort="unsigned"),
+                always_signed=True, slots=2, reduce="max", sort="unsigned", readable=True),
     Aggregation("stats", 1, 1, "@m = stats(n)", "count, average and total", "stats(arg2)",
                 always_signed=True, slots=2, reduce="stats", sort="average", render="stats", json_type="stats"),
     Aggregation("hist", 1, 2, "@m = hist(n[, k])", "power-of-2 histogram (k: 2^k sub-buckets per power)",
@@ -119,6 +171,10 @@ AGGREGATIONS: dict[str, Aggregation] = {a.name: a for a in [
                 json_type="hist"),
     Aggregation("lhist", 4, 4, "@m = lhist(n, min, max, step)", "linear histogram", "lhist(rand %10, 0, 10, 1)",
                 params=_lhist_params, buckets="linear", sort="buckets", render="lhist", json_type="hist"),
+    Aggregation("tseries", 3, 4, "@m = tseries(n, interval_ns, num_intervals[, agg])",
+                "time series of the last value (or the avg/max/min/sum) per interval, the last num_intervals "
+                "intervals", "tseries(rand %10, 10s, 1)", params=_tseries_params, slots=3, buckets="tseries",
+                reduce="tseries", sort="key", render="tseries", json_type="tseries"),
 ]}
 
 

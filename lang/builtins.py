@@ -152,7 +152,13 @@ def _print(call: ast.Call, tc: "TypeChecker") -> T.Type:
         return _map_op(call, tc)
     if len(call.args) > 1:
         tc.error("print() with more than one argument expects a map as the first argument", first)
-    tc.expr(first)
+    t = tc.expr(first)
+    if isinstance(t, T.AggType):  # an aggregation that does not read as an integer (bpftrace's words)
+        if aggregations.AGGREGATIONS[t.func].buckets:
+            tc.error(f"Map type {t.name} cannot print the value of individual keys. You must print the whole map.",
+                     call)
+        else:
+            tc.error(f"{t.name} type passed to print() is not printable", call)
     return T.VOID
 
 

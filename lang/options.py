@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Settings of unstable features (config unstable_tseries, ...): enable, warn
+# (the default) or error; true/false also work.
+UNSTABLE_MODES = {"enable": "enable", "true": "enable", "warn": "warn", "error": "error", "false": "error"}
+
 
 @dataclass
 class Options:
@@ -16,4 +20,6 @@ class Options:
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
+    unstable_tseries: str = "warn"  # config unstable_tseries: "enable", "warn" or "error"
+    dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
     kernel: Any = None  # a lang.kernel_view.KernelView to compile for; None: this machine's

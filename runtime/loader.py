@@ -142,11 +142,12 @@ def attach_target(prog: ProgramSpec) -> dict:
 
 
 def create_map(spec: MapSpec) -> int:
-    flags = 0
-    if spec.map_type in ("hash", "percpu_hash"):
-        flags = K.BPF_F_NO_PREALLOC
+    """Hash maps are preallocated, as bpftrace's are: a map created with
+    BPF_F_NO_PREALLOC allocates each new element at update time, and from a
+    perf event's (hardirq/NMI) context that allocation often fails, so new keys
+    are silently lost (interval, profile and hardware probes)."""
     return bpf.map_create(MAP_TYPES[spec.map_type], spec.key_size, spec.value_size, spec.max_entries,
-                          flags, name=spec.name.lstrip("@_") or "anon")
+                          0, name=spec.name.lstrip("@_") or "anon")
 
 
 def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass
 
 from pytrace.codegen.artifact import MapSpec
 from pytrace.lang import aggregations
 from pytrace.runtime import bpf, symbols, user_values
-from pytrace.runtime.output.values import Avg, Hist, LHist, MapData, Record, Stats, Symbolic
+from pytrace.runtime.output.values import (Avg, Hist, LHist, MapData, Record, Stats, Symbolic, TSeries, c_div,
+                                           to_s64, to_u64)
 
 
 def _decode_int(data: bytes, size: int, signed: bool) -> int:
@@ -96,6 +98,59 @@ def _total_and_count(make):
     return reduce
 
 
+@dataclass(frozen=True)
+class TSeriesSlots:
+    """One tseries() interval slot: each CPU's (value, meta, epoch), integers of
+    the value's signedness; HISTOGRAMS["tseries"] combines them."""
+    cpus: tuple
+    signed: bool
+
+
+def _tseries_slots(slots: list[bytes], signed: bool) -> TSeriesSlots:
+    return TSeriesSlots(tuple((_decode_int(s, 8, signed), _decode_int(s[8:], 8, signed), _decode_int(s[16:], 8, False))
+                              for s in slots), signed)
+
+
+# How two CPUs' (value, meta) of one interval combine, by tseries()'s agg argument.
+_TSERIES_COMBINE = {
+    "": lambda cur, new: new if new[1] > cur[1] else cur,  # the value written last (meta: its time)
+    "avg": lambda cur, new: (cur[0] + new[0], cur[1] + new[1]),  # totals and counts
+    "max": lambda cur, new: (max(cur[0], new[0]), cur[1]),
+    "min": lambda cur, new: (min(cur[0], new[0]), cur[1]),
+    "sum": lambda cur, new: (cur[0] + new[0], cur[1]),
+}
+
+
+def reduce_tseries_slot(slot: TSeriesSlots, func: str) -> tuple[int, int]:
+    """util::reduce_tseries_value: (epoch, value) of the newest epoch any CPU
+    wrote to this slot, the CPUs of that epoch combined; (0, 0) if none did."""
+    wrap = to_s64 if slot.signed else to_u64
+    by_epoch: dict[int, tuple[int, int]] = {}
+    for value, meta, epoch in slot.cpus:
+        if epoch == 0:  # never written
+            continue
+        cur = by_epoch.get(epoch)
+        by_epoch[epoch] = (value, meta) if cur is None else _TSERIES_COMBINE[func](cur, (value, meta))
+    if not by_epoch:
+        return 0, 0
+    latest = max(by_epoch)
+    value, meta = (wrap(x) for x in by_epoch[latest])
+    if func == "avg":
+        value = c_div(value, meta) if meta else 0
+    return latest, wrap(value)
+
+
+def _tseries(slots: dict, params) -> TSeries:
+    """A tseries() entry from its interval slots and AggType params (interval_ns, num_intervals, agg)."""
+    interval, count, func_code = params
+    series = TSeries(interval, count)
+    for slot in slots.values():
+        series.signed = slot.signed
+        epoch, value = reduce_tseries_slot(slot, aggregations.TSERIES_FUNCS[func_code])
+        series.values.setdefault(epoch, value)
+    return series
+
+
 # How the per-CPU values of an aggregation combine (lang/aggregations.py `reduce`):
 # each takes the CPUs' value slots and whether the value is signed.
 REDUCERS = {
@@ -104,6 +159,7 @@ REDUCERS = {
     "max": _extreme(max),
     "avg": _total_and_count(Avg),
     "stats": _total_and_count(lambda total, count: Stats(count, total)),
+    "tseries": _tseries_slots,
 }
 
 # The histogram of a bucketed aggregation (lang/aggregations.py `buckets`),
@@ -111,6 +167,7 @@ REDUCERS = {
 HISTOGRAMS = {
     "log2": lambda buckets, params: Hist(buckets, params[0] if params else 0),
     "linear": lambda buckets, params: LHist(*params, buckets),
+    "tseries": _tseries,
 }
 
 

@@ -25,13 +25,19 @@ from pytrace.runtime.output.values import MapData
 from pytrace.runtime.ringbuf import RingBuffer
 
 
+def _tai_delta() -> int:
+    """CLOCK_TAI minus CLOCK_BOOTTIME: added to bpf_ktime_get_boot_ns() it gives the
+    wall-clock (TAI) time tseries() files its intervals under (bpftrace's sw_tai)."""
+    return time.clock_gettime_ns(time.CLOCK_TAI) - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
         self.out = output
         self.pid = pid
         self.constants = {"cpid": cpid, "start_ns": time.clock_gettime_ns(time.CLOCK_MONOTONIC),
-                          "ncpus": bpf.possible_cpus()}
+                          "ncpus": bpf.possible_cpus(), "tai_delta": _tai_delta()}
         self.loaded: loader.Loaded | None = None
         self.ringbuf: RingBuffer | None = None
         self.links: list[int] = []

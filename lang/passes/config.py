@@ -13,6 +13,7 @@ import os
 
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
+from pytrace.lang.options import UNSTABLE_MODES
 
 ENV_PREFIX = "BPFTRACE_"
 
@@ -24,7 +25,7 @@ KNOWN = {
     "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
     "max_probes": None, "perf_rb_pages": None, "stack_mode": None, "missing_probes": "missing_probes",
     "print_maps_on_exit": None, "use_blazesym": None, "show_debug_info": None,
-    "unstable_tseries": None, "unstable_dw_ustack": None,
+    "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
 }
 RENAMED = {"strlen": "max_strlen", "cat_bytes_max": "max_cat_bytes", "map_keys_max": "max_map_keys"}
 INTEGER_SETTINGS = {"max_strlen", "max_map_keys", "on_stack_limit", "max_cat_bytes", "log_size",
@@ -56,6 +57,9 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
     attr = KNOWN[key]
     if attr is None or os.environ.get(ENV_PREFIX + key.upper()):
         return
+    if key.startswith("unstable_"):
+        _apply_unstable(ctx, assign, attr)
+        return
     if key in CHOICES:
         word = value.name if isinstance(value, ast.Identifier) else value.value if isinstance(value, ast.String) else None
         if word not in CHOICES[key]:
@@ -67,6 +71,23 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
         ctx.diags.error(f"{assign.name}: must be at least 1", value.span)
         return
     setattr(ctx.options, attr, value.value)  # type: ignore[attr-defined]
+
+
+def _apply_unstable(ctx: CompileContext, assign: ast.ConfigAssign, attr: str) -> None:
+    value = assign.value
+    if isinstance(value, ast.Integer):
+        mode: str | None = "enable" if value.value else "error"
+    elif isinstance(value, ast.Boolean):
+        mode = "enable" if value.value else "error"
+    elif isinstance(value, ast.String):
+        mode = UNSTABLE_MODES.get(value.value.lower())
+    else:
+        mode = UNSTABLE_MODES.get(value.name.lower()) if isinstance(value, ast.Identifier) else None
+    if mode is None:
+        ctx.diags.error(f"{assign.name}: Invalid value for unstable config: valid values are enable, warn, "
+                        "and error.", value.span)
+        return
+    setattr(ctx.options, attr, mode)
 
 
 def apply_config(ctx: CompileContext) -> None:

@@ -12,6 +12,7 @@ from pytrace.lang import ast, builtins, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
+from pytrace.lang.passes import agg_reads
 from pytrace.lang.visitor import dispatch_table
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
@@ -173,7 +174,10 @@ class TypeChecker:
         key_types = []
         for k in node.keys:
             t = self.expr(k)
-            if isinstance(t, (T.VoidType, T.AggType)) or t is None:
+            if isinstance(t, T.AggType):
+                self.error(f"Value '{t.name}' cannot be used as a map key.", node)
+                return None
+            if isinstance(t, T.VoidType) or t is None:
                 self.error(f"Invalid map key type: {T.describe(t)}", k)
                 return None
             key_types.append(_storage_type(t))
@@ -207,6 +211,8 @@ class TypeChecker:
         else:
             vt = self.expr(value)
             kind = "scalar"
+            if agg_reads.refuse_copy(self, target, value, stmt):
+                return
             if isinstance(vt, T.VoidType):
                 self.error("Expression of type 'none' cannot be assigned to a map", value)
                 return
@@ -290,12 +296,7 @@ class TypeChecker:
                 self.expr(k)
             return T.S64
         self.map_keys(node, info, assign=False)
-        if info.aggregation is not None and not info.aggregation.readable:
-            self.error(f"Map value '{node.name}' holds a {info.kind}() aggregation and cannot be used "
-                       f"in an expression", node,
-                       ["print it with print(), or keep a plain counter: @n += 1"])
-            return T.S64
-        return info.value_type
+        return agg_reads.read_type(info)
 
     def expr_Call(self, node: ast.Call) -> T.Type:
         fn = builtins.function(node.name)
@@ -307,6 +308,9 @@ class TypeChecker:
 
     def expr_Binop(self, node: ast.Binop) -> T.Type:
         lt, rt = self.expr(node.left), self.expr(node.right)
+        if isinstance(lt, T.AggType) or isinstance(rt, T.AggType):
+            agg_reads.binop_error(self, node, lt, rt)
+            return T.S64
         if node.op in LOGICAL:
             for side, t in ((node.left, lt), (node.right, rt)):
                 if not T.is_integerish(t):
@@ -509,7 +513,11 @@ class TypeChecker:
         return T.U64
 
     def expr_Tuple(self, node: ast.Tuple) -> T.Type:
-        return T.TupleType(tuple(_storage_type(self.expr(e)) for e in node.elems))
+        elems = tuple(_storage_type(self.expr(e)) for e in node.elems)
+        for e, t in zip(node.elems, elems):
+            if isinstance(t, T.AggType):
+                self.error(f"Map type {t.name} cannot exist inside a tuple.", e)
+        return T.TupleType(elems)
 
     def expr_TupleIndex(self, node: ast.TupleIndex) -> T.Type:
         t = self.expr(node.operand)
@@ -593,7 +601,8 @@ class TypeChecker:
             self.error(f"Value '{T.describe(vt)}' cannot be assigned to a scratch variable.", value)
             return
         if isinstance(vt, T.AggType):
-            self.error(f"Value '{vt.name}' cannot be assigned to a scratch variable.", value)
+            self.error(f"Value '{vt.name}' cannot be assigned to a scratch variable.",
+                       stmt if isinstance(value, ast.Map) else value)
             return
         key = self.var_key(var, declare=True)
         old = self.variables.get(key)
@@ -679,13 +688,14 @@ class TypeChecker:
         info = self.expect_map("for", node, whole=True)
         if info is None:
             return T.TupleType((T.S64, T.S64))
-        if info.is_aggregation:
-            self.error(f"for loops over maps holding {info.kind}() aggregations are not supported", node)
+        value_t = agg_reads.read_type(info)
+        if isinstance(value_t, T.AggType):
+            self.error(f"Loop expression does not support type: {value_t.name}", node)
         elif not info.key_types:
             self.error(f"for loops need a map with keys: {node.name} has none", node)
         keys = info.key_types or [T.U64]
         key_t = keys[0] if len(keys) == 1 else T.TupleType(tuple(keys))
-        return T.TupleType((key_t, info.value_type))
+        return T.TupleType((key_t, value_t))
 
     def stmt_Jump(self, node: ast.Jump) -> None:
         if node.kind in ("break", "continue") and not self.loop_depth:

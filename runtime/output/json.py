@@ -14,11 +14,13 @@ process-wide state; reset_stream_state() is for tests.
 
 from __future__ import annotations
 
+import time
+
 from pytrace.lang import aggregations
 
 from .text import emit as _text
 from .values import (HistView, MapData, OrderedMap, Record, StatsValue,
-                     Symbolic, map_value, to_s64, to_u64, wrap_signed)
+                     Symbolic, TimeSeriesView, map_value, to_s64, to_u64, wrap_signed)
 
 
 class _StreamState:
@@ -120,10 +122,24 @@ def emit_hist(h: HistView) -> str:
     return '[' + ','.join(parts) + ']'
 
 
+def interval_start(ns: int) -> str:
+    """A time point as std::chrono prints a system_clock one: UTC, in nanoseconds."""
+    seconds, frac = divmod(ns, 10**9)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{frac:09d}"
+
+
+def emit_tseries(ts: TimeSeriesView) -> str:
+    """JsonEmitter<Value::TimeSeries>: the intervals that have a value."""
+    return '[' + ','.join(f'{{"interval_start":"{interval_start(ns)}","value":{v}}}'
+                          for ns, v in ts.points if v is not None) + ']'
+
+
 def emit_value(v) -> str:
     """JsonEmitter<Value>."""
     if isinstance(v, HistView):
         return emit_hist(v)
+    if isinstance(v, TimeSeriesView):
+        return emit_tseries(v)
     if isinstance(v, StatsValue):
         return emit_value(v.value)
     if isinstance(v, OrderedMap):

@@ -8,8 +8,9 @@ stderr, everything else to stdout (or the -o file).
 
 from __future__ import annotations
 
+from .tseries_text import format_tseries
 from .values import (HistView, MapData, OrderedMap, Record, StatsValue,
-                     Symbolic, map_value)
+                     Symbolic, TimeSeriesView, map_value)
 
 ATTACH_STREAM = 'stderr'        # TextOutput::attached_probes writes err_
 LOST_EVENTS_STREAM = 'stderr'   # TextOutput::lost_events writes err_
@@ -180,24 +181,28 @@ def format_hist(h: HistView) -> str:
 
 # --- maps --------------------------------------------------------------------
 
+# Values printed on the lines after their name: text by type.
+MULTI_LINE = {HistView: format_hist, TimeSeriesView: format_tseries}
+
+
 def _emit_value(v) -> str:
-    if isinstance(v, HistView):
-        return format_hist(v)
+    if type(v) in MULTI_LINE:
+        return MULTI_LINE[type(v)](v)
     return emit(v)
 
 
 def _emit_map(name: str, m: OrderedMap) -> str:
     out = []
     for key, value in m.entries:
-        sep = ']:\n' if isinstance(value, HistView) else ']: '
+        sep = ']:\n' if type(value) in MULTI_LINE else ']: '
         out.append(f"{name}[{_strip_parens(emit(key))}{sep}{_emit_value(value)}\n")
     return ''.join(out)
 
 
 def format_map_value(name: str, value) -> str:
     """TextOutput::map for an already built output value."""
-    if isinstance(value, HistView):
-        return f"{name}:\n{format_hist(value)}\n"
+    if type(value) in MULTI_LINE:
+        return f"{name}:\n{_emit_value(value)}\n"
     if isinstance(value, StatsValue):
         if isinstance(value.value, OrderedMap):
             return _emit_map(name, value.value)

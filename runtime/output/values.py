@@ -16,7 +16,7 @@ the exact text current bpftrace prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from pytrace.lang import aggregations
@@ -109,6 +109,18 @@ class LHist:
     max: int
     step: int
     buckets: dict = field(default_factory=dict)
+
+
+@dataclass
+class TSeries:
+    """A tseries() entry: the value of each interval still in the map, by its
+    epoch (interval start / interval_ns). ``last`` is the newest epoch of the
+    whole map (set before printing): every series of a map ends there."""
+    interval_ns: int
+    num_intervals: int
+    values: dict = field(default_factory=dict)
+    signed: bool = True
+    last: int = 0
 
 
 @dataclass
@@ -252,6 +264,29 @@ def build_linear_histogram(h: LHist) -> HistView:
             view.labels.append(lhist_index_label(mn + i * step, step))
         view.counts.append(h.buckets.get(i, 0))
     return view
+
+
+@dataclass
+class TimeSeriesView:
+    """output::Value::TimeSeries: (interval start in ns since 1970, its value
+    or None when the interval has none), oldest first."""
+    points: list = field(default_factory=list)
+    signed: bool = True
+
+
+def build_time_series(s: TSeries) -> TimeSeriesView:
+    """types_format.cpp build_time_series(): the last num_intervals intervals up
+    to the map's newest one, starting at this series' oldest interval there."""
+    first = to_u64(s.last - s.num_intervals + 1)
+    oldest = min((e for e in s.values if e >= first), default=s.last)
+    points = [(to_u64(e * s.interval_ns), s.values.get(e)) for e in range(max(first, oldest), s.last + 1)]
+    return TimeSeriesView(points, s.signed)
+
+
+def _tseries_window(entries: list) -> list:
+    """Each series ends at the newest epoch of any key of the map."""
+    last = max((max(s.values, default=0) for _, s in entries), default=MASK64)
+    return [(k, replace(s, last=last)) for k, s in entries]
 
 
 # --- libstdc++ std::sort emulation -------------------------------------------
@@ -446,13 +481,19 @@ def _key_primitive(key):
 
 # --- per-aggregation output (lang/aggregations.py names these by key) --------
 
+def _as_is(entries: list) -> list:
+    return entries
+
+
 @dataclass(frozen=True)
 class Renderer:
     """How one aggregation's values print: ``show(value, div)`` is the output
     value of one entry for print(@m, top, div); ``zero()`` is what print()
-    shows for an empty map without keys."""
+    shows for an empty map without keys; ``prepare(entries)`` adjusts the
+    sorted entries when a value's output depends on the whole map."""
     show: Callable
     zero: Callable = lambda: 0
+    prepare: Callable = _as_is
 
 
 def _show_stats(v: Stats, div: int) -> Record:
@@ -466,6 +507,7 @@ RENDERERS = {
     'stats': Renderer(_show_stats, lambda: Record((('count', 0), ('average', 0), ('total', 0)))),
     'hist': Renderer(build_histogram, OrderedMap),  # an empty map prints nothing
     'lhist': Renderer(lambda h, div: build_linear_histogram(h), OrderedMap),  # div has no effect
+    'tseries': Renderer(lambda s, div: build_time_series(s), OrderedMap, _tseries_window),  # div: no effect
 }
 
 
@@ -481,6 +523,7 @@ SORT_KEYS = {
     'unsigned': lambda entries: std_sort(entries, key=lambda e: to_u64(e[1])),
     'average': lambda entries: std_sort(entries, key=lambda e: e[1].average),
     'buckets': _sort_histograms,  # total count; equal totals in key byte order
+    'key': lambda entries: sorted(entries, key=lambda e: _raw_order(e[0]) if e[0] is not None else b''),
 }
 
 
@@ -500,18 +543,19 @@ def map_value(m: MapData, top: int = 0, div: int = 1, *, at_exit: bool = False):
     """The output::Value bpftrace builds for print(@m, top, div) (or for the
     end-of-run dump when ``at_exit``): a primitive, HistView, OrderedMap or
     StatsValue."""
+    prepare = _as_is
     if m.kind == 'scalar':
         sort, show, zero, boxed = _sort_scalar, _show_scalar, lambda: m.zero, False
     elif m.kind in aggregations.AGGREGATIONS:
         agg = aggregations.AGGREGATIONS[m.kind]
         renderer = RENDERERS[agg.render]
-        sort, show, zero = SORT_KEYS[agg.sort], renderer.show, renderer.zero
+        sort, show, zero, prepare = SORT_KEYS[agg.sort], renderer.show, renderer.zero, renderer.prepare
         boxed = agg.json_type == 'stats'
     else:
         raise ValueError(f"unknown map kind {m.kind!r}")
     div = div or 1
     top = top or 0
-    entries = sort(list(m.entries))
+    entries = prepare(sort(list(m.entries)))
     total = len(entries)
 
     def skipped(i):

@@ -85,11 +85,16 @@ def test_map_with_two_value_types():
 
 
 def test_aggregate_in_arithmetic():
-    assert errors("BEGIN { @x = count(); @y = @x + 1; }") == (
-        "stdin:1:28-30: ERROR: Map value '@x' holds a count() aggregation and cannot be used in an expression\n"
-        "BEGIN { @x = count(); @y = @x + 1; }\n"
+    assert errors("BEGIN { @x = hist(1); @y = @x + 1; }") == (
+        "stdin:1:28-34: ERROR: Type mismatch for '+': comparing hist_t with int8\n"
+        "BEGIN { @x = hist(1); @y = @x + 1; }\n"
+        "                           ~~~~~~\n"
+        "stdin:1:28-30: ERROR: left (hist_t)\n"
+        "BEGIN { @x = hist(1); @y = @x + 1; }\n"
         "                           ~~\n"
-        "HINT: print it with print(), or keep a plain counter: @n += 1\n")
+        "stdin:1:33-34: ERROR: right (int8)\n"
+        "BEGIN { @x = hist(1); @y = @x + 1; }\n"
+        "                                ~\n")
 
 
 def test_aggregation_not_assigned():

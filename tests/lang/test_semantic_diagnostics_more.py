@@ -128,9 +128,9 @@ def test_buffer_only_prints_with_r():
 
 
 def test_for_over_an_aggregation_map():
-    assert errors("BEGIN { @c[1] = count(); for ($kv : @c) { } }") == (
-        "stdin:1:37-39: ERROR: for loops over maps holding count() aggregations are not supported\n"
-        "BEGIN { @c[1] = count(); for ($kv : @c) { } }\n"
+    assert errors("BEGIN { @c[1] = hist(1); for ($kv : @c) { } }") == (
+        "stdin:1:37-39: ERROR: Loop expression does not support type: hist_t\n"
+        "BEGIN { @c[1] = hist(1); for ($kv : @c) { } }\n"
         "                                    ~~\n")
 
 
