@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CONST_BASE = 1 << 20
-CONSTANTS = ("cpid", "start_ns", "ncpus")  # slot order
+# Slot order. pidns_*: pytrace's PID namespace (its /proc/self/ns/pid); sw_tai_offset: CLOCK_TAI - CLOCK_BOOTTIME.
+CONSTANTS = ("cpid", "start_ns", "ncpus", "pidns_dev", "pidns_ino", "sw_tai_offset")
 
 FORMAT_VERSION = 1
 
@@ -37,6 +38,7 @@ class MapSpec:
     key_count: int = 0  # how many of the key tuple's fields are user keys
     value_layout: dict | None = None
     params: list[int] = field(default_factory=list)  # hist k, lhist min/max/step
+    initial: list[str] = field(default_factory=list)  # an array's values at load: entry i is text i, NUL-padded
 
     @property
     def percpu(self) -> bool:

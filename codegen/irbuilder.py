@@ -29,6 +29,8 @@ HELPERS = {
     "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
     "jiffies64": 118, "ringbuf_output": 130, "send_signal": 109, "for_each_map_elem": 164, "probe_read_str": 45,
     "get_stack": 67,
+    "get_socket_cookie": 46, "override_return": 58, "send_signal_thread": 117, "get_ns_current_pid_tgid": 120,
+    "ktime_get_boot_ns": 125, "d_path": 147, "ktime_get_tai_ns": 208,
 }
 
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
@@ -161,6 +163,34 @@ class BpfBuilder:
     # u64 bpf_ktime_get_ns(void)
     def ktime_get_ns(self) -> ir.Value:
         return self.helper("ktime_get_ns", [], I64, "nsecs")
+
+    # u64 bpf_ktime_get_boot_ns(void)
+    def ktime_get_boot_ns(self) -> ir.Value:
+        return self.helper("ktime_get_boot_ns", [], I64, "boot_ns")
+
+    # u64 bpf_ktime_get_tai_ns(void)
+    def ktime_get_tai_ns(self) -> ir.Value:
+        return self.helper("ktime_get_tai_ns", [], I64, "tai_ns")
+
+    # long bpf_get_ns_current_pid_tgid(u64 dev, u64 ino, struct bpf_pidns_info *nsdata, u32 size)
+    def get_ns_current_pid_tgid(self, dev: ir.Value, ino: ir.Value, info: ir.Value) -> ir.Value:
+        return self.helper("get_ns_current_pid_tgid", [dev, ino, info, I64(8)], I64, "ns_pid_tgid")
+
+    # long bpf_send_signal_thread(u32 sig)
+    def send_signal_thread(self, sig: ir.Value) -> ir.Value:
+        return self.helper("send_signal_thread", [sig], I64, "send_signal_thread")
+
+    # long bpf_override_return(struct pt_regs *regs, u64 rc)
+    def override_return(self, ctx: ir.Value, rc: ir.Value) -> ir.Value:
+        return self.helper("override_return", [ctx, rc], I64, "override")
+
+    # u64 bpf_get_socket_cookie(void *sk)
+    def get_socket_cookie(self, sk: ir.Value) -> ir.Value:
+        return self.helper("get_socket_cookie", [self._as_ptr(sk)], I64, "socket_cookie")
+
+    # long bpf_d_path(struct path *path, char *buf, u32 sz)
+    def d_path(self, path: ir.Value, buf: ir.Value, size: int) -> ir.Value:
+        return self.helper("d_path", [self._as_ptr(path), buf, I64(size)], I64, "d_path")
 
     # u32 bpf_get_prandom_u32(void)
     def get_prandom_u32(self) -> ir.Value:

@@ -88,6 +88,13 @@ class ModuleState:
         spec = self.maps[self.scratch]
         spec.value_size = max(spec.value_size, size)
 
+    def string_table(self, name: str, texts: list[str], size: int) -> int:
+        """An array map holding `texts` (entry i: text i in `size` bytes), filled at load."""
+        if name not in self.map_index:
+            self.map_index[name] = self._internal(name, "array", 4, size, len(texts))
+            self.maps[self.map_index[name]].initial = texts
+        return self.map_index[name]
+
     def _internal(self, name: str, map_type: str, key_size: int, value_size: int, entries: int) -> int:
         self.maps.append(MapSpec(len(self.maps), name, map_type, key_size, value_size, entries, "internal"))
         return len(self.maps) - 1

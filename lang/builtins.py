@@ -52,6 +52,7 @@ class Function:
     unsafe: bool = False  # needs --unsafe
     keeps_identifiers: bool = False  # bare-name arguments are words (kstack(perf)), not builtins
     printer: str = ""  # the runtime decoder its values print with (runtime/maps.decode), if special
+    bare: bool = False  # also written without parentheses: `ppid` is `ppid()`
 
 
 # ---------------------------------------------------------------- variables
@@ -506,5 +507,19 @@ def function(name: str) -> Function | None:
     return FUNCTIONS.get(name)
 
 
+# Other spellings of a builtin: `__builtin_comm` is `comm` (filled by the modules that define them).
+ALIASES: dict[str, str] = {}
+
+
+def register(*entries: BuiltinVar | Function) -> None:
+    """Add entries defined in another module (lang/builtins_process.py...)."""
+    for e in entries:
+        (VARIABLES if isinstance(e, BuiltinVar) else FUNCTIONS)[e.name] = e
+
+
 # A call to suggest when an aggregation is misused, e.g. "hist(retval)".
 AGGREGATE_HINTS = {a.name: a.hint for a in aggregations.AGGREGATIONS.values()}
+
+
+# Process, time and probe builtins; strings, string tables and type predicates.
+from pytrace.lang import builtins_process, builtins_strings  # noqa: E402,F401  (they register their entries)

@@ -149,6 +149,13 @@ def create_map(spec: MapSpec) -> int:
                           flags, name=spec.name.lstrip("@_") or "anon")
 
 
+def fill_map(fd: int, spec: MapSpec) -> None:
+    """An array's initial values (the string tables of strerror()...)."""
+    for i, text in enumerate(spec.initial):
+        value = text.encode("utf-8", "surrogateescape")[: spec.value_size - 1].ljust(spec.value_size, b"\0")
+        bpf.map_update(fd, struct.pack("<I", i), value)
+
+
 def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
          programs: list[ProgramSpec] | None = None) -> Loaded:
     """Create maps and load programs; on any failure close what was made."""
@@ -157,6 +164,7 @@ def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
         for spec in artifact.maps:
             try:
                 loaded.map_fds.append(create_map(spec))
+                fill_map(loaded.map_fds[-1], spec)
             except bpf.BPFError as e:
                 raise MapError(spec, e) from None
         for prog in artifact.programs if programs is None else programs:

@@ -25,13 +25,23 @@ from pytrace.runtime.output.values import MapData
 from pytrace.runtime.ringbuf import RingBuffer
 
 
+def _tai_minus_boot_ns() -> int:
+    """CLOCK_TAI - CLOCK_BOOTTIME, the TAI clock read between two boot-time readings (nsecs(sw_tai))."""
+    before = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    tai = time.clock_gettime_ns(time.CLOCK_TAI)
+    after = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    return tai - (before + after) // 2
+
+
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
         self.out = output
         self.pid = pid
-        self.constants = {"cpid": cpid, "start_ns": time.clock_gettime_ns(time.CLOCK_MONOTONIC),
-                          "ncpus": bpf.possible_cpus()}
+        pidns = os.stat("/proc/self/ns/pid")
+        self.constants = {"cpid": cpid, "start_ns": time.clock_gettime_ns(time.CLOCK_BOOTTIME),
+                          "ncpus": bpf.possible_cpus(), "pidns_dev": pidns.st_dev, "pidns_ino": pidns.st_ino,
+                          "sw_tai_offset": _tai_minus_boot_ns()}
         self.loaded: loader.Loaded | None = None
         self.ringbuf: RingBuffer | None = None
         self.links: list[int] = []
@@ -214,7 +224,7 @@ class Tracer:
 
     def _on_time(self, ev: EventSpec, args: list) -> None:
         self.out.text_event("time", user_values.boot_ns_to_datetime(
-            time.clock_gettime_ns(time.CLOCK_MONOTONIC)).strftime(ev.fmt))
+            time.clock_gettime_ns(time.CLOCK_BOOTTIME)).strftime(ev.fmt))
 
     def _on_cat(self, ev: EventSpec, args: list) -> None:
         path = format_printf(ev.segments, args)
