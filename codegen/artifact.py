@@ -86,6 +86,9 @@ class Artifact:
     source_name: str = "stdin"
     ringbuf_map: int = -1
     lost_map: int = -1
+    # Kernel variables (percpu_kaddr()) referenced as `ld_imm64 src_reg=BPF_PSEUDO_BTF_ID
+    # imm=<index here>`; the loader swaps in their BTF ids.
+    kernel_vars: list[str] = field(default_factory=list)
     version: int = FORMAT_VERSION
 
     def map_by_name(self, name: str) -> MapSpec | None:

@@ -110,21 +110,12 @@ function("uptr")(_same_value)
 
 @function("percpu_kaddr")
 def _percpu_kaddr(pl, call):
-    """The symbol's address plus __per_cpu_offset[cpu] (the kernel's per_cpu_ptr);
-    NULL for a CPU at or above ncpus."""
-    cpu = pl.expr(call.args[1]) if len(call.args) == 2 else pl.bb.get_smp_processor_id()
-    result = pl.slot_uninit(T.U64, "percpu_addr")
-    pl.bb.store(result, I64(0))
-    valid, done = pl.block("percpu_cpu_ok"), pl.block("percpu_done")
-    pl.b.cbranch(pl.b.icmp_unsigned("<", cpu, pl.bb.runtime_const("ncpus")), valid, done)
-    pl.b.position_at_end(valid)
-    offset = pl.slot(T.U64, "per_cpu_offset")
-    table = I64(call.const_value or 0)
-    pl.bb.probe_read(offset, 8, pl.b.add(table, pl.b.shl(cpu, I64(3))), user=False)
-    pl.bb.store(result, pl.b.add(I64(call.address or 0), pl.bb.load(offset)))
-    pl.b.branch(done)
-    pl.b.position_at_end(done)
-    return pl.bb.load(result, name="percpu_kaddr")
+    """bpf_this_cpu_ptr / bpf_per_cpu_ptr of the variable (NULL for a CPU that does not exist)."""
+    var = pl.bb.kernel_var_ref(pl.state.kernel_var(call.args[0].value), call.args[0].value)
+    if len(call.args) == 1:
+        return pl.bb.to_i64(pl.bb.this_cpu_ptr(var))
+    cpu = pl.b.trunc(pl.expr(call.args[1]), ir.IntType(32))
+    return pl.bb.to_i64(pl.bb.per_cpu_ptr(var, cpu))
 
 
 @function("socket_cookie")

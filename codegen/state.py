@@ -41,6 +41,7 @@ class ModuleState:
     lost: int = -1
     scratch: int = -1  # per-CPU array of big buffers, one entry per program that needs any
     scratch_users: int = 0
+    kernel_vars: list[str] = field(default_factory=list)  # see Artifact.kernel_vars
 
     def __post_init__(self) -> None:
         for name, info in sorted(self.ctx.maps.items()):
@@ -87,6 +88,12 @@ class ModuleState:
     def scratch_size(self, size: int) -> None:
         spec = self.maps[self.scratch]
         spec.value_size = max(spec.value_size, size)
+
+    def kernel_var(self, name: str) -> int:
+        """The index of a kernel variable in the artifact's kernel_vars."""
+        if name not in self.kernel_vars:
+            self.kernel_vars.append(name)
+        return self.kernel_vars.index(name)
 
     def string_table(self, name: str, texts: list[str], size: int) -> int:
         """An array map holding `texts` (entry i: text i in `size` bytes), filled at load."""

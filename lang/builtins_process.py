@@ -28,7 +28,6 @@ USERMODE_PROBES = {"kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profil
                    "software", "hardware", "watchpoint"}
 # `probetype` of a provider, where bpftrace names it differently.
 PROBE_TYPE_NAMES = {"BEGIN": "special", "END": "special"}
-PER_CPU_OFFSETS = "__per_cpu_offset"  # the kernel's array of per-CPU area offsets
 # task_struct fields behind ppid, leader_tid, pcomm, leader_comm: (link, field).
 TASK_FIELDS = {
     "ppid": ("real_parent", "pid"),
@@ -104,19 +103,15 @@ def _override(call: ast.Call, tc: "TypeChecker") -> T.Type:
 
 
 def _percpu_kaddr(call: ast.Call, tc: "TypeChecker") -> T.Type:
-    """The address of a per-CPU kernel variable on one CPU (the current one by default)."""
+    """The address of a per-CPU kernel variable (found in BTF) on one CPU, the current one by default."""
     arg = call.args[0]
     tc.expr(arg)
     if not isinstance(arg, ast.String):
         tc.error("percpu_kaddr() expects a string literal", arg)
     else:
-        call.address = tc.ctx.kernel.kernel_symbol(arg.value)
-        # per_cpu_ptr(): the variable's address plus __per_cpu_offset[cpu].
-        call.const_value = tc.ctx.kernel.kernel_symbol(PER_CPU_OFFSETS)
-        if call.address is None:
+        btf = tc.ctx.kernel.btf()
+        if btf is None or btf.find(arg.value, "var") is None:
             tc.error(f'Could not resolve variable "{arg.value}" from BTF', call)
-        elif call.const_value is None:
-            tc.error(f"Failed to resolve kernel symbol: {PER_CPU_OFFSETS}", call)
     if len(call.args) == 2:
         tc.expect_int("percpu_kaddr", call.args[1])
     return T.PointerType(T.U64, "kernel")

@@ -196,3 +196,22 @@ def test_name_tables_are_initialised_array_maps():
     assert errno.initial[-1] == "Unknown error" and errno.max_entries == len(errno.initial) == 135
     assert tables["__signal_name"].initial[:3] == ["Unknown signal 0", "Hangup", "Interrupt"]
     assert tables["__signal_name"].initial[-1] == "N/A"
+
+
+def test_percpu_kaddr_references_the_variable_by_btf_id():
+    """ld_imm64 src_reg=BPF_PSEUDO_BTF_ID imm=<index into kernel_vars>, patched by the loader."""
+    import struct
+
+    art = generate(analyse(Source("stdin", 'BEGIN { @a = *percpu_kaddr("current_task", 0); '
+                                          '@b = *percpu_kaddr("some_u32"); @c = *percpu_kaddr("current_task"); }'),
+                           fixture_options()))
+    assert art.kernel_vars == ["current_task", "some_u32"]
+    (prog,) = art.programs
+    refs = [imm for i in range(0, len(prog.insns), 8)
+            for code, regs, _off, imm in [struct.unpack_from("<BBhi", prog.insns, i)]
+            if code == 0x18 and regs >> 4 == 3]
+    assert sorted(refs) == [0, 0, 1]
+    assert errors('BEGIN { @a = percpu_kaddr("no_such_var"); }') == (
+        'stdin:1:14-41: ERROR: Could not resolve variable "no_such_var" from BTF\n'
+        'BEGIN { @a = percpu_kaddr("no_such_var"); }\n'
+        "             ~~~~~~~~~~~~~~~~~~~~~~~~~~~\n")
