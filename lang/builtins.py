@@ -361,6 +361,10 @@ def _strftime(call: ast.Call, tc: "TypeChecker") -> T.Type:
     value = tc.const_int(call.args[1])
     if value is not None and value < 0:
         tc.error("strftime() timestamp must be non-negative", call.args[1])
+    ts = call.args[1]
+    clock = ts.args[0] if isinstance(ts, ast.Call) and ts.name == "nsecs" and ts.args else None
+    if isinstance(clock, ast.Identifier) and clock.name == "monotonic":
+        tc.error("strftime() can not take a monotonic timestamp", call)
     return T.UserFormatType("strftime", 8, fmt.value if isinstance(fmt, ast.String) else "")
 
 

@@ -215,3 +215,10 @@ def test_percpu_kaddr_references_the_variable_by_btf_id():
         'stdin:1:14-41: ERROR: Could not resolve variable "no_such_var" from BTF\n'
         'BEGIN { @a = percpu_kaddr("no_such_var"); }\n'
         "             ~~~~~~~~~~~~~~~~~~~~~~~~~~~\n")
+
+
+def test_strftime_refuses_the_monotonic_clock():
+    assert errors('BEGIN { printf("%s", strftime("%H", nsecs(monotonic))); }') == (
+        "stdin:1:22-54: ERROR: strftime() can not take a monotonic timestamp\n"
+        'BEGIN { printf("%s", strftime("%H", nsecs(monotonic))); }\n'
+        "                     ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n")
