@@ -140,3 +140,13 @@ def test_signal_thread_kills_the_child():
                     'signal_thread("SIGKILL"); }',
                     "-c", py_workload("import os, time\nos.getppid()\ntime.sleep(5)\nprint('survived')"))
     assert "survived" not in r.out, r
+
+
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+
+
+@pytest.mark.skipif(not os.path.exists(LIBC), reason="needs glibc at " + LIBC)
+def test_usermode_in_a_uprobe():
+    r = run_pytrace("-e", f'uprobe:{LIBC}:getppid /pid == cpid/ {{ printf("%d %s\\n", usermode(), probetype()); }}',
+                    "-c", py_workload("import os\nos.getppid()"))
+    assert r.out == "1 uprobe\n\n\n", r
