@@ -96,8 +96,10 @@ class _Resolver:
 
     def is_builtin(self, name: str) -> bool:
         provider, spec = self.unit.provider, self.unit.specs[0]
+        name = builtins.ALIASES.get(name, name)
+        fn = builtins.function(name)
         return (name in provider.variable_names or provider.variable(name, spec) is not None
-                or builtins.variable(name) is not None)
+                or builtins.variable(name) is not None or fn is not None and fn.bare)
 
     def enum_value(self, name: str) -> int | None:
         """An enumerator of the script's enums or of the kernel's (BTF)."""

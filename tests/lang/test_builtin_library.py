@@ -222,3 +222,9 @@ def test_strftime_refuses_the_monotonic_clock():
         "stdin:1:22-54: ERROR: strftime() can not take a monotonic timestamp\n"
         'BEGIN { printf("%s", strftime("%H", nsecs(monotonic))); }\n'
         "                     ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n")
+
+
+def test_sizeof_of_builtin_spellings():
+    sizes = [n.value for n in walk(typed("BEGIN { @a = (sizeof(__builtin_comm), sizeof(pcomm), sizeof(ppid)); }"))
+             if isinstance(n, ast.Sizeof)]
+    assert sizes == [16, 16, 4]
