@@ -228,3 +228,26 @@ def test_sizeof_of_builtin_spellings():
     sizes = [n.value for n in walk(typed("BEGIN { @a = (sizeof(__builtin_comm), sizeof(pcomm), sizeof(ppid)); }"))
              if isinstance(n, ast.Sizeof)]
     assert sizes == [16, 16, 4]
+
+
+def _helpers_called(art) -> set[int]:
+    import struct
+
+    return {imm for prog in art.programs for i in range(0, len(prog.insns), 8)
+            for code, regs, _off, imm in [struct.unpack_from("<BBhi", prog.insns, i)]
+            if code == 0x85 and regs >> 4 == 0}
+
+
+@pytest.mark.parametrize("program, helper", [
+    ("kprobe:vfs_read { override(0); }", 58),  # bpf_override_return
+    ("fentry:vfs_open { @p[path(args.path)] = count(); }", 147),  # bpf_d_path
+    ("BEGIN { signal_thread(9); }", 117),  # bpf_send_signal_thread
+    ("BEGIN { @t = nsecs(tai); }", 208),  # bpf_ktime_get_tai_ns
+    ("BEGIN { @t = nsecs; }", 125),  # bpf_ktime_get_boot_ns
+    ("BEGIN { @t = nsecs(monotonic); }", 5),  # bpf_ktime_get_ns
+    ('BEGIN { @a = *percpu_kaddr("some_u32", 1); }', 153),  # bpf_per_cpu_ptr
+])
+def test_kernel_only_builtins_call_their_helper(program, helper):
+    """What the VM tier (fentry, kprobe) runs; here: the helper is in the program."""
+    art = generate(analyse(Source("stdin", program), fixture_options(unsafe=True)))
+    assert helper in _helpers_called(art)
