@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from pytrace.codegen import strtables
-from pytrace.codegen.calls import FUNCTIONS, _byte_at, _counted_loop, function
+from pytrace.codegen.calls import _byte_at, _counted_loop, function
 from pytrace.codegen.irbuilder import I8, I32, I64, PTR
 from pytrace.lang import ast
 from pytrace.lang import types as T
@@ -214,7 +214,7 @@ def _predicate(pl, call):
 
 
 for _name in TYPE_PREDICATES:
-    FUNCTIONS[_name] = _predicate
+    function(_name)(_predicate)
 
 
 @function("is_err")
