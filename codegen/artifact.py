@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CONST_BASE = 1 << 20
-CONSTANTS = ("cpid", "start_ns", "ncpus", "tai_delta")  # slot order
+# Slot order. pidns_*: pytrace's PID namespace (its /proc/self/ns/pid); tai_delta: CLOCK_TAI - CLOCK_BOOTTIME.
+CONSTANTS = ("cpid", "start_ns", "ncpus", "pidns_dev", "pidns_ino", "tai_delta")
 
 FORMAT_VERSION = 1
 
@@ -37,6 +38,7 @@ class MapSpec:
     key_count: int = 0  # how many of the key tuple's fields are user keys
     value_layout: dict | None = None
     params: list[int] = field(default_factory=list)  # hist k, lhist min/max/step
+    initial: list[str] = field(default_factory=list)  # an array's values at load: entry i is text i, NUL-padded
 
     @property
     def percpu(self) -> bool:
@@ -84,6 +86,9 @@ class Artifact:
     source_name: str = "stdin"
     ringbuf_map: int = -1
     lost_map: int = -1
+    # Kernel variables (percpu_kaddr()) referenced as `ld_imm64 src_reg=BPF_PSEUDO_BTF_ID
+    # imm=<index here>`; the loader swaps in their BTF ids.
+    kernel_vars: list[str] = field(default_factory=list)
     version: int = FORMAT_VERSION
 
     def map_by_name(self, name: str) -> MapSpec | None:

@@ -45,14 +45,42 @@ NONE = I64(0)  # the value of a call that returns nothing
 
 # ---------------------------------------------------------------- variables
 
+PROC_PID_INIT_INO = 0xEFFFFFFC  # the inode of the initial PID namespace
+
+
+def current_id(pl: "ProbeLowering", which: str, namespace: str = "curr_ns") -> ir.Value:
+    """The current process id (which="pid") or thread id ("tid"). In the
+    namespace "curr_ns" (pytrace's own), when pytrace does not run in the
+    initial PID namespace, bpf_get_ns_current_pid_tgid gives the ids as seen
+    from it; the branch depends on load-time constants, so the verifier
+    keeps only one side."""
+    pid_tgid = pl.bb.get_current_pid_tgid()
+    kernel = (pl.b.lshr(pid_tgid, I64(32), name="pid") if which == "pid"
+              else pl.b.and_(pid_tgid, I64(0xFFFFFFFF), name="tid"))
+    if namespace == "init":
+        return kernel
+    result = pl.slot_uninit(T.U64, f"{which}_ns")
+    pl.bb.store(result, kernel)
+    in_init = pl.b.icmp_unsigned("==", pl.bb.runtime_const("pidns_ino"), I64(PROC_PID_INIT_INO))
+    other, done = pl.block(f"{which}_other_ns"), pl.block(f"{which}_done")
+    pl.b.cbranch(in_init, done, other)
+    pl.b.position_at_end(other)
+    info = pl.slot(T.U64, "pidns_info")  # struct bpf_pidns_info { u32 pid; u32 tgid; }
+    pl.bb.get_ns_current_pid_tgid(pl.bb.runtime_const("pidns_dev"), pl.bb.runtime_const("pidns_ino"), info)
+    pl.bb.store(result, pl.bb.load(info, 4, offset=4 if which == "pid" else 0))
+    pl.b.branch(done)
+    pl.b.position_at_end(done)
+    return pl.bb.load(result, name=which)
+
+
 @variable("pid")
 def _pid(pl: "ProbeLowering", node: ast.Builtin) -> ir.Value:
-    return pl.b.lshr(pl.bb.get_current_pid_tgid(), I64(32), name="pid")
+    return current_id(pl, "pid")
 
 
 @variable("tid")
 def _tid(pl, node):
-    return pl.b.and_(pl.bb.get_current_pid_tgid(), I64(0xFFFFFFFF), name="tid")
+    return current_id(pl, "tid")
 
 
 @variable("uid")
@@ -67,12 +95,12 @@ def _gid(pl, node):
 
 @variable("nsecs")
 def _nsecs(pl, node):
-    return pl.bb.ktime_get_ns()
+    return pl.bb.ktime_get_boot_ns()  # bpftrace's nsecs is nsecs(boot)
 
 
 @variable("elapsed")
 def _elapsed(pl, node):
-    return pl.b.sub(pl.bb.ktime_get_ns(), pl.bb.runtime_const("start_ns"), name="elapsed")
+    return pl.b.sub(pl.bb.ktime_get_boot_ns(), pl.bb.runtime_const("start_ns"), name="elapsed")
 
 
 @variable("cpu")
@@ -668,3 +696,7 @@ def _buf(pl, call):
     if t.length:
         _copy_bytes(pl, pl.bb.gep(out, 4), arg, pl.expr(arg), t.length)
     return out
+
+
+# Lowerings of the builtins defined in lang/builtins_process.py and lang/builtins_strings.py.
+from pytrace.codegen import calls_process, calls_strings  # noqa: E402,F401  (they register their lowerings)

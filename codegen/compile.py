@@ -47,7 +47,7 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
         debug["ir_unoptimised"] = ir_text
     sections = emit.compile_ir(ir_text, debug)
     art = Artifact(maps=state.maps, events=state.events, source_name=ctx.source.name,
-                   ringbuf_map=state.ringbuf, lost_map=state.lost)
+                   ringbuf_map=state.ringbuf, lost_map=state.lost, kernel_vars=state.kernel_vars)
     for name, unit, specs in planned:
         provider = unit.provider
         ap_span = unit.probe.attach_points[0].span

@@ -18,6 +18,7 @@ I1 = ir.IntType(1)
 PTR = ir.PointerType()
 
 BPF_PSEUDO_MAP_FD = 1
+BPF_PSEUDO_BTF_ID = 3
 BPF_ANY = 0
 
 # helper ids from include/uapi/linux/bpf.h
@@ -28,7 +29,9 @@ HELPERS = {
     "get_numa_node_id": 42, "get_current_cgroup_id": 80, "probe_read_user": 112,
     "probe_read_kernel": 113, "probe_read_user_str": 114, "probe_read_kernel_str": 115,
     "jiffies64": 118, "ringbuf_output": 130, "send_signal": 109, "for_each_map_elem": 164, "probe_read_str": 45,
-    "get_stack": 67, "get_func_ip": 173, "ktime_get_boot_ns": 125, "map_lookup_percpu_elem": 195,
+    "get_stack": 67, "get_func_ip": 173, "map_lookup_percpu_elem": 195,
+    "get_socket_cookie": 46, "override_return": 58, "send_signal_thread": 117, "get_ns_current_pid_tgid": 120,
+    "ktime_get_boot_ns": 125, "d_path": 147, "per_cpu_ptr": 153, "this_cpu_ptr": 154, "ktime_get_tai_ns": 208,
 }
 
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
@@ -145,6 +148,11 @@ class BpfBuilder:
         value = self.b.call(fn, [I64(BPF_PSEUDO_MAP_FD), I64(index)], name=name)
         return self.b.inttoptr(value, PTR)
 
+    def kernel_var_ref(self, index: int, name: str = "kvar") -> ir.Value:
+        """A kernel variable's address, as `ld_imm64 rX, <BTF id>` (the loader patches the id)."""
+        fn = self._intrinsic("llvm.bpf.pseudo", I64, [I64, I64])
+        return self.b.inttoptr(self.b.call(fn, [I64(BPF_PSEUDO_BTF_ID), I64(index)], name=name), PTR)
+
     def runtime_const(self, name: str) -> ir.Value:
         """A 64-bit value fixed by the loader (e.g. cpid)."""
         fn = self._intrinsic("llvm.bpf.pseudo", I64, [I64, I64])
@@ -180,6 +188,38 @@ class BpfBuilder:
     # void *bpf_map_lookup_percpu_elem(struct bpf_map *map, const void *key, u32 cpu)
     def map_lookup_percpu_elem(self, map_ptr: ir.Value, key: ir.Value, cpu: ir.Value, name: str = "lookup") -> ir.Value:
         return self.helper("map_lookup_percpu_elem", [map_ptr, key, self.b.trunc(cpu, I32)], PTR, name)
+
+    # u64 bpf_ktime_get_tai_ns(void)
+    def ktime_get_tai_ns(self) -> ir.Value:
+        return self.helper("ktime_get_tai_ns", [], I64, "tai_ns")
+
+    # long bpf_get_ns_current_pid_tgid(u64 dev, u64 ino, struct bpf_pidns_info *nsdata, u32 size)
+    def get_ns_current_pid_tgid(self, dev: ir.Value, ino: ir.Value, info: ir.Value) -> ir.Value:
+        return self.helper("get_ns_current_pid_tgid", [dev, ino, info, I64(8)], I64, "ns_pid_tgid")
+
+    # long bpf_send_signal_thread(u32 sig)
+    def send_signal_thread(self, sig: ir.Value) -> ir.Value:
+        return self.helper("send_signal_thread", [sig], I64, "send_signal_thread")
+
+    # long bpf_override_return(struct pt_regs *regs, u64 rc)
+    def override_return(self, ctx: ir.Value, rc: ir.Value) -> ir.Value:
+        return self.helper("override_return", [ctx, rc], I64, "override")
+
+    # u64 bpf_get_socket_cookie(void *sk)
+    def get_socket_cookie(self, sk: ir.Value) -> ir.Value:
+        return self.helper("get_socket_cookie", [self._as_ptr(sk)], I64, "socket_cookie")
+
+    # long bpf_d_path(struct path *path, char *buf, u32 sz)
+    def d_path(self, path: ir.Value, buf: ir.Value, size: int) -> ir.Value:
+        return self.helper("d_path", [self._as_ptr(path), buf, I64(size)], I64, "d_path")
+
+    # void *bpf_per_cpu_ptr(const void *percpu_ptr, u32 cpu)
+    def per_cpu_ptr(self, percpu: ir.Value, cpu: ir.Value) -> ir.Value:
+        return self.helper("per_cpu_ptr", [percpu, cpu], PTR, "per_cpu_ptr")
+
+    # void *bpf_this_cpu_ptr(const void *percpu_ptr)
+    def this_cpu_ptr(self, percpu: ir.Value) -> ir.Value:
+        return self.helper("this_cpu_ptr", [percpu], PTR, "this_cpu_ptr")
 
     # u32 bpf_get_prandom_u32(void)
     def get_prandom_u32(self) -> ir.Value:

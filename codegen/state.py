@@ -41,6 +41,7 @@ class ModuleState:
     lost: int = -1
     scratch: int = -1  # per-CPU array of big buffers, one entry per program that needs any
     scratch_users: int = 0
+    kernel_vars: list[str] = field(default_factory=list)  # see Artifact.kernel_vars
 
     def __post_init__(self) -> None:
         for name, info in sorted(self.ctx.maps.items()):
@@ -87,6 +88,19 @@ class ModuleState:
     def scratch_size(self, size: int) -> None:
         spec = self.maps[self.scratch]
         spec.value_size = max(spec.value_size, size)
+
+    def kernel_var(self, name: str) -> int:
+        """The index of a kernel variable in the artifact's kernel_vars."""
+        if name not in self.kernel_vars:
+            self.kernel_vars.append(name)
+        return self.kernel_vars.index(name)
+
+    def string_table(self, name: str, texts: list[str], size: int) -> int:
+        """An array map holding `texts` (entry i: text i in `size` bytes), filled at load."""
+        if name not in self.map_index:
+            self.map_index[name] = self._internal(name, "array", 4, size, len(texts))
+            self.maps[self.map_index[name]].initial = texts
+        return self.map_index[name]
 
     def _internal(self, name: str, map_type: str, key_size: int, value_size: int, entries: int) -> int:
         self.maps.append(MapSpec(len(self.maps), name, map_type, key_size, value_size, entries, "internal"))

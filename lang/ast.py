@@ -142,9 +142,10 @@ class Call(Expr):
     format: Any = annotation("typecheck")
     address: int | None = annotation("typecheck")  # kaddr(), uaddr(): the symbol's address
     signum: int | None = annotation("typecheck")  # signal("NAME"): the signal's number
-    const_value: int | None = annotation("typecheck")  # cgroupid(): the cgroup's inode number
+    const_value: int | None = annotation("typecheck")  # a value known at compile time: cgroupid(), is_str()...
     key_map: Map | None = annotation("typecheck")  # has_key(): the map lookup it makes
     arg_type: Any = annotation("typecheck")  # join(): the type of each string read
+    expansion: Any = annotation("typecheck")  # ppid(), find()...: the typed expression it stands for
 
 
 @dataclass(eq=False)

@@ -54,6 +54,7 @@ class Function:
     printer: str = ""  # the runtime decoder its values print with (runtime/maps.decode), if special
     # Its value differs between the attach points of one probe (as BuiltinVar.per_attach_point).
     per_attach_point: bool = False
+    bare: bool = False  # also written without parentheses: `ppid` is `ppid()`
 
 
 # ---------------------------------------------------------------- variables
@@ -374,6 +375,10 @@ def _strftime(call: ast.Call, tc: "TypeChecker") -> T.Type:
     value = tc.const_int(call.args[1])
     if value is not None and value < 0:
         tc.error("strftime() timestamp must be non-negative", call.args[1])
+    ts = call.args[1]
+    clock = ts.args[0] if isinstance(ts, ast.Call) and ts.name == "nsecs" and ts.args else None
+    if isinstance(clock, ast.Identifier) and clock.name == "monotonic":
+        tc.error("strftime() can not take a monotonic timestamp", call)
     return T.UserFormatType("strftime", 8, fmt.value if isinstance(fmt, ast.String) else "")
 
 
@@ -520,5 +525,19 @@ def function(name: str) -> Function | None:
     return FUNCTIONS.get(name)
 
 
+# Other spellings of a builtin: `__builtin_comm` is `comm` (filled by the modules that define them).
+ALIASES: dict[str, str] = {}
+
+
+def register(*entries: BuiltinVar | Function) -> None:
+    """Add entries defined in another module (lang/builtins_process.py...)."""
+    for e in entries:
+        (VARIABLES if isinstance(e, BuiltinVar) else FUNCTIONS)[e.name] = e
+
+
 # A call to suggest when an aggregation is misused, e.g. "hist(retval)".
 AGGREGATE_HINTS = {a.name: a.hint for a in aggregations.AGGREGATIONS.values()}
+
+
+# Process, time and probe builtins; strings, string tables and type predicates.
+from pytrace.lang import builtins_process, builtins_strings  # noqa: E402,F401  (they register their entries)

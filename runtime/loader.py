@@ -73,12 +73,17 @@ class MapError(Exception):
                 f"{s.key_size}-byte keys and {s.value_size}-byte values): {self.error.strerror or self.error}")
 
 
-def patch(insns: bytes, map_fds: list[int], constants: dict[str, int]) -> bytes:
-    """Replace map indices with fds, and constant slots with their values."""
+def patch(insns: bytes, map_fds: list[int], constants: dict[str, int], btf_ids: list[int] | None = None) -> bytes:
+    """Replace map indices with fds, constant slots with their values, and
+    kernel variable indices with their BTF ids."""
     out = bytearray(insns)
     i = 0
     while i + 16 <= len(out):
         code, regs, _off, imm = struct.unpack_from("<BBhi", out, i)
+        if code == LD_IMM64 and (regs >> 4) == K.BPF_PSEUDO_BTF_ID:
+            struct.pack_into("<i", out, i + 4, (btf_ids or [])[imm])
+            i += 16
+            continue
         if code == LD_IMM64 and (regs >> 4) == K.BPF_PSEUDO_MAP_FD:
             if imm >= CONST_BASE:
                 value = constants.get(CONSTANTS[imm - CONST_BASE], 0) & (2**64 - 1)
@@ -150,18 +155,37 @@ def create_map(spec: MapSpec) -> int:
                           0, name=spec.name.lstrip("@_") or "anon")
 
 
+def kernel_var_ids(artifact: Artifact) -> list[int]:
+    """The BTF ids of the kernel variables the programs reference (percpu_kaddr()).
+    The compiler checked they exist; a missing one (0) makes the verifier refuse the program."""
+    if not artifact.kernel_vars:
+        return []
+    from pytrace.lang.btf import BTF
+
+    return [BTF.kernel().find(name, "var") or 0 for name in artifact.kernel_vars]
+
+
+def fill_map(fd: int, spec: MapSpec) -> None:
+    """An array's initial values (the string tables of strerror()...)."""
+    for i, text in enumerate(spec.initial):
+        value = text.encode("utf-8", "surrogateescape")[: spec.value_size - 1].ljust(spec.value_size, b"\0")
+        bpf.map_update(fd, struct.pack("<I", i), value)
+
+
 def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
          programs: list[ProgramSpec] | None = None) -> Loaded:
     """Create maps and load programs; on any failure close what was made."""
     loaded = Loaded(artifact)
+    btf_ids = kernel_var_ids(artifact)
     try:
         for spec in artifact.maps:
             try:
                 loaded.map_fds.append(create_map(spec))
+                fill_map(loaded.map_fds[-1], spec)
             except bpf.BPFError as e:
                 raise MapError(spec, e) from None
         for prog in artifact.programs if programs is None else programs:
-            insns = patch(prog.insns, loaded.map_fds, constants)
+            insns = patch(prog.insns, loaded.map_fds, constants, btf_ids)
             btf = progbtf.func_info(insns)  # programs with callbacks carry function BTF
             extra: dict = {}
             try:

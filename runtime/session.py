@@ -26,9 +26,12 @@ from pytrace.runtime.ringbuf import RingBuffer
 
 
 def _tai_delta() -> int:
-    """CLOCK_TAI minus CLOCK_BOOTTIME: added to bpf_ktime_get_boot_ns() it gives the
-    wall-clock (TAI) time tseries() files its intervals under (bpftrace's sw_tai)."""
-    return time.clock_gettime_ns(time.CLOCK_TAI) - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    """CLOCK_TAI minus CLOCK_BOOTTIME, the TAI clock read between two boot-time readings: added to
+    bpf_ktime_get_boot_ns() it gives TAI time (nsecs(sw_tai), tseries()'s intervals)."""
+    before = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    tai = time.clock_gettime_ns(time.CLOCK_TAI)
+    after = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    return tai - (before + after) // 2
 
 
 class Tracer:
@@ -36,8 +39,10 @@ class Tracer:
         self.artifact = artifact
         self.out = output
         self.pid = pid
-        self.constants = {"cpid": cpid, "start_ns": time.clock_gettime_ns(time.CLOCK_MONOTONIC),
-                          "ncpus": bpf.possible_cpus(), "tai_delta": _tai_delta()}
+        pidns = os.stat("/proc/self/ns/pid")
+        self.constants = {"cpid": cpid, "start_ns": time.clock_gettime_ns(time.CLOCK_BOOTTIME),
+                          "ncpus": bpf.possible_cpus(), "pidns_dev": pidns.st_dev, "pidns_ino": pidns.st_ino,
+                          "tai_delta": _tai_delta()}
         self.loaded: loader.Loaded | None = None
         self.ringbuf: RingBuffer | None = None
         self.links: list[int] = []
@@ -220,7 +225,7 @@ class Tracer:
 
     def _on_time(self, ev: EventSpec, args: list) -> None:
         self.out.text_event("time", user_values.boot_ns_to_datetime(
-            time.clock_gettime_ns(time.CLOCK_MONOTONIC)).strftime(ev.fmt))
+            time.clock_gettime_ns(time.CLOCK_BOOTTIME)).strftime(ev.fmt))
 
     def _on_cat(self, ev: EventSpec, args: list) -> None:
         path = format_printf(ev.segments, args)

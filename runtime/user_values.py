@@ -29,8 +29,8 @@ def username(layout: dict, data: bytes) -> str:
 
 
 def boot_ns_to_datetime(ns: int) -> datetime.datetime:
-    """A CLOCK_MONOTONIC timestamp (bpf_ktime_get_ns) as local wall time."""
-    offset = time.time_ns() - time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    """A CLOCK_BOOTTIME timestamp (nsecs: bpf_ktime_get_boot_ns) as local wall time."""
+    offset = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
     return datetime.datetime.fromtimestamp((offset + ns) / 1e9)
 
 

@@ -66,11 +66,14 @@ class _Resolver:
                 return ast.TypeName(node.name, span=node.span)  # `sizeof(pid_t)`: a type
             return self.identifier(node)
         if isinstance(node, ast.Call):
-            self.call(node)
+            return self.call(node)
         return node
 
     def identifier(self, node: ast.Identifier) -> ast.Node:
-        name = node.name
+        name = builtins.ALIASES.get(node.name, node.name)
+        fn = builtins.function(name)
+        if fn is not None and fn.bare and builtins.variable(name) is None:
+            return self.call(ast.Call(name, [], span=node.span))  # `ppid` is `ppid()`
         provider = self.unit.provider
         if name in provider.variable_names or provider.variable(name, self.unit.specs[0]) is not None:
             return ast.Builtin(name, span=node.span)
@@ -93,27 +96,32 @@ class _Resolver:
 
     def is_builtin(self, name: str) -> bool:
         provider, spec = self.unit.provider, self.unit.specs[0]
+        name = builtins.ALIASES.get(name, name)
+        fn = builtins.function(name)
         return (name in provider.variable_names or provider.variable(name, spec) is not None
-                or builtins.variable(name) is not None)
+                or builtins.variable(name) is not None or fn is not None and fn.bare)
 
     def enum_value(self, name: str) -> int | None:
         """An enumerator of the script's enums or of the kernel's (BTF)."""
         script = self.ctx.c_types.enums if self.ctx.c_types is not None else {}
         return script[name] if name in script else ktypes.enum_value(name, self.ctx.kernel.btf())
 
-    def call(self, node: ast.Call) -> None:
+    def call(self, node: ast.Call) -> ast.Node:
         fn = builtins.function(node.name)
+        if not node.args and self.is_builtin(node.name) and (fn is None or fn.min_args > 0):
+            return self.identifier(ast.Identifier(node.name, span=node.span))  # `pid()` is `pid`
         if fn is None:
             close = difflib.get_close_matches(node.name, list(builtins.FUNCTIONS), n=1)
             self.ctx.diags.error(f"Unknown function: '{node.name}'", node.span,
                                  [f"Did you mean {close[0]}()?"] if close else [])
-            return
+            return node
         msg = _arg_count_error(fn, len(node.args))
         if msg:
             self.ctx.diags.error(msg, node.span)
         if fn.unsafe and not self.ctx.options.unsafe:
             self.ctx.diags.error(f"{node.name}() is an unsafe function", node.span,
                                  ["Run with --unsafe to allow it"])
+        return node
 
 
 def c_definitions(ctx: CompileContext) -> None:
