@@ -108,14 +108,21 @@ class BpfBuilder:
             value = self.b.trunc(value, int_type(size)) if value.type.width > size * 8 else self.b.zext(value, int_type(size))
         self.b.store(value, self.gep(ptr, offset), align=size)
 
-    def memset(self, ptr: ir.Value, size: int, byte: int = 0) -> None:
+    def memset(self, ptr: ir.Value, size: int, byte: int = 0, builder: ir.IRBuilder | None = None) -> None:
+        """Fill size bytes at the current position (or `builder`'s), in chunks
+        the BPF backend can expand inline."""
         if size <= 0:
             return
+        b = builder or self.b
         fn = self._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
         chunk = MEM_CHUNK if self._align(ptr) == 8 else MEM_CHUNK // 8
         for off in range(0, size, chunk):
-            p = self.gep(ptr, off)
-            _set_align(self.b.call(fn, [p, I8(byte), I64(min(chunk, size - off)), I1(size > chunk)]), self._align(p))
+            p = ptr
+            if off:
+                p = b.gep(ptr, [I64(off)], source_etype=I8)
+                p.type = PTR
+            _set_align(b.call(fn, [p, I8(byte), I64(min(chunk, size - off)), I1(size > chunk)]),
+                       self._align(ptr) if off % 8 == 0 else 1)
 
     def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
         if size <= 0:

@@ -156,8 +156,13 @@ class ProbeLowering:
         key_t = bpf_key_type(info)
         key = self.slot(key_t, f"key_{node.name.lstrip('@') or 'anon'}")
         offsets = key_t.offsets()
-        for k, off, kt in zip(node.keys, offsets, key_t.elems):
-            self.store_value(key, off, self.expr(k), k.type, kt)
+        if node.keys_packed:
+            (k,) = node.keys
+            user_keys = T.TupleType(tuple(info.key_types or ()))
+            self.store_value(key, 0, self.expr(k), k.type, user_keys)
+        else:
+            for k, off, kt in zip(node.keys, offsets, key_t.elems):
+                self.store_value(key, off, self.expr(k), k.type, kt)
         if bucket is not None:
             self.bb.store(key, bucket, 8, offsets[-1])
         return key
@@ -332,10 +337,8 @@ class ProbeLowering:
             ptr = self.bb.gep(base, offset, name)
         b = ir.IRBuilder(after)
         b.position_at_start(after)
-        if zero_once:  # 8-byte stores: the slot is 8-aligned and a multiple of 8 long
-            for off in range(0, T.align_up(size, 8), 8):
-                word = b.gep(ptr, [I64(off)], source_etype=I8) if off else ptr
-                b.store(I64(0), word, align=8)
+        if zero_once:
+            self.bb.memset(ptr, T.align_up(size, 8), builder=b)
         if self.b.block is after:  # its insertion point moved with what went before it
             self.b.position_at_end(after)
         return ptr
@@ -345,9 +348,7 @@ class ProbeLowering:
             return self.scratch(t.size, name, zero_once=True)
         ptr = self.bb.alloca(max(t.size, 8), name)
         # Zero it once in the entry block, so reads before writes are defined.
-        entry_b = self.bb._entry_b
-        fn = self.bb._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
-        entry_b.call(fn, [ptr, I8(0), I64(max(t.size, 8)), I1(0)])
+        self.bb.memset(ptr, max(t.size, 8), builder=self.bb._entry_b)
         return ptr
 
     def assign_var(self, var: ast.Variable, value: ir.Value, value_t: T.Type) -> None:
