@@ -173,11 +173,7 @@ FUNCTIONS["zero"] = _map_action("zero")
 
 @function("delete")
 def _delete(pl, call):
-    target = call.args[0]
-    if len(call.args) == 2:
-        key = call.args[1]
-        keys = list(key.elems) if isinstance(key, ast.Tuple) else [key]
-        target = ast.Map(target.name, keys, span=target.span)
+    target = call.key_map if len(call.args) == 2 else call.args[0]
     key = pl.map_key(target)
     pl.bb.map_delete_elem(pl.map_ptr(target.name), key)
     return NONE

@@ -12,6 +12,7 @@ from pytrace.codegen.lower import ProbeLowering
 from pytrace.codegen.state import ModuleState
 from pytrace.lang import ast, builtins
 from pytrace.lang.context import CompileContext, ProbeUnit
+from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.visitor import walk
 
 
@@ -27,6 +28,17 @@ def _needs_one_program_per_spec(unit: ProbeUnit) -> bool:
 
 def _func_name(index: int, probe_name: str) -> str:
     return f"p{index}_" + re.sub(r"[^A-Za-z0-9_]", "_", probe_name)[:48]
+
+
+def _backend_diagnostic(ctx: CompileContext, error: emit.BackendError,
+                        planned: list[tuple[str, ProbeUnit, list]]) -> CompileError:
+    """LLVM refused the module: an error at the probe it was compiling."""
+    unit = next((u for name, u, _ in planned if name == error.function), None)
+    span = unit.probe.attach_points[0].span if unit is not None else None
+    ctx.diags.error(f"the BPF backend cannot compile this probe: {error.message}", span,
+                    hints=["simplify the probe: smaller strings, tuples or stacks held in variables, "
+                           "fewer nested loops"])
+    return CompileError(ctx.diags)
 
 
 def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
@@ -45,7 +57,10 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
     ir_text = str(module)
     if debug is not None:
         debug["ir_unoptimised"] = ir_text
-    sections = emit.compile_ir(ir_text, debug)
+    try:
+        sections = emit.compile_ir(ir_text, debug)
+    except emit.BackendError as e:
+        raise _backend_diagnostic(ctx, e, planned) from None
     art = Artifact(maps=state.maps, events=state.events, source_name=ctx.source.name,
                    ringbuf_map=state.ringbuf, lost_map=state.lost, kernel_vars=state.kernel_vars)
     for name, unit, specs in planned:

@@ -8,6 +8,9 @@ needs no relocations; any relocation section is a compiler bug.
 
 from __future__ import annotations
 
+import os
+import pickle
+import re
 import struct
 from functools import lru_cache
 
@@ -32,10 +35,80 @@ def optimise(mod, level: int = 2) -> None:
     mpm.run(mod, pb)
 
 
+class BackendError(Exception):
+    """LLVM could not compile the module. `function` names the program
+    (a probe's function) it was compiling, when LLVM said so."""
+
+    def __init__(self, message: str, function: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.function = function
+
+
 def compile_ir(ir_text: str, debug: dict | None = None) -> dict[str, bytes]:
     """Compile a module's IR text; returns {section name: instruction bytes}.
 
+    LLVM's BPF backend ends the process on some errors (a memset it cannot
+    expand, a stack over 512 bytes) instead of returning one. So the
+    backend runs in a forked child: its failure becomes a BackendError here
+    and the caller (an API user, the REPL) lives on. fork() of this process
+    costs ~1-2 ms, small beside LLVM's own time.
+
     `debug` (if given) receives the optimised IR and the assembly."""
+    want_debug = debug is not None
+    target_machine()  # initialised once, here, so every child inherits it
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compile, send the result, never return
+        status = 0
+        try:
+            os.close(out_r)
+            os.close(err_r)
+            os.dup2(err_w, 2)
+            extra: dict = {} if want_debug else None  # type: ignore[assignment]
+            result = (_compile_here(ir_text, extra), extra)
+            data = pickle.dumps(result)
+            with os.fdopen(out_w, "wb") as f:
+                f.write(data)
+        except BaseException as e:  # noqa: BLE001 - reported to the parent through stderr
+            try:
+                os.write(err_w, f"error: {type(e).__name__}: {e}\n".encode())
+            except OSError:
+                pass
+            status = 1
+        os._exit(status)
+    os.close(out_w)
+    os.close(err_w)
+    data = _read_all(out_r)
+    err = _read_all(err_r).decode(errors="replace")
+    _, wait_status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(wait_status) != 0 or not data:
+        raise _backend_error(err, wait_status)
+    sections, extra = pickle.loads(data)
+    if want_debug:
+        debug.update(extra)  # type: ignore[union-attr]
+    return sections
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    with os.fdopen(fd, "rb") as f:
+        while chunk := f.read(1 << 16):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _backend_error(stderr: str, wait_status: int) -> BackendError:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    text = lines[0] if lines else f"LLVM ended with status {os.waitstatus_to_exitcode(wait_status)}"
+    m = re.search(r"in function (\w+)", text)
+    message = re.sub(r"^(LLVM )?error: ", "", text)
+    message = re.sub(r"^<unknown>:0:0: in function \S+ [^:]*: ", "", message)
+    return BackendError(message, m.group(1) if m else "")
+
+
+def _compile_here(ir_text: str, debug: dict | None) -> dict[str, bytes]:
     tm = target_machine()
     mod = llvm.parse_assembly(ir_text)
     mod.triple = TRIPLE

@@ -156,8 +156,13 @@ class ProbeLowering:
         key_t = bpf_key_type(info)
         key = self.slot(key_t, f"key_{node.name.lstrip('@') or 'anon'}")
         offsets = key_t.offsets()
-        for k, off, kt in zip(node.keys, offsets, key_t.elems):
-            self.store_value(key, off, self.expr(k), k.type, kt)
+        if node.keys_packed:
+            (k,) = node.keys
+            user_keys = T.TupleType(tuple(info.key_types or ()))
+            self.store_value(key, 0, self.expr(k), k.type, user_keys)
+        else:
+            for k, off, kt in zip(node.keys, offsets, key_t.elems):
+                self.store_value(key, off, self.expr(k), k.type, kt)
         if bucket is not None:
             self.bb.store(key, bucket, 8, offsets[-1])
         return key
@@ -345,9 +350,7 @@ class ProbeLowering:
             return self.scratch(t.size, name, zero_once=True)
         ptr = self.bb.alloca(max(t.size, 8), name)
         # Zero it once in the entry block, so reads before writes are defined.
-        entry_b = self.bb._entry_b
-        fn = self.bb._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
-        entry_b.call(fn, [ptr, I8(0), I64(max(t.size, 8)), I1(0)])
+        self.bb.memset(ptr, max(t.size, 8), at=self.bb._entry_b)
         return ptr
 
     def assign_var(self, var: ast.Variable, value: ir.Value, value_t: T.Type) -> None:

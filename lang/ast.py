@@ -132,6 +132,8 @@ class Map(Expr):
 
     name: str
     keys: list[Expr] = field(default_factory=list)
+    # One tuple-valued key that stands for all of the map's keys (`@m[$t]`, `delete(@m, $t)`).
+    keys_packed: bool = annotation("typecheck")
 
 
 @dataclass(eq=False)
@@ -143,7 +145,7 @@ class Call(Expr):
     address: int | None = annotation("typecheck")  # kaddr(), uaddr(): the symbol's address
     signum: int | None = annotation("typecheck")  # signal("NAME"): the signal's number
     const_value: int | None = annotation("typecheck")  # a value known at compile time: cgroupid(), is_str()...
-    key_map: Map | None = annotation("typecheck")  # has_key(): the map lookup it makes
+    key_map: Map | None = annotation("typecheck")  # has_key(), delete(@m, key): the element it names
     arg_type: Any = annotation("typecheck")  # join(): the type of each string read
     expansion: Any = annotation("typecheck")  # ppid(), find()...: the typed expression it stands for
 

@@ -171,8 +171,17 @@ def _delete(call: ast.Call, tc: "TypeChecker") -> T.Type:
             return T.VOID
         tc.expect_map(call.name, first, whole=False)
         return T.VOID
-    tc.expect_map(call.name, first, whole=True)
-    tc.expr(call.args[1])
+    info = tc.expect_map(call.name, first, whole=True)
+    key = call.args[1]
+    if info is not None and not info.key_types:
+        tc.error("delete() with a key expects a map with keys, not a scalar map", first)
+        return T.VOID
+    if info is not None:
+        keys = list(key.elems) if isinstance(key, ast.Tuple) and len(info.key_types or []) > 1 else [key]
+        call.key_map = ast.Map(first.name, keys, span=key.span)
+        tc.map_keys(call.key_map, info, assign=False)
+    else:
+        tc.expr(key)
     return T.VOID
 
 
@@ -412,6 +421,8 @@ def _cgroupid(call: ast.Call, tc: "TypeChecker") -> T.Type:
             call.const_value = os.stat(path).st_ino
         except OSError as e:
             tc.error(f"cgroupid: can't read {path}: {e.strerror}", call)
+        except ValueError:  # a NUL byte in the path
+            tc.error("cgroupid: a path cannot contain a NUL byte", call)
     return T.U64
 
 

@@ -12,6 +12,7 @@ this module's classes.
 
 from __future__ import annotations
 
+from functools import cached_property
 from dataclasses import dataclass, field
 
 from pytrace.lang import aggregations
@@ -106,24 +107,28 @@ class BufferType(Type):
 class TupleType(Type):
     elems: tuple[Type, ...] = ()
 
+    # The layout is computed once per type: nested tuples would otherwise
+    # recompute their elements' layouts exponentially often.
     def offsets(self) -> list[int]:
-        out, off = [], 0
-        for t in self.elems:
-            off = align_up(off, t.align)
-            out.append(off)
-            off += t.size
-        return out
+        return list(self._layout[0])
 
     @property
     def size(self) -> int:  # type: ignore[override]
-        if not self.elems:
-            return 0
-        last = self.offsets()[-1] + self.elems[-1].size
-        return align_up(last, self.align)
+        return self._layout[1]
 
     @property
     def align(self) -> int:  # type: ignore[override]
-        return max((t.align for t in self.elems), default=1)
+        return self._layout[2]
+
+    @cached_property
+    def _layout(self) -> tuple[tuple[int, ...], int, int]:
+        offsets, off = [], 0
+        for t in self.elems:
+            off = align_up(off, t.align)
+            offsets.append(off)
+            off += t.size
+        align = max((t.align for t in self.elems), default=1)
+        return tuple(offsets), (align_up(off, align) if self.elems else 0), align
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -31,10 +31,13 @@ def dispatch_table(cls: type, prefix: str) -> dict[type, Callable[..., Any]]:
 
 
 def walk(node: ast.Node):
-    """Every node of a subtree, parents before children."""
-    yield node
-    for child in node.children():
-        yield from walk(child)
+    """Every node of a subtree, parents before children (iteratively: a deep
+    program must not reach Python's recursion limit here)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(list(current.children())))
 
 
 def flatten(node: Any) -> Any:

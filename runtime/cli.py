@@ -111,12 +111,21 @@ def _read_program(args) -> Source | None:
         return None
     name = args.rest.pop(0)
     if name == "-":
-        return Source("stdin", sys.stdin.read())
+        return Source("stdin", _decode(sys.stdin.buffer.read()))
     try:
-        with open(name) as f:
-            return Source(name, f.read())
+        with open(name, "rb") as f:
+            return Source(name, _decode(f.read()))
     except OSError as e:
         raise UsageError(f"failed to open file '{name}': {e.strerror}") from None
+
+
+def _decode(data: bytes) -> str:
+    """A script's text. bpftrace reads bytes, so a script in another encoding
+    (a latin-1 comment) still runs: such a file is read as latin-1."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _error(msg: str) -> None:
@@ -171,7 +180,11 @@ class Run:
         driver.ensure_kernel_fs()
         if args.verify_only:
             return driver.verify_only(source, artifact, args)
-        out = driver.make_output(args)
+        try:
+            out = driver.make_output(args)
+        except OSError as e:
+            _error(f'Failed to open output file: "{args.output}": {e.strerror}')
+            return 1
         verifier_log = "verifier" in args.debug or "all" in args.debug
         cpid = self.child.pid if self.child else 0
         # Like bpftrace, probes that target a process (uprobes, watchpoints) use -c's child.

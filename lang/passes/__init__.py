@@ -14,6 +14,7 @@ from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes.bind_probes import bind_probes
 from pytrace.lang.passes.config import apply_config
 from pytrace.lang.passes.macros import expand_macros
+from pytrace.lang.passes.limits import check_limits
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
 from pytrace.lang.passes.pid_filter import pid_filter
 from pytrace.lang.passes.resolve import resolve
@@ -29,6 +30,7 @@ def parse(ctx: CompileContext) -> None:
 
 PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("parse", parse),
+    ("limits", check_limits),
     ("config", apply_config),
     ("macros", expand_macros),
     ("bind_probes", bind_probes),

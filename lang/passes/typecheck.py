@@ -184,6 +184,9 @@ class TypeChecker:
         if info is None:
             return key_types or None
         have = info.key_types or []
+        if _is_packed_key(key_types, have):  # `@m[$t]` with $t = (a, b) names `@m[a, b]`
+            key_types = list(key_types[0].elems)
+            node.keys_packed = True
         if len(have) != len(key_types):
             if self.final:
                 self.error(f"Argument mismatch for {node.name}: trying to access with {len(key_types)} "
@@ -747,3 +750,9 @@ def check_map_decls(ctx: CompileContext) -> None:
             have = ("percpu" if info.percpu else "") + ("lruhash" if "lru" in decl.kind else "hash")
             ctx.diags.error(f"Incompatible map types. Type from declaration: {decl.kind}. "
                             f"Type from value/key type: {have}", info.span)
+
+
+def _is_packed_key(key_types: list[T.Type], have: list[T.Type]) -> bool:
+    """One tuple-typed key for a map with several keys: its elements are the keys."""
+    return (len(key_types) == 1 and len(have) > 1 and isinstance(key_types[0], T.TupleType)
+            and len(key_types[0].elems) == len(have))
