@@ -508,47 +508,53 @@ def _strncmp(pl, call):
     return _strings_differ(pl, pl.expr(a), pl.expr(b), limit)
 
 
-@function("strcontains")
-def _strcontains(pl, call):
-    hay_node, needle_node = call.args
+def find_substring(pl: "ProbeLowering", hay_node: ast.Expr, needle_node: ast.Expr, name: str) -> ir.Value:
+    """The index of the first needle in the haystack (0 for an empty needle), else -1:
+    strcontains() and strstr()."""
     hay, needle = pl.expr(hay_node), pl.expr(needle_node)
     hay_n, needle_n = hay_node.type.size, needle_node.type.size
-    found = pl.slot_uninit(T.U64, "contains")
-    pl.bb.store(found, I64(0))
-    start = pl.slot_uninit(T.U64, "contains_at")
+    found = pl.slot_uninit(T.U64, name)
+    pl.bb.store(found, I64(-1 & (2**64 - 1)))
+    start = pl.slot_uninit(T.U64, f"{name}_at")
 
     def outer(i, outer_done):
         pl.bb.store(start, i)
 
         def inner(j, inner_done):
             nc = _byte_at(pl, needle, j)
-            end_of_needle, compare = pl.block("needle_end"), pl.block("needle_cmp")
+            end_of_needle, compare = pl.block(f"{name}_match"), pl.block(f"{name}_cmp")
             pl.b.cbranch(pl.b.icmp_unsigned("==", nc, I8(0)), end_of_needle, compare)
             pl.b.position_at_end(end_of_needle)
-            pl.bb.store(found, I64(1))
+            pl.bb.store(found, pl.bb.load(start))
             pl.b.branch(outer_done)
             pl.b.position_at_end(compare)
             pos = pl.b.add(pl.bb.load(start), j)
-            in_range, past = pl.block("hay_in"), pl.block("hay_past")
+            in_range, past = pl.block(f"{name}_in"), pl.block(f"{name}_past")
             pl.b.cbranch(pl.b.icmp_unsigned("<", pos, I64(hay_n)), in_range, past)
             pl.b.position_at_end(past)
             pl.b.branch(outer_done)
             pl.b.position_at_end(in_range)
             hc = pl.b.load(pl.bb.gep(hay, pos), typ=I8)
-            same = pl.block("needle_next")
+            same = pl.block(f"{name}_next")
             pl.b.cbranch(pl.b.icmp_unsigned("!=", hc, nc), inner_done, same)
             pl.b.position_at_end(same)
 
-        _counted_loop(pl, needle_n, "needle", inner)
+        _counted_loop(pl, needle_n, f"{name}_needle", inner)
         # The needle did not match here: stop at the haystack's NUL.
-        stop, go_on = pl.block("hay_nul"), pl.block("hay_more")
+        stop, go_on = pl.block(f"{name}_hay_nul"), pl.block(f"{name}_more")
         pl.b.cbranch(pl.b.icmp_unsigned("==", _byte_at(pl, hay, i), I8(0)), stop, go_on)
         pl.b.position_at_end(stop)
         pl.b.branch(outer_done)
         pl.b.position_at_end(go_on)
 
-    _counted_loop(pl, hay_n, "hay", outer)
-    return pl.bb.load(found)
+    _counted_loop(pl, hay_n, f"{name}_hay", outer)
+    return pl.bb.load(found, name=f"{name}_index")
+
+
+@function("strcontains")
+def _strcontains(pl, call):
+    index = find_substring(pl, *call.args, "contains")
+    return pl.bb.bool_i64(pl.b.icmp_unsigned("!=", index, I64(-1 & (2**64 - 1))))
 
 
 @function("bswap")

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from pytrace.codegen import strtables
-from pytrace.codegen.calls import _byte_at, _counted_loop, function
-from pytrace.codegen.irbuilder import I8, I32, I64, PTR
+from pytrace.codegen.calls import _byte_at, _counted_loop, find_substring, function
+from pytrace.codegen.irbuilder import I32, I64, PTR
 from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.builtins_strings import NAME_STRING, TYPE_PREDICATES
@@ -101,48 +101,7 @@ def _str_concat(pl, call):
 @function("strstr")
 def _strstr(pl, call):
     """The index of the first needle in the haystack (0 for an empty needle), else -1."""
-    hay_node, needle_node = call.args
-    hay, needle = pl.expr(hay_node), pl.expr(needle_node)
-    hay_n, needle_n = hay_node.type.size, needle_node.type.size
-    found = pl.slot_uninit(T.U64, "strstr")
-    pl.bb.store(found, I64(-1 & (2**64 - 1)))
-    start = pl.slot_uninit(T.U64, "strstr_at")
-
-    def outer(i, outer_done):
-        pl.bb.store(start, i)
-
-        def inner(j, inner_done):
-            nc = _byte_at(pl, needle, j)
-            matched, compare = pl.block("strstr_match"), pl.block("strstr_cmp")
-            pl.b.cbranch(pl.b.icmp_unsigned("==", nc, I8(0)), matched, compare)
-            pl.b.position_at_end(matched)
-            pl.bb.store(found, pl.bb.load(start))
-            pl.b.branch(outer_done)
-            pl.b.position_at_end(compare)
-            pos = pl.b.add(pl.bb.load(start), j)
-            in_range, past = pl.block("strstr_in"), pl.block("strstr_past")
-            pl.b.cbranch(pl.b.icmp_unsigned("<", pos, I64(hay_n)), in_range, past)
-            pl.b.position_at_end(past)
-            pl.b.branch(outer_done)
-            pl.b.position_at_end(in_range)
-            hc = pl.b.load(pl.bb.gep(hay, pos), typ=I8)
-            same = pl.block("strstr_next")
-            pl.b.cbranch(pl.b.icmp_unsigned("!=", hc, nc), inner_done, same)
-            pl.b.position_at_end(same)
-
-        _counted_loop(pl, needle_n, "strstr_needle", inner)
-        # A needle filling its whole buffer (no NUL) matched up to its end.
-        full = pl.block("strstr_full")
-        stop, go_on = pl.block("strstr_hay_nul"), pl.block("strstr_more")
-        pl.b.branch(full)
-        pl.b.position_at_end(full)
-        pl.b.cbranch(pl.b.icmp_unsigned("==", _byte_at(pl, hay, i), I8(0)), stop, go_on)
-        pl.b.position_at_end(stop)
-        pl.b.branch(outer_done)
-        pl.b.position_at_end(go_on)
-
-    _counted_loop(pl, hay_n, "strstr_hay", outer)
-    return pl.bb.load(found, name="strstr_index")
+    return find_substring(pl, *call.args, "strstr")
 
 
 @function("strcap")
