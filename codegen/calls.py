@@ -633,11 +633,16 @@ def _strftime(pl, call):
     return buf
 
 
-@function("signal")
-def _signal(pl, call):
+def signal_number(pl: "ProbeLowering", call: ast.Call) -> ir.Value:
+    """signal()'s and signal_thread()'s argument as the helpers' u32: a name resolved by typecheck, or a number."""
     arg = call.args[0]
     sig = I64(call.signum) if isinstance(arg, ast.String) else pl.expr(arg)
-    pl.bb.send_signal(pl.b.trunc(sig, ir.IntType(32)))
+    return pl.b.trunc(sig, ir.IntType(32))
+
+
+@function("signal")
+def _signal(pl, call):
+    pl.bb.send_signal(signal_number(pl, call))
     return NONE
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable
 from llvmlite import ir
 
 from pytrace.codegen import memory
-from pytrace.codegen.calls import NONE, current_id, function, variable
+from pytrace.codegen.calls import NONE, current_id, function, signal_number, variable
 from pytrace.codegen.irbuilder import I64
 from pytrace.lang import ast
 from pytrace.lang import types as T
@@ -86,9 +86,7 @@ for _name in ("ppid", "leader_tid", "pcomm", "leader_comm"):
 
 @function("signal_thread")
 def _signal_thread(pl, call):
-    arg = call.args[0]
-    sig = I64(call.signum) if isinstance(arg, ast.String) else pl.expr(arg)
-    pl.bb.send_signal_thread(pl.b.trunc(sig, ir.IntType(32)))
+    pl.bb.send_signal_thread(signal_number(pl, call))
     return NONE
 
 

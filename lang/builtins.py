@@ -256,11 +256,11 @@ def _sym(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
     return check
 
 
-def _string_literal(call: ast.Call, tc: "TypeChecker") -> str | None:
+def _string_literal(call: ast.Call, tc: "TypeChecker", wording: str = "expects a string literal") -> str | None:
     arg = call.args[0]
     tc.expr(arg)
     if not isinstance(arg, ast.String):
-        tc.error(f"{call.name}() expects a string literal", arg)
+        tc.error(f"{call.name}() {wording}", arg)
         return None
     return arg.value
 

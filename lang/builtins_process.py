@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pytrace.lang import ast
 from pytrace.lang import types as T
-from pytrace.lang.builtins import ALIASES, BuiltinVar, Function, _signal, register
+from pytrace.lang.builtins import ALIASES, BuiltinVar, Function, _signal, _string_literal, register
 
 if TYPE_CHECKING:
     from pytrace.lang.passes.typecheck import TypeChecker
@@ -141,17 +141,8 @@ def _path(call: ast.Call, tc: "TypeChecker") -> T.Type:
     return T.StringType(size)
 
 
-def _kfunc_name(call: ast.Call, tc: "TypeChecker") -> str | None:
-    arg = call.args[0]
-    tc.expr(arg)
-    if not isinstance(arg, ast.String):
-        tc.error(f"{call.name}() accepts a string literal only", arg)
-        return None
-    return arg.value
-
-
 def _kfunc_exist(call: ast.Call, tc: "TypeChecker") -> T.Type:
-    name = _kfunc_name(call, tc)
+    name = _string_literal(call, tc, "accepts a string literal only")  # bpftrace's words
     btf = tc.ctx.kernel.btf()
     call.const_value = int(name is not None and btf is not None and btf.find(name, "func") is not None)
     return T.BOOL
