@@ -83,18 +83,22 @@ def mapped_paths(pid: int) -> list[str]:
     exe = pid_exe(pid)
     if exe and "(deleted)" not in exe:
         paths.append(root + exe)
+    for mapped in _maps_pathnames(pid):
+        if mapped.startswith("/") and "(deleted)" not in mapped:
+            path = root + mapped
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def _maps_pathnames(pid: int) -> list[str]:
+    """The pathname column of /proc/PID/maps, for the lines that have one ([] if unreadable)."""
     try:
         with open(f"/proc/{pid}/maps") as f:
             lines = f.read().splitlines()
     except OSError:
-        return paths
-    for line in lines:
-        fields = line.split(None, 5)
-        if len(fields) == 6 and fields[5].startswith("/") and "(deleted)" not in fields[5]:
-            path = root + fields[5]
-            if path not in paths:
-                paths.append(path)
-    return paths
+        return []
+    return [fields[5] for fields in (line.split(None, 5) for line in lines) if len(fields) == 6]
 
 
 def running_pids() -> list[int]:
@@ -201,15 +205,9 @@ def ld_cache() -> tuple[tuple[str, str], ...]:
 
 def _in_process(name: str, pid: int) -> str | None:
     """A library the process maps whose file is `libNAME.…` or `libNAME-…`."""
-    try:
-        with open(f"/proc/{pid}/maps") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split(None, 5)
-        if len(fields) == 6 and ".so" in fields[5] and (f"/lib{name}." in fields[5] or f"/lib{name}-" in fields[5]):
-            return fields[5]
+    for mapped in _maps_pathnames(pid):
+        if ".so" in mapped and (f"/lib{name}." in mapped or f"/lib{name}-" in mapped):
+            return mapped
     return None
 
 

@@ -104,14 +104,11 @@ def _override(call: ast.Call, tc: "TypeChecker") -> T.Type:
 
 def _percpu_kaddr(call: ast.Call, tc: "TypeChecker") -> T.Type:
     """The address of a per-CPU kernel variable (found in BTF) on one CPU, the current one by default."""
-    arg = call.args[0]
-    tc.expr(arg)
-    if not isinstance(arg, ast.String):
-        tc.error("percpu_kaddr() expects a string literal", arg)
-    else:
+    name = _string_literal(call, tc)
+    if name is not None:
         btf = tc.ctx.kernel.btf()
-        if btf is None or btf.find(arg.value, "var") is None:
-            tc.error(f'Could not resolve variable "{arg.value}" from BTF', call)
+        if btf is None or btf.find(name, "var") is None:
+            tc.error(f'Could not resolve variable "{name}" from BTF', call)
     if len(call.args) == 2:
         tc.expect_int("percpu_kaddr", call.args[1])
     return T.PointerType(T.U64, "kernel")
