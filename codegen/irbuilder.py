@@ -88,12 +88,13 @@ class BpfBuilder:
     def _align(self, *ptrs: ir.Value) -> int:
         return 8 if all(id(p) in self._aligned for p in ptrs) else 1
 
-    def gep(self, ptr: ir.Value, offset: int | ir.Value, name: str = "") -> ir.Value:
+    def gep(self, ptr: ir.Value, offset: int | ir.Value, name: str = "", at: ir.IRBuilder | None = None) -> ir.Value:
+        """ptr + offset bytes (emitted at the builder `at`, default the current position)."""
         if isinstance(offset, int):
             if offset == 0:
                 return ptr
             offset = I64(offset)
-        addr = self.b.gep(ptr, [offset], source_etype=I8, name=name)
+        addr = (at or self.b).gep(ptr, [offset], source_etype=I8, name=name)
         addr.type = PTR
         if id(ptr) in self._aligned and isinstance(offset, ir.Constant) and offset.constant % 8 == 0:
             self.mark_aligned(addr)
@@ -119,17 +120,8 @@ class BpfBuilder:
         fn = self._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
         chunk = MEM_CHUNK if self._align(ptr) == 8 else MEM_CHUNK // 8
         for off in range(0, size, chunk):
-            p = self.gep(ptr, off) if at is None else self._gep_at(b, ptr, off)
+            p = self.gep(ptr, off, at=b)
             _set_align(b.call(fn, [p, I8(byte), I64(min(chunk, size - off)), I1(size > chunk)]), self._align(p))
-
-    def _gep_at(self, b: ir.IRBuilder, ptr: ir.Value, offset: int) -> ir.Value:
-        if offset == 0:
-            return ptr
-        addr = b.gep(ptr, [I64(offset)], source_etype=I8)
-        addr.type = PTR
-        if id(ptr) in self._aligned and offset % 8 == 0:
-            self.mark_aligned(addr)
-        return addr
 
     def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
         if size <= 0:
