@@ -26,11 +26,11 @@ CANNOT_WORK = {
     "loads": ("/proc/kallsyms lists no data symbols here (CONFIG_KALLSYMS_ALL is off), so kaddr(\"avenrun\") "
               "cannot be resolved", "Failed to resolve kernel symbol: avenrun"),
     "sslsnoop": ("OpenSSL 3's libcrypto exports no rsa_ossl_public_encrypt/decrypt to probe",
-                 "No symbol 'rsa_ossl_public_encrypt' in"),
+                 "No matches for uprobe /lib/x86_64-linux-gnu/libcrypto.so.3:rsa_ossl_public_encrypt."),
     "ssllatency": ("OpenSSL 3's libcrypto exports no rsa_ossl_public_encrypt/decrypt to probe",
-                   "No symbol 'rsa_ossl_public_encrypt' in"),
+                   "No matches for uprobe /lib/x86_64-linux-gnu/libcrypto.so.3:rsa_ossl_public_encrypt."),
     "threadsnoop": ("glibc 2.34+ moved pthread_create from libpthread into libc (scripts/threadsnoop.bt "
-                    "probes libc)", "No symbol 'pthread_create' in"),
+                    "probes libc)", "No matches for uprobe /lib/x86_64-linux-gnu/libpthread.so.0:pthread_create."),
 }
 
 
