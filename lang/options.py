@@ -19,6 +19,7 @@ class Options:
     unsafe: bool = False
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID
+    debuginfo: tuple[str, ...] = ()  # --debuginfo DIRs: where separate DWARF of uprobe targets is searched
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
     unstable_tseries: str = "warn"  # config unstable_tseries: "enable", "warn" or "error"
     dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)

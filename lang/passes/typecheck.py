@@ -425,7 +425,9 @@ class TypeChecker:
 
     def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
         """The type a TypeName names, or None after reporting it unknown."""
-        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel)
+        unit = self.unit
+        probe_types = (lambda name: unit.provider.named_type(name, unit.specs[0])) if unit is not None else None
+        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel, probe_types)
         if t is None:
             self.error(f"Cannot resolve unknown type \"{tn.name}\"", tn)
         return t
