@@ -43,7 +43,12 @@ def base_type(name: str, c_types=None, kernel=None, probe_types=None) -> T.Type 
 
 def resolve(name: str, pointer: int, c_types=None, addrspace: str = "kernel", kernel=None,
             probe_types=None) -> T.Type | None:
-    t = base_type(name, c_types, kernel, probe_types)
+    m = _ARRAY.match(name)
+    if m and m["base"].endswith("*"):  # `struct Foo *[2]`: an array of pointers
+        elem = resolve(m["base"][:-1].rstrip(), 1, c_types, addrspace, kernel, probe_types)
+        t = None if elem is None else T.ArrayType(elem, int(m["n"] or 0))
+    else:
+        t = base_type(name, c_types, kernel, probe_types)
     if t is None:
         return None
     for _ in range(pointer):

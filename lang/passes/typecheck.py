@@ -633,6 +633,10 @@ class TypeChecker:
         key = self.declare_var(node.var)
         if node.type_name is not None:
             t = T.INT_TYPE_NAMES.get(node.type_name.name)
+            if t is None and node.type_name.pointer == 0 and node.type_name.name.endswith("]"):
+                t = self.resolve_type(node.type_name, self.default_addrspace())  # `struct Foo *[2]`
+                if t is None:
+                    return
             if t is None:
                 self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
                 return

@@ -23,6 +23,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pytrace.lang import binaries, dwarf, elf
 from pytrace.lang import types as T
@@ -219,19 +220,15 @@ class UprobeProvider(ProbeProvider):
         return dwarf.DebugInfo.for_binary(spec.target["binary"], spec.target.get("debuginfo", dwarf.DEFAULT_SEARCH_PATH))
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
-        """`args`: the function's parameters from DWARF, each field the
-        register that passes it (up to six; bpftrace refuses more)."""
-        info = None if self.retprobe or not spec.target["func"] else self.debug_info(spec)
-        params = info.params(spec.target["func"]) if info is not None else None
-        if params is None or len(params) > len(PT_REGS_ARGS):
+        """`args`: the function's parameters from DWARF (up to six, as
+        bpftrace), each read from the register that passes it."""
+        if self.retprobe or not spec.target["func"]:
             return None
-        spec.cacheable = False  # typed from the binary, which may be rebuilt
-        fields = {}
-        for reg, p in zip(PT_REGS_ARGS, params):
-            t = dwarf.to_type(p.type_die)
-            if p.name and t is not None and (t.is_scalar or isinstance(t, T.BoolType)):
-                fields[p.name] = T.RecordField(p.name, reg, t)
-        return T.RecordType(f"struct {spec.target['func']}_args", 8 * len(params), fields)
+        record = _args_record(spec.target["binary"], spec.target["func"],
+                              spec.target.get("debuginfo", dwarf.DEFAULT_SEARCH_PATH))
+        if record is not None:
+            spec.cacheable = False  # typed from the binary, which may be rebuilt
+        return record
 
     def named_type(self, name: str, spec: ProbeSpec) -> T.Type | None:
         """A struct or union of the target's DWARF (`(struct Foo *)arg0`)."""
@@ -279,6 +276,23 @@ class UprobeProvider(ProbeProvider):
                 sys.stderr.write(f'WARNING: No DWARF found for "{path}", cannot show parameter info\n')
             return []
         return info.param_listing(func)
+
+
+@lru_cache(maxsize=256)
+def _args_record(binary: str, func: str, search_path: str) -> T.RecordType | None:
+    """The `args` record of a function (one object per function, so two
+    uses of `args` have the same type). Fields are 8 bytes apart."""
+    info = dwarf.DebugInfo.for_binary(binary, search_path)
+    params = info.params(func) if info is not None else None
+    if params is None or len(params) > len(PT_REGS_ARGS):
+        return None
+    fields, registers = {}, {}
+    for i, (reg, p) in enumerate(zip(PT_REGS_ARGS, params)):
+        t = dwarf.to_type(p.type_die)
+        if p.name and t is not None and (t.is_scalar or isinstance(t, T.BoolType)):
+            fields[p.name] = T.RecordField(p.name, 8 * i, t)
+            registers[p.name] = reg
+    return T.RecordType(f"struct {func}_args", 8 * len(params), fields, ctx_offsets=registers)
 
 
 def user_listing_search(provider: ProbeProvider, pattern: str, pid: int | None) -> tuple[str, str] | None:
