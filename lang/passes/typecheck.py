@@ -13,6 +13,7 @@ from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
 from pytrace.lang.passes import agg_reads
+from pytrace.lang.probes.base import ProbeError
 from pytrace.lang.visitor import dispatch_table
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
@@ -265,7 +266,11 @@ class TypeChecker:
         assert unit is not None
         spec = unit.specs[0]
         if node.name == "args":
-            record = unit.provider.args_type(spec)
+            try:
+                record = unit.provider.args_type(spec)
+            except ProbeError as e:  # e.g. a uprobe target without DWARF
+                self.error(str(e), node)
+                return T.U64
             if record is not None:
                 return T.PointerType(record, "ctx")
         cv = unit.provider.variable(node.name, spec)

@@ -159,7 +159,8 @@ class ProbeProvider:
         return None
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
-        """The record type of `args` for this probe, if the provider has one."""
+        """The record type of `args` for this probe, if the provider has one
+        (ProbeError: it has none for this attach point, and says why)."""
         return None
 
     def named_type(self, name: str, spec: ProbeSpec) -> T.Type | None:

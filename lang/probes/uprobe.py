@@ -222,12 +222,15 @@ class UprobeProvider(ProbeProvider):
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
         """`args`: the function's parameters from DWARF (up to six, as
         bpftrace), each read from the register that passes it."""
-        if self.retprobe or not spec.target["func"]:
+        if self.retprobe:
             return None
+        if not spec.target["func"]:
+            raise ProbeError(f'Could not parse arguments of "{spec.name}": no function (probe attached by address)')
         record = _args_record(spec.target["binary"], spec.target["func"],
                               spec.target.get("debuginfo", dwarf.DEFAULT_SEARCH_PATH))
-        if record is not None:
-            spec.cacheable = False  # typed from the binary, which may be rebuilt
+        if isinstance(record, str):
+            raise ProbeError(f'Could not parse arguments of "{spec.name}": {record}')
+        spec.cacheable = False  # typed from the binary, which may be rebuilt
         return record
 
     def named_type(self, name: str, spec: ProbeSpec) -> T.Type | None:
@@ -279,13 +282,16 @@ class UprobeProvider(ProbeProvider):
 
 
 @lru_cache(maxsize=256)
-def _args_record(binary: str, func: str, search_path: str) -> T.RecordType | None:
+def _args_record(binary: str, func: str, search_path: str) -> T.RecordType | str:
     """The `args` record of a function (one object per function, so two
-    uses of `args` have the same type). Fields are 8 bytes apart."""
+    uses of `args` have the same type; fields are 8 bytes apart), or why
+    there is none, in bpftrace's words."""
     info = dwarf.DebugInfo.for_binary(binary, search_path)
-    params = info.params(func) if info is not None else None
-    if params is None or len(params) > len(PT_REGS_ARGS):
-        return None
+    if info is None:
+        return f"no debuginfo found for {binary}"
+    params = info.params(func) or []
+    if len(params) > len(PT_REGS_ARGS):
+        return "'args' builtin is not supported for probes with stack-passed arguments."
     fields, registers = {}, {}
     for i, (reg, p) in enumerate(zip(PT_REGS_ARGS, params)):
         t = dwarf.to_type(p.type_die)
