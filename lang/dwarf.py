@@ -69,6 +69,16 @@ _DWP_COLUMNS_V2 = {1: "debug_info", 3: "debug_abbrev", 4: "debug_line", 5: "debu
                    6: "debug_str_offsets", 8: "debug_rnglists"}
 
 
+def supported() -> bool:
+    """Whether DWARF can be read here (pyelftools installed): `--info`'s
+    "libdw (DWARF support)" line, which bpftrace's suite reads."""
+    try:
+        import elftools.dwarf.dwarfinfo  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class DwarfError(Exception):
     """DWARF that cannot be used: the message is bpftrace's where it has one."""
 
