@@ -13,8 +13,9 @@ what uprobes need from it, as bpftrace (libdw) finds and reads it.
   or from their `.dwo` file (DW_AT_dwo_name, absolute, under
   DW_AT_comp_dir, or next to the binary).
 * Only the DIEs a probe needs are read: a function is found by name among
-  the top-level DIEs of one unit at a time (units are scanned in order and
-  each unit's names are indexed once, cached per binary); struct members
+  the top-level DIEs of one unit at a time: first the unit .debug_aranges
+  says holds its address (from the symbol table), else each in order (each
+  unit's names are indexed once, cached per binary); struct members
   and pointees are converted to language types when a program names them
   (`DwarfRecordType`), so a linked list costs one small object per step.
 * Types follow bpftrace's Dwarf::get_stype: typedefs/const/volatile are
@@ -349,20 +350,32 @@ class DebugInfo:
                 unit.names.setdefault(key, die)
         return unit.names
 
-    def _find(self, tag: str, name: str):
-        for unit in self.units():
+    def _find(self, tag: str, name: str, first: _Unit | None = None):
+        for unit in ([first] if first is not None else []) + self.units():
             die = self._names(unit).get((tag, name))
             if die is not None:
                 return die
         return None
 
-    # -------------------------------------------------------------- functions
-    def function(self, name: str):
-        return self._find("DW_TAG_subprogram", name)
+    def _unit_at(self, address: int) -> _Unit | None:
+        """The unit whose code holds an address, from .debug_aranges (None: no table)."""
+        try:
+            aranges = self.dwarf.get_aranges()
+            offset = aranges.cu_offset_at_addr(address) if aranges is not None else None
+        except Exception:  # a malformed table: scan instead
+            return None
+        return next((u for u in self.units() if u.line_cu.cu_offset == offset), None)
 
-    def params(self, func: str) -> list[Param] | None:
+    # -------------------------------------------------------------- functions
+    def function(self, name: str, address: int | None = None):
+        """A function's DIE; its address (from the symbol table), when
+        given, picks the unit to look in first, so others are not read."""
+        first = self._unit_at(address) if address is not None else None
+        return self._find("DW_TAG_subprogram", name, first)
+
+    def params(self, func: str, address: int | None = None) -> list[Param] | None:
         """A function's formal parameters, or None when DWARF does not know it."""
-        die = self.function(func)
+        die = self.function(func, address)
         if die is None:
             return None
         out = []
@@ -372,10 +385,10 @@ class DebugInfo:
                 out.append(Param(_text(name.value) if name else "", _type_of(child)))
         return out
 
-    def param_listing(self, func: str) -> list[str]:
+    def param_listing(self, func: str, address: int | None = None) -> list[str]:
         """`-lv` lines for a function's parameters (without indentation)."""
         return [f"{type_name(p.type_die)} {p.name}" if p.name else type_name(p.type_die)
-                for p in self.params(func) or []]
+                for p in self.params(func, address) or []]
 
     # -------------------------------------------------------------- types
     def struct(self, name: str) -> T.Type | None:

@@ -278,7 +278,14 @@ class UprobeProvider(ProbeProvider):
                 _WARNED_NO_DWARF.add(path)
                 sys.stderr.write(f'WARNING: No DWARF found for "{path}", cannot show parameter info\n')
             return []
-        return info.param_listing(func)
+        return info.param_listing(func, _address(path, func))
+
+
+def _address(path: str, func: str) -> int | None:
+    try:
+        return elf.open_elf(path).functions().get(func)
+    except elf.ElfError:
+        return None
 
 
 @lru_cache(maxsize=256)
@@ -289,7 +296,7 @@ def _args_record(binary: str, func: str, search_path: str) -> T.RecordType | str
     info = dwarf.DebugInfo.for_binary(binary, search_path)
     if info is None:
         return f"no debuginfo found for {binary}"
-    params = info.params(func) or []
+    params = info.params(func, _address(binary, func)) or []
     if len(params) > len(PT_REGS_ARGS):
         return "'args' builtin is not supported for probes with stack-passed arguments."
     fields, registers = {}, {}

@@ -245,3 +245,14 @@ def test_source_location_probe(builds):
     assert spec.name == f"uprobe:{binary}@dwarf_target.c:{BODY_LINE}"
     assert spec.attach["address"] == info.line_address("dwarf_target.c", BODY_LINE)
     assert spec.attach["func"] == ""
+
+
+def test_a_function_is_looked_up_in_its_own_unit_only(tmp_path):
+    (tmp_path / "other.c").write_text("int other_unit(int z) { return z + 1; }\n")
+    binary = str(tmp_path / "two_units")
+    subprocess.run(["gcc", "-g", "-O0", "-o", binary, str(tmp_path / "other.c"), SOURCE], check=True)
+    info = dwarf.DebugInfo.for_binary(binary)
+    address = elf.open_elf(binary).functions()["dw_visit"]
+    assert info.param_listing("dw_visit", address) == VISIT_PARAMS
+    assert [u.names is not None for u in info.units()] == [False, True]  # other.c's unit was not read
+    assert info.param_listing("other_unit") == ["int z"]  # without an address: every unit in turn
