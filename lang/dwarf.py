@@ -39,7 +39,7 @@ import io
 import os
 import struct
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from pytrace.lang import types as T
 
@@ -592,35 +592,35 @@ _CONVERTERS = {
 
 @dataclass(frozen=True, eq=False)
 class DwarfRecordType(T.RecordType):
-    """A struct or union from DWARF whose members are converted on demand."""
+    """A struct or union from DWARF whose members are converted when first asked for."""
 
     die: object = field(default=None, compare=False, repr=False)
-    _members: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def _all(self) -> dict[str, T.RecordField]:
-        if not self._members and self.die is not None:
-            for member in self.die.iter_children():
-                if member.tag != "DW_TAG_member":
-                    continue
-                name = _text(_attr(member, "DW_AT_name", b""))
-                ftype = to_type(_type_of(member))
-                if name and ftype is not None:
-                    self._members[name] = _member(member, name, ftype)
-            self._members.setdefault("", None)  # converted (even when empty)
-        return {k: v for k, v in self._members.items() if v is not None}
+    @cached_property
+    def _members(self) -> dict[str, T.RecordField]:
+        members = {}
+        for member in self.die.iter_children() if self.die is not None else []:
+            if member.tag != "DW_TAG_member":
+                continue
+            name = _text(_attr(member, "DW_AT_name", b""))
+            ftype = to_type(_type_of(member))
+            if name and ftype is not None:
+                members[name] = _member(member, name, ftype)
+        return members
 
     def field(self, name: str) -> T.RecordField | None:
-        return self._all().get(name)
+        return self._members.get(name)
 
     def field_names(self) -> list[str]:
-        return list(self._all())
+        return list(self._members)
 
     def all_fields(self) -> list[T.RecordField]:
-        return list(self._all().values())
+        return list(self._members.values())
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DwarfRecordType) and other.die is not None and self.die is not None and \
-            other.die.offset == self.die.offset and other.die.cu.cu_offset == self.die.cu.cu_offset
+            other.die.dwarfinfo is self.die.dwarfinfo and other.die.cu.cu_offset == self.die.cu.cu_offset and \
+            other.die.offset == self.die.offset
 
     def __hash__(self) -> int:
         return hash(("dwarf", self.record_name, self.record_size))
