@@ -166,11 +166,9 @@ class UprobeProvider(ProbeProvider):
             raise NoMatches(f"{self.name} {ap.target}:{ap.func}",
                              [f"list them with: pytrace -l '{self.name}:{ap.target}:*'"])
         readable = elf.demangle([f for _, f in found])  # `func` prints C++ names demangled, as bpftrace does
-        specs = [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process)
-                 for path, func in found]
-        for spec in specs:
-            spec.target["debuginfo"] = dwarf.search_path(options.debuginfo)
-        return specs
+        return [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process,
+                           dwarf.search_path(options.debuginfo))
+                for path, func in found]
 
     def _pie_vaddr(self, path: str, func: str, ap: AttachPoint) -> int | None:
         """The probed place's address in the file, when the file is loaded
@@ -202,7 +200,7 @@ class UprobeProvider(ProbeProvider):
         return sorted(found, key=":".join)
 
     def _spec(self, path: str, func: str, ap: AttachPoint, readable: str, unsafe: bool,
-              cacheable: bool) -> ProbeSpec:
+              cacheable: bool, debuginfo: str) -> ProbeSpec:
         where = func if ap.address is None else str(ap.address)
         name = f"{self.name}:{path}:{where}{'+' + str(ap.offset) if ap.offset else ''}"
         if ap.source:
@@ -210,14 +208,15 @@ class UprobeProvider(ProbeProvider):
         return ProbeSpec(
             self.name, name,
             {"binary": path, "func": func, "offset": ap.offset, "address": ap.address, "readable": readable,
-             "pie_vaddr": self._pie_vaddr(path, func, ap)},
+             "pie_vaddr": self._pie_vaddr(path, func, ap), "debuginfo": debuginfo},
             {"kind": self.attach_kind, "binary": path, "func": func, "offset": ap.offset, "address": ap.address,
              "retprobe": self.retprobe, "unsafe": unsafe},
             cacheable=cacheable)
 
     # ------------------------------------------------------------ variables
     def debug_info(self, spec: ProbeSpec) -> dwarf.DebugInfo | None:
-        return dwarf.DebugInfo.for_binary(spec.target["binary"], spec.target.get("debuginfo", dwarf.DEFAULT_SEARCH_PATH))
+        """The target's DWARF (cached per file version and search path)."""
+        return dwarf.DebugInfo.for_binary(spec.target["binary"], spec.target["debuginfo"])
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
         """`args`: the function's parameters from DWARF (up to six, as
@@ -226,8 +225,11 @@ class UprobeProvider(ProbeProvider):
             return None
         if not spec.target["func"]:
             raise ProbeError(f'Could not parse arguments of "{spec.name}": no function (probe attached by address)')
-        record = _args_record(spec.target["binary"], spec.target["func"],
-                              spec.target.get("debuginfo", dwarf.DEFAULT_SEARCH_PATH))
+        info = self.debug_info(spec)
+        if info is None:
+            raise ProbeError(f'Could not parse arguments of "{spec.name}": no debuginfo found for '
+                             f'{spec.target["binary"]}')
+        record = _args_record(info, spec.target["func"])
         if isinstance(record, str):
             raise ProbeError(f'Could not parse arguments of "{spec.name}": {record}')
         spec.cacheable = False  # typed from the binary, which may be rebuilt
@@ -289,14 +291,11 @@ def _address(path: str, func: str) -> int | None:
 
 
 @lru_cache(maxsize=256)
-def _args_record(binary: str, func: str, search_path: str) -> T.RecordType | str:
-    """The `args` record of a function (one object per function, so two
-    uses of `args` have the same type; fields are 8 bytes apart), or why
-    there is none, in bpftrace's words."""
-    info = dwarf.DebugInfo.for_binary(binary, search_path)
-    if info is None:
-        return f"no debuginfo found for {binary}"
-    params = info.params(func, _address(binary, func)) or []
+def _args_record(info: dwarf.DebugInfo, func: str) -> T.RecordType | str:
+    """The `args` record of a function (one object per function and binary
+    version, so two uses of `args` have the same type; fields are 8 bytes
+    apart), or why there is none, in bpftrace's words."""
+    params = info.params(func, _address(info.binary, func)) or []
     if len(params) > len(PT_REGS_ARGS):
         return "'args' builtin is not supported for probes with stack-passed arguments."
     fields, registers = {}, {}
