@@ -4,7 +4,8 @@ from folded stacks (runtime/output/folded.py): no external tool.
 Each frame is a box as wide as its share of the samples, its callers below
 it (the root at the bottom). The SVG carries its own script: click a box to
 zoom to it (click the root or "Reset zoom" to go back), "Search" highlights the
-frames matching a regular expression and shows their share, and hovering shows
+frames matching a regular expression and shows their share (`FILE.svg#s=REGEX`
+searches as the file opens), and hovering shows
 a frame's name, samples and percentage. Colours are warm hues derived from the
 function name, so a function keeps its colour across graphs.
 """
@@ -97,6 +98,9 @@ function init() {
     var term = window.prompt("Search frames (regular expression):", "");
     if (term !== null) search(term);
   });
+  var asked = /[#&]s=([^&]*)/.exec(window.location.hash);  // file.svg#s=REGEX searches at once
+  if (asked) search(decodeURIComponent(asked[1]));
+  svg.setAttribute("data-ready", "1");
 }
 function num(g, name) { return parseFloat(g.getAttribute("data-" + name)); }
 function zoom(target) {
