@@ -218,15 +218,8 @@ class Exporter:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(collector)
         self._server, self._thread = start_http_server(port, host, registry)
-
-    @property
-    def port(self) -> int:
-        return self._server.server_port
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/metrics"
+        self.port = self._server.server_port
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{self.port}/metrics"
 
     def close(self) -> None:
         if self._server is not None:
