@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import bisect
 import os
-import shutil
 import struct
-import subprocess
 from functools import lru_cache
 
 from pytrace.lang import symtab
+from pytrace.lang.demangle import demangle as cxx_demangle
 
 STACK_INDENT = " " * 8
 UNWIND_FAILURE = (1 << 64) - 1
@@ -124,13 +123,9 @@ def _elf_function_at(path: str, addr: int) -> tuple[str, int] | None:
     return None
 
 
-@lru_cache(maxsize=4096)
 def demangle(name: str) -> str:
-    """A C++ name demangled (c++filt), or the name itself."""
-    if not name.startswith("_Z") or shutil.which("c++filt") is None:
-        return name
-    out = subprocess.run(["c++filt", name], capture_output=True, text=True)
-    return out.stdout.strip() or name if out.returncode == 0 else name
+    """A C++ name demangled (in-process, lang/demangle.py), or the name itself."""
+    return cxx_demangle(name)
 
 
 # ---------------------------------------------------------------- decoders for maps.decode
