@@ -111,3 +111,25 @@ def test_chromium_renders_and_searches_it(profile, tmp_path):
     subprocess.run([chromium, *flags, "--hide-scrollbars", "--window-size=1200,200", f"--screenshot={png}",
                     f"file://{svg_path}"], capture_output=True, timeout=120)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+
+
+UPROBE_SOURCE = r"""
+#include <unistd.h>
+__attribute__((noinline)) int b(int x) { return getppid() + x; }
+__attribute__((noinline)) int a(int x) { return b(x + 1) + 1; }
+int main(void) { int s = 0; for (int i = 0; i < 3; i++) s += a(i); return s == 0; }
+"""
+
+
+def test_format_folded_prints_stack_maps_folded(tmp_path):
+    (tmp_path / "prog.c").write_text(UPROBE_SOURCE)
+    binary = str(tmp_path / "prog")
+    subprocess.run(["gcc", "-O0", "-no-pie", "-fno-omit-frame-pointer", "-o", binary, str(tmp_path / "prog.c")],
+                   check=True)
+    r = subprocess.run([os.path.join(ROOT, ".venv", "bin", "pytrace"), "-f", "folded", "-e",
+                        f"uprobe:{binary}:b {{ @[ustack] = count(); @n = count(); }}", "-c", binary],
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTRACE_NO_CACHE="1"))
+    assert r.returncode == 0, r.stderr
+    stacks, n = r.stdout.splitlines()
+    assert re.fullmatch(r"(\S+;)*main;a;b 3", stacks), r.stdout  # frames above main: libc's start code
+    assert n == "@n: 3"
