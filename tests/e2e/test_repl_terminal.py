@@ -76,7 +76,11 @@ def test_completion_multiline_output_save_export_history(repl):
     keys("Enter")
     wait_for(r"\[1\] Attached 1 probe")
     subprocess.run([sys.executable, "-c", WORKLOAD], check=True)
-    assert wait_for(r"(seen replwork\n){3}").count("seen replwork") == 3
+    deadline = time.monotonic() + 30
+    while pane().count("seen replwork") < 3:
+        assert time.monotonic() < deadline, pane()
+        time.sleep(0.2)
+    assert pane().count("seen replwork") == 3
 
     # kernel functions from BTF: a menu
     literal("kprobe:vfs_rea")
