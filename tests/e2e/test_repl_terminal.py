@@ -44,6 +44,15 @@ def wait_for(pattern: str, timeout: float = 30) -> str:
     raise AssertionError(f"{pattern!r} never appeared:\n{pane()}")
 
 
+def cancel() -> None:
+    """Ctrl-C: drop the input being typed; wait for the fresh prompt before typing on."""
+    keys("C-c")
+    deadline = time.monotonic() + 10
+    while not pane().rstrip().endswith("pytrace>"):
+        assert time.monotonic() < deadline, pane()
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -87,28 +96,28 @@ def test_completion_multiline_output_save_export_history(repl):
     keys("Tab")
     screen = wait_for(r"vfs_readlink")
     assert re.search(r"^\s+vfs_read\s*$", screen, re.M) and re.search(r"^\s+vfs_readv\s*$", screen, re.M)
-    keys("C-c")
+    cancel()
     # builtins with their signatures, in a probe's body
     literal("BEGIN { $t = strf")
     keys("Tab")
     wait_for(r"BEGIN \{ \$t = strftime")
-    keys("C-c")
+    cancel()
     literal("BEGIN { print(str")
     keys("Tab")
     screen = wait_for(r"strncmp\(s1, s2, n\)")
     assert "str(ptr[, len])" in screen, screen
-    keys("C-c")
+    cancel()
     # map names of the running programs
     literal("BEGIN { @ca")
     keys("Tab")
     wait_for(r"BEGIN \{ @calls")
-    keys("C-c")
+    cancel()
     # dot-commands
     literal(".")
     keys("Tab")
     screen = wait_for(r"\.export prometheus PORT")
     assert ".save FILE" in screen and ".maps" in screen
-    keys("C-c")
+    cancel()
 
     script = tmp_path / "session.bt"
     literal(f".save {script}")
