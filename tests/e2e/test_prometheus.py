@@ -136,3 +136,19 @@ def test_prometheus_scrapes_counter_and_histogram(prometheus_server):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_bad_address_and_busy_port_are_errors():
+    pytrace = os.path.join(ROOT, ".venv", "bin", "pytrace")
+    r = subprocess.run([pytrace, "--prometheus", "localhost:http", "-e", "BEGIN { exit(); }"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr == "ERROR: invalid --prometheus address 'localhost:http': expected [HOST:]PORT\n"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run([pytrace, "--prometheus", f"127.0.0.1:{port}", "-e", "BEGIN { exit(); }"],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr == f"ERROR: cannot serve Prometheus metrics on 127.0.0.1:{port}: Address already in use\n"
