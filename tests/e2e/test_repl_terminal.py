@@ -111,6 +111,9 @@ def test_completion_multiline_output_save_export_history(repl):
     literal("BEGIN { @ca")
     keys("Tab")
     wait_for(r"BEGIN \{ @calls")
+    colours = subprocess.run(["tmux", "capture-pane", "-t", SESSION, "-p", "-e"], capture_output=True,
+                             text=True).stdout
+    assert re.search(r"\x1b\[[0-9;]*m@calls", colours) and re.search(r"\x1b\[[0-9;]*mBEGIN", colours)  # highlighted
     cancel()
     # dot-commands
     literal(".")
