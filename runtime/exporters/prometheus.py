@@ -33,7 +33,7 @@ from typing import Callable
 from pytrace.lang import aggregations
 from pytrace.runtime.output import buckets as bucket_math
 from pytrace.runtime.output import keys as key_names
-from pytrace.runtime.output.values import Hist, Symbolic
+from pytrace.runtime.output.values import Symbolic
 
 DEFAULT_MAX_KEYS = 1000
 NUMERIC_LAYOUTS = ("int", "bool", "pointer")  # plain map values that are metrics
@@ -92,27 +92,32 @@ def _stats(name, doc, labels, rows, state):
     return [family]
 
 
-def _histogram(name, doc, labels, rows, state):
-    """Cumulative buckets 0..top, `le` the inclusive integer bound, then +Inf."""
+def _histogram_family(name, doc, labels, rows, last_bucket):
+    """Cumulative buckets 0..last_bucket(h), `le` the inclusive integer bound, then +Inf."""
     from prometheus_client.core import HistogramMetricFamily
 
     family = HistogramMetricFamily(name, doc, labels=labels)
     for values, h in rows:
-        top = max(h.buckets, default=0)
-        state["top"] = max(state.get("top", 0), top)
-    for values, h in rows:
-        last = bucket_math.last_index(h)
-        if isinstance(h, Hist):  # up to the highest bucket reached so far
-            last = min(state["top"], last)
         cumulative, points = 0, []
-        for b in bucket_math.buckets(h, 0, last):
+        for b in bucket_math.buckets(h, 0, last_bucket(h)):
             cumulative += b.count
-            if b.high is None:
+            if b.high is None:  # the open top bucket is +Inf's
                 break
             points.append((str(b.high - 1), cumulative))
         points.append(("+Inf", sum(h.buckets.values())))
         family.add_metric(values, points, sum_value=None)
     return [family]
+
+
+def _hist(name, doc, labels, rows, state):
+    """Every power-of-two bucket up to the highest any key has reached since the exporter started."""
+    state["top"] = max([state.get("top", 0)] + [max(h.buckets, default=0) for _, h in rows])
+    return _histogram_family(name, doc, labels, rows, lambda h: min(state["top"], bucket_math.last_index(h)))
+
+
+def _lhist(name, doc, labels, rows, state):
+    """Every linear bucket."""
+    return _histogram_family(name, doc, labels, rows, bucket_math.last_index)
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,8 @@ METRICS = {
     "gauge": Metric(_gauge, _number),
     "avg": Metric(_avg, lambda v: v.count),
     "stats": Metric(_stats, lambda v: v.count),
-    "hist": Metric(_histogram, lambda h: sum(h.buckets.values())),
-    "lhist": Metric(_histogram, lambda h: sum(h.buckets.values())),
+    "hist": Metric(_hist, lambda h: sum(h.buckets.values())),
+    "lhist": Metric(_lhist, lambda h: sum(h.buckets.values())),
 }
 
 
@@ -185,7 +190,7 @@ class MapCollector:
             for spec, kind in self.exported:
                 try:
                     data = self.read_map(spec.name)
-                except Exception:  # the program ended or closed meanwhile: nothing to serve
+                except (RuntimeError, OSError):  # the program was closed meanwhile: nothing to serve
                     continue
                 metric = METRICS[kind]
                 parts = len(key_names.key_parts(data.entries[0][0])) if data.entries else 0
