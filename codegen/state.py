@@ -15,7 +15,8 @@ from pytrace.lang.context import CompileContext, MapInfo
 from pytrace.lang.diagnostics import WARNING, Diagnostic
 from pytrace.lang.passes.config import MAP_DECL_TYPES
 
-RINGBUF_SIZE = 1 << 20
+# 4 MiB: about 0.4 s of printf records at 400k events/s; 16 MiB (bpftrace's default) costs ~8 ms more at start
+RINGBUF_SIZE = 1 << 22
 E2BIG = 7  # what map_update_elem returns when a hash map is full
 
 

@@ -127,7 +127,7 @@ class Session:
         self.tracer.detach()
         for warning in self.tracer.never_fired():
             sys.stderr.write(warning)
-        self.tracer.poll(0)
+        self.tracer.drain()
         if run_end:
             self.tracer.run_special("END")
         self.tracer.report_lost(final=True)
