@@ -15,8 +15,12 @@ from pytrace.lang.context import CompileContext, MapInfo
 from pytrace.lang.diagnostics import WARNING, Diagnostic
 from pytrace.lang.passes.config import MAP_DECL_TYPES
 
-# 4 MiB: about 0.4 s of printf records at 400k events/s; 16 MiB (bpftrace's default) costs ~8 ms more at start
+# The ring buffer: 4 MiB (about 0.4 s of printf records at 400k events/s) when the program sends a
+# stream of output (printf, print...); 64 KiB when its events are rare (exit, a full map, clear). The
+# whole ring is mapped into pytrace at once, so its size is resident memory (and time at start).
 RINGBUF_SIZE = 1 << 22
+RINGBUF_SIZE_QUIET = 1 << 16
+STREAM_EVENTS = {"printf", "print_value", "print_map", "time", "cat", "system", "join"}
 E2BIG = 7  # what map_update_elem returns when a hash map is full
 
 
@@ -53,7 +57,8 @@ class ModuleState:
                 len(self.maps), name, map_type, key.size, info.value_type.size, max_keys, info.kind,
                 key.layout(), len(info.key_types or []), info.value_type.layout(),
                 list(getattr(info.value_type, "params", ()))))
-        self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, RINGBUF_SIZE)
+        streams = any(fmt.kind in STREAM_EVENTS for fmt in self.ctx.formats)
+        self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, RINGBUF_SIZE if streams else RINGBUF_SIZE_QUIET)
         self.lost = self._internal("__lost", "percpu_array", 4, 8, 1)
         for fmt in self.ctx.formats:
             rec = fmt.record_type

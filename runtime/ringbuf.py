@@ -97,6 +97,12 @@ class RingBuffer:
         self.wait(timeout_ms)
         return self.consume(callback)
 
+    def watch(self, fd: int) -> None:
+        """Also end wait() when fd becomes readable (e.g. a pidfd: a process exited)."""
+        if self._epoll is None:
+            raise ValueError("ring buffer is closed")
+        self._epoll.register(fd, select.EPOLLIN)
+
     def wait(self, timeout_ms: int) -> None:
         """Wait up to timeout_ms (0: don't block, < 0: forever) for data."""
         if self._epoll is None:

@@ -133,6 +133,11 @@ class Tracer:
             if n < BATCH_RECORDS or (budget_s is not None and time.monotonic() - start > budget_s):
                 return total
 
+    def wake_on(self, fd: int) -> None:
+        """poll() also returns at once when fd becomes readable (a pidfd: that process ended)."""
+        if self.ringbuf is not None:
+            self.ringbuf.watch(fd)
+
     def drain(self) -> int:
         """Deliver every event left (after detach: the ring buffer only empties)."""
         return self.poll(0, budget_s=None)
