@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
 
 from pytrace import __version__
@@ -45,6 +44,8 @@ def ensure_kernel_fs() -> None:
         if fstype != "tracefs" and os.path.ismount(path):
             continue
         if os.path.isdir(path):
+            import subprocess  # only when a filesystem is missing (start-up time)
+
             subprocess.run(["mount", "-t", fstype, fstype, path], capture_output=True)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
 import time
 from typing import Callable
 
@@ -283,6 +282,8 @@ class Tracer:
 
     def _on_system(self, ev: EventSpec, args: list) -> None:
         command = format_printf(ev.segments, args)
+        import subprocess  # only for system() (start-up time)
+
         proc = subprocess.run(["sh", "-c", command], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.out.text_event("syscall", proc.stdout.decode("utf-8", errors="replace"))
 

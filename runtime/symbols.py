@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import bisect
 import os
-import shutil
 import struct
-import subprocess
 from functools import lru_cache
 
 from pytrace.lang import symtab
@@ -127,6 +125,9 @@ def _elf_function_at(path: str, addr: int) -> tuple[str, int] | None:
 @lru_cache(maxsize=4096)
 def demangle(name: str) -> str:
     """A C++ name demangled (c++filt), or the name itself."""
+    import shutil
+    import subprocess  # only when a C++ name is printed (start-up time)
+
     if not name.startswith("_Z") or shutil.which("c++filt") is None:
         return name
     out = subprocess.run(["c++filt", name], capture_output=True, text=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from .printf import _SIGNED_BITS
 from .text import StreamState
