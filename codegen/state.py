@@ -21,6 +21,16 @@ from pytrace.lang.passes.config import MAP_DECL_TYPES
 RINGBUF_SIZE = 1 << 22
 RINGBUF_SIZE_QUIET = 1 << 16
 STREAM_EVENTS = {"printf", "print_value", "print_map", "time", "cat", "system", "join"}
+PAGE_SIZE = 4096
+
+
+def ringbuf_size(pages: int, streams: bool) -> int:
+    """The ring buffer's bytes: `perf_rb_pages` pages rounded to the closest power of two
+    (as bpftrace rounds them), else the default for a program with or without output streams."""
+    if pages <= 0:
+        return RINGBUF_SIZE if streams else RINGBUF_SIZE_QUIET
+    low = 1 << (pages.bit_length() - 1)
+    return PAGE_SIZE * (low if pages - low <= 2 * low - pages else 2 * low)
 E2BIG = 7  # what map_update_elem returns when a hash map is full
 
 
@@ -57,12 +67,11 @@ class ModuleState:
                 len(self.maps), name, map_type, key.size, info.value_type.size, max_keys, info.kind,
                 key.layout(), len(info.key_types or []), info.value_type.layout(),
                 list(getattr(info.value_type, "params", ()))))
-        streams = any(fmt.kind in STREAM_EVENTS for fmt in self.ctx.formats)
-        self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, RINGBUF_SIZE if streams else RINGBUF_SIZE_QUIET)
+        self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, ringbuf_size(self.ctx.options.perf_rb_pages, False))
         self.lost = self._internal("__lost", "percpu_array", 4, 8, 1)
         for fmt in self.ctx.formats:
             rec = fmt.record_type
-            self.events.append(EventSpec(
+            self._add(EventSpec(
                 fmt.id, fmt.kind, fmt.fmt, [t.layout() for t in fmt.arg_types],
                 [8 + o for o in rec.offsets()], segments=fmt.segments))
 
@@ -118,7 +127,12 @@ class ModuleState:
         rec = T.TupleType(tuple(arg_types))
         ev = EventSpec(len(self.events), kind, "", [t.layout() for t in arg_types],
                        [8 + o for o in rec.offsets()], map_name)
+        return self._add(ev)
+
+    def _add(self, ev: EventSpec) -> EventSpec:
         self.events.append(ev)
+        if ev.kind in STREAM_EVENTS:  # output streams get the large ring buffer
+            self.maps[self.ringbuf].max_entries = ringbuf_size(self.ctx.options.perf_rb_pages, True)
         return ev
 
 
