@@ -142,9 +142,8 @@ class Tracer:
         return self.poll(0, budget_s=None)
 
     def detach(self) -> None:
-        for fd in self.links:
-            attach_mod.release(fd)
-        self.links.clear()
+        links, self.links = self.links, []
+        attach_mod.release_all(links)
 
     def count_runs(self) -> None:
         """Have the kernel count program runs (for never_fired); best effort."""
