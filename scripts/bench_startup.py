@@ -7,6 +7,8 @@ beside bpftrace in one run, with ratios:
   before it attaches and pytrace "Attached N probes" after, so this favours bpftrace.
 * "uncached" is a program run for the first time: its compiled artifact is not
   cached, the grammar's parse tables are (lark builds them once per install).
+* exec -> first event: `printf` + `exit()` on the first getppid(), which another process
+  calls every 0.1 ms: when the probe is really attached, whatever a tool prints first.
 * a whole run with `-c /bin/true`: wall time, CPU time and peak RSS until exit.
 
     sudo .venv/bin/python scripts/bench_startup.py [--runs N]
@@ -27,9 +29,12 @@ import tempfile
 import time
 
 PROGRAM = "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"
+FIRST_EVENT = 'tracepoint:syscalls:sys_enter_getppid { printf("hit\\n"); exit(); }'
+# Calls getppid() every 0.1 ms, so a tracer sees its first event as soon as it is attached.
+TICKER = "import os, time\nwhile True:\n    os.getppid()\n    time.sleep(0.0001)\n"
 
 
-def time_to_attach(argv: list[str], env: dict) -> float:
+def time_to_attach(argv: list[str], env: dict, marker: tuple = ("Attach", '{"type": "attached')) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     streams = [proc.stderr, proc.stdout]
@@ -42,11 +47,12 @@ def time_to_attach(argv: list[str], env: dict) -> float:
     while elapsed is None:
         for key, _ in sel.select(timeout=30):
             line = key.fileobj.readline()
-            if line.startswith(("Attach", '{"type": "attached')):
+            if line.startswith(marker):
                 elapsed = time.perf_counter() - start
             elif not line and proc.poll() is not None:
                 raise RuntimeError(f"{argv[0]} exited early: {proc.stderr.read()}")
-    time.sleep(0.3)  # bpftrace 0.17 prints its message before attaching; let it settle
+    if marker[0] == "Attach":
+        time.sleep(0.3)  # bpftrace 0.17 prints its message before attaching; let it settle
     proc.send_signal(signal.SIGINT)
     try:
         proc.communicate(timeout=10)
@@ -76,6 +82,8 @@ def main() -> int:
 
     # The tools take turns within each round, so a change in the machine's load hits both.
     attach = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
+    first = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
+    ticker = subprocess.Popen([sys.executable, "-c", TICKER])
     whole = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
     for _ in range(args.runs):
         uncache()
@@ -84,13 +92,20 @@ def main() -> int:
         uncache()
         whole["pytrace, uncached"].append(time_whole_run(pytrace + ["-c", "/bin/true"], env))
         whole["pytrace, cached"].append(time_whole_run(pytrace + ["-c", "/bin/true"], env))
+        uncache()
+        for name in ("pytrace, uncached", "pytrace, cached"):
+            first[name].append((time_to_attach([sys.executable, "-m", "pytrace", "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
         if bpftrace:
+            first[version].append((time_to_attach([bpftrace, "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
             attach[version].append((time_to_attach([bpftrace, "-e", PROGRAM], env), 0, 0))
             whole[version].append(time_whole_run([bpftrace, "-e", PROGRAM, "-c", "/bin/true"], env))
+    ticker.kill()
+    ticker.wait()
     shutil.rmtree(cache, ignore_errors=True)
     print(f"# bench_startup: {os.cpu_count()} CPUs, {os.uname().release}, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"median of {args.runs} rounds")
-    report(f"exec -> probes attached, `{PROGRAM}`", attach, version)
+    report(f"exec -> probes attached, `{PROGRAM}` (the tool's attach message)", attach, version)
+    report(f"exec -> first event printed, `{FIRST_EVENT}` (getppid every 0.1 ms)", first, version)
     report("whole run with -c /bin/true (wall, CPU, peak RSS)", whole, version)
     return 0
 
