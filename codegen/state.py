@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from llvmlite import ir
 
 from pytrace.codegen.artifact import EventSpec, MapSpec
+from pytrace.codegen.map_types import KEY_SIZE as ARRAY_KEY_SIZE
+from pytrace.codegen.map_types import keyless_arrays
 from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo
@@ -59,12 +61,14 @@ class ModuleState:
     kernel_vars: list[str] = field(default_factory=list)  # see Artifact.kernel_vars
 
     def __post_init__(self) -> None:
+        arrays = keyless_arrays(self.ctx)
         for name, info in sorted(self.ctx.maps.items()):
             key = bpf_key_type(info)
-            map_type, max_keys = self.map_kind(info)
+            map_type, max_keys = ("percpu_array", 1) if name in arrays else self.map_kind(info)
+            key_size = ARRAY_KEY_SIZE if name in arrays else key.size
             self.map_index[name] = len(self.maps)
             self.maps.append(MapSpec(
-                len(self.maps), name, map_type, key.size, info.value_type.size, max_keys, info.kind,
+                len(self.maps), name, map_type, key_size, info.value_type.size, max_keys, info.kind,
                 key.layout(), len(info.key_types or []), info.value_type.layout(),
                 list(getattr(info.value_type, "params", ()))))
         self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, ringbuf_size(self.ctx.options.perf_rb_pages, False))

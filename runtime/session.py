@@ -70,6 +70,7 @@ class Tracer:
             "join": self._on_join,
         }
         self._warned: set[str] = set()
+        self._zeroed: set[str] = set()  # keyless counts in arrays that zero() keeps showing (maps.read_map)
 
     # ------------------------------------------------------------ lifecycle
     def load(self, log_level: int = 0) -> None:
@@ -193,7 +194,7 @@ class Tracer:
         spec = self.artifact.map_by_name(name)
         if spec is None:
             raise KeyError(name)
-        return maps.read_map(spec, self.loaded.map_fds[spec.index])
+        return maps.read_map(spec, self.loaded.map_fds[spec.index], keep_zero=name in self._zeroed)
 
     def clear_map(self, name: str) -> None:
         """clear(@map): delete every entry."""
@@ -202,6 +203,7 @@ class Tracer:
         if spec is None:
             raise KeyError(name)
         bpf.map_clear(self.loaded.map_fds[spec.index], spec.key_size)
+        self._zeroed.discard(name)
 
     def print_maps(self) -> None:
         self.out.exit_maps([self.read_map(n) for n in self.map_names()])
@@ -257,7 +259,10 @@ class Tracer:
     def _on_zero(self, ev: EventSpec, args: list) -> None:
         spec = self.artifact.map_by_name(ev.map_name)
         assert spec is not None and self.loaded is not None
+        had_entry = spec.key_count == 0 and bool(self.read_map(ev.map_name).entries)
         maps.zero_map(spec, self.loaded.map_fds[spec.index])
+        if had_entry:  # a hash keeps its key with a 0 value: so does a keyless count in an array
+            self._zeroed.add(ev.map_name)
 
     def _on_exit(self, ev: EventSpec, args: list) -> None:
         if not self.exited:

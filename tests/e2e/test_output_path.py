@@ -43,3 +43,22 @@ def test_events_appear_while_the_program_runs():
         assert time.monotonic() - start < 3.5 and proc.poll() is None
     finally:
         proc.wait(timeout=30)
+
+
+# A keyless count lives in a per-CPU array (codegen/map_types.py); it prints as the hash it replaces.
+@pytest.mark.parametrize("body,expected", [
+    ("@ = count(); @n = count();", "\n\n@: 5\n@n: 5\n"),
+    ("@ = count(); if ((int64)@ == 5) { zero(@); }", "\n\n@: 0\n"),           # zero() keeps the entry
+    ("@ = count(); if ((int64)@ == 5) { zero(@); clear(@); }", "\n\n"),        # clear() removes it
+    ("@ = count(); if ((int64)@ == 5) { clear(@); }", "\n\n"),
+])
+def test_keyless_counts_print_as_before(body, expected):
+    calls = py_workload(f"import os\nfor i in range(5):\n    try: os.getpgid({BASE} + i)\n    except OSError: pass\n")
+    r = run_pytrace("-q", "-e", f"tracepoint:syscalls:sys_enter_getpgid /pid == cpid/ {{ {body} }}", "-c", calls)
+    assert r.rc == 0 and r.out == expected, r
+
+
+def test_a_count_never_incremented_prints_nothing():
+    r = run_pytrace("-q", "-e", "tracepoint:syscalls:sys_enter_getppid /pid == 1/ { @ = count(); } "
+                    "BEGIN { zero(@); exit(); }")
+    assert r.rc == 0 and r.out == "\n\n", r
