@@ -32,8 +32,14 @@ OPTIONS:
     -c, --cmd CMD  run CMD once probes are attached; exit when it ends
     -o, --output FILE
                    redirect pytrace output to FILE
-    -f FORMAT      output format ('text', 'json')
+    -f FORMAT      output format ('text', 'json', 'folded': stack maps as folded stacks)
     -q, --quiet    keep messages quiet
+    --prometheus [HOST:]PORT
+                   serve the maps as Prometheus metrics at http://HOST:PORT/metrics
+    --stacks-out FILE
+                   at exit, write the maps keyed by stacks to FILE as folded stacks
+    --flamegraph FILE.svg
+                   at exit, write the maps keyed by stacks as an SVG flame graph
     --repl         interactive: type probes, each attached at once (.help)
     --unsafe       allow unsafe/destructive functionality
     --usdt-file-activation
@@ -57,6 +63,7 @@ EXAMPLES:
         trace files opened, with the process name
 """
 
+FORMATS = ("text", "json", "folded")
 DEBUG_STAGES = ("ast", "types", "ir", "asm", "verifier", "all")
 
 
@@ -81,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--verify-only", action="store_true")
     p.add_argument("--repl", action="store_true")
+    p.add_argument("--prometheus")
+    p.add_argument("--stacks-out")
+    p.add_argument("--flamegraph")
     p.add_argument("-d", "--debug", action="append", default=[])
     p.add_argument("--emit", metavar="FILE")
     p.add_argument("rest", nargs=argparse.REMAINDER)
@@ -216,7 +226,7 @@ class Run:
                              f"compiled with --emit (pytrace FILE); install lark and llvmlite to compile") from None
 
     def _run(self, source: Source | CompiledFile, options: Options) -> int:
-        from pytrace.runtime import driver, lifecycle
+        from pytrace.runtime import driver, lifecycle, run_extras
 
         args = self.args
         try:
@@ -230,7 +240,11 @@ class Run:
         if args.verify_only:
             return driver.verify_only(source, artifact, args)
         try:
-            out = driver.make_output(args)
+            extras = run_extras.RunExtras(args, artifact)
+        except run_extras.UsageError as e:
+            raise UsageError(str(e)) from None
+        try:
+            out = extras.wrap(driver.make_output(args))
         except OSError as e:
             _error(f'Failed to open output file: "{args.output}": {e.strerror}')
             return 1
@@ -239,9 +253,17 @@ class Run:
         # Like bpftrace, probes that target a process (uprobes, watchpoints) use -c's child.
         session = lifecycle.Session(artifact, out, cpid=cpid, pid=args.pid or cpid or None)
         stop = lifecycle.StopConditions(child=self.child, pid=args.pid)
+
+        def on_loaded(session) -> None:
+            if verifier_log:
+                _write_verifier_logs(session)
+            extras.on_loaded(session)
+
         try:
             return lifecycle.run_program(session, stop, dry_run=args.dry_run, log_level=2 if verifier_log else 0,
-                                         on_loaded=_write_verifier_logs if verifier_log else None)
+                                         on_loaded=on_loaded, on_closing=extras.on_closing)
+        except run_extras.UsageError as e:
+            raise UsageError(str(e)) from None
         except lifecycle.KERNEL_REFUSALS as e:
             sys.stderr.write(lifecycle.refusal(source, e, args.verbose)[0])
             return 1
@@ -268,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.version:
         sys.stdout.write(f"pytrace v{__version__}\n")
         return 0
-    if args.format not in ("text", "json"):
-        _error(f"Invalid output format \"{args.format}\"\nValid formats: 'text', 'json'")
+    if args.format not in FORMATS:
+        _error(f"Invalid output format \"{args.format}\"\nValid formats: 'text', 'json', 'folded'")
         return 1
     for stage in args.debug:
         if stage not in DEBUG_STAGES:

@@ -313,10 +313,12 @@ def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], 
 
 
 def run_program(session: Session, stop: StopConditions, *, dry_run: bool = False, log_level: int = 0,
-                on_loaded: Callable[[Session], None] | None = None) -> int:
+                on_loaded: Callable[[Session], None] | None = None,
+                on_closing: Callable[[], None] | None = None) -> int:
     """The whole ordered run of a front end: load, BEGIN, attach, the event
     loop, stop (detach, END), the maps, close. Returns exit()'s code or 0.
-    Raises the kernel's refusals (see refusal()); closes everything on every path."""
+    Raises the kernel's refusals (see refusal()); closes everything on every path
+    (`on_closing` runs first: what reads the maps from another thread stops there)."""
     try:
         session.load(log_level)
         if on_loaded is not None:
@@ -329,6 +331,8 @@ def run_program(session: Session, stop: StopConditions, *, dry_run: bool = False
         run_to_end(session, stop, print_maps=True)
         return session.exit_code
     finally:
+        if on_closing is not None:
+            on_closing()
         session.close()
 
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from pytrace.runtime.output import folded as folded_format
 from pytrace.runtime.output import json as json_format
 from pytrace.runtime.output import text as text_format
 from pytrace.runtime.output.printf import format_printf
+
+
+FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  # -f FORMAT
 
 
 class Writer:
@@ -23,7 +27,7 @@ class Writer:
 
     @classmethod
     def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
-        fmt = json_format if format_name == "json" else text_format
+        fmt = FORMATS.get(format_name, text_format)
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
             return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
