@@ -371,6 +371,9 @@ class _Output:
 
         self._deliver(Event("printf", self._fmt.format_printf_event(format_printf(segments, args))))
 
+    def printf_text(self, text: str) -> None:
+        self._deliver(Event("printf", self._fmt.format_printf_event(text)))
+
     def value(self, v) -> None:
         self._deliver(Event("print", self._fmt.format_value(v), v))
 

@@ -24,7 +24,7 @@ KNOWN = {
     "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
     "str_trunc_trailer": None, "max_cat_bytes": None, "cache_user_symbols": None, "cpp_demangle": None,
     "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
-    "max_probes": None, "perf_rb_pages": None, "stack_mode": None, "missing_probes": "missing_probes",
+    "max_probes": None, "perf_rb_pages": "perf_rb_pages", "stack_mode": None, "missing_probes": "missing_probes",
     "print_maps_on_exit": None, "use_blazesym": None, "show_debug_info": None,
     "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
     "prometheus_labels": "prometheus_labels",  # pytrace's own: label names of map key parts
