@@ -219,7 +219,8 @@ class _Parser:
             if self.peek() == ",":
                 self.take()
                 continue
-            self.take(";")
+            if self.peek() != "}":  # C compilers accept a last member without its ';'
+                self.take(";")
             return out
 
 

@@ -12,7 +12,7 @@ from pytrace.lang import ast, builtins, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
-from pytrace.lang.passes import agg_reads
+from pytrace.lang.passes import agg_reads, type_rules
 from pytrace.lang.visitor import dispatch_table
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
@@ -56,17 +56,6 @@ _FORMAT_KINDS = {T.IntType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.S
 def _format_kind(t: T.Type) -> str:
     """How lang.format_string classifies an argument's type."""
     return _FORMAT_KINDS.get(type(t), "other")
-
-
-def _arith(lt: T.Type, rt: T.Type) -> T.Type:
-    """C's usual arithmetic conversions, after promotion to 64 bits."""
-    ls, rs = T.is_signed(lt), T.is_signed(rt)
-    if ls and rs:
-        return T.S64
-    unsigned = rt if ls else lt
-    if not ls and not rs:
-        return T.U64
-    return T.U64 if getattr(unsigned, "bits", 64) == 64 else T.S64
 
 
 def _literal_bits(value: int) -> int:
@@ -320,6 +309,10 @@ class TypeChecker:
                     self.error(f"The {node.op} operator can not be used on expressions of type "
                                f"'{T.describe(t)}'", side)
             return T.BOOL
+        if isinstance(lt, T.PointerType) or isinstance(rt, T.PointerType):
+            return type_rules.pointer_binop(self, node, lt, rt)
+        if isinstance(lt, T.ArrayType) and isinstance(rt, T.ArrayType):
+            return type_rules.array_binop(self, node, lt, rt)
         if isinstance(lt, T.StringType) or isinstance(rt, T.StringType):
             if isinstance(lt, T.StringType) and isinstance(rt, T.StringType) and node.op in ("==", "!="):
                 return T.BOOL
@@ -350,8 +343,6 @@ class TypeChecker:
         if node.op in ("/", "%") and left != right and (left[1] or right[1]):
             self.warning(f"signed operands for '{node.op}' can lead to undefined behavior "
                          f"(cast to unsigned to silence warning)", node)
-        if isinstance(lt, T.PointerType) or isinstance(rt, T.PointerType):
-            return T.U64
         signed = left[1] if node.op in ("<<", ">>") else (left[1] or right[1] or node.op == "-")
         return T.S64 if signed else T.U64
 
@@ -373,9 +364,7 @@ class TypeChecker:
         if not T.is_integerish(t):
             self.error(f"The {node.op} operator can not be used on expressions of type '{T.describe(t)}'", node)
             return T.S64
-        if node.op == "-":
-            return T.S64
-        return _arith(t, t)
+        return type_rules.unop_int(t)
 
     def address_of(self, node: ast.Unop) -> T.Type:
         """`&$var`: the address of a scratch variable's stack slot."""
@@ -392,7 +381,7 @@ class TypeChecker:
             if t is None:
                 self.error(f"Undefined or undeclared variable: {target.name}", target)
                 return T.S64
-            if not T.is_int(t):
+            if not type_rules.can_increment(t):
                 self.error(f"The {node.op} operator can only be used on integers", node)
             target.type = t
             return t
@@ -404,7 +393,7 @@ class TypeChecker:
                 self.ctx.maps[target.name] = info
             else:
                 self.map_keys(target, info, assign=True)
-                if info.is_aggregation or not T.is_int(info.value_type):
+                if info.is_aggregation or not type_rules.can_increment(info.value_type):
                     self.error(f"The {node.op} operator can only be used on maps holding integers", node)
             target.type = info.value_type
             return info.value_type
@@ -440,10 +429,7 @@ class TypeChecker:
         target = self.resolve_type(node.to, space)
         if target is None:
             return T.U64
-        if isinstance(target, (T.IntType, T.BoolType, T.PointerType)) and T.is_integerish(t):
-            return target
-        self.error(f"Cannot cast from \"{T.describe(t)}\" to \"{T.describe(target)}\"", node)
-        return target if target.is_scalar else T.U64
+        return type_rules.cast(self, node, t, target)
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> T.Type:
         t = self.expr(node.operand)

@@ -1,0 +1,131 @@
+"""bpftrace's typing rules for operators on pointers and arrays, unary
+operators, and casts: what the type checker (typecheck.py) asks when an
+operand is not a plain integer.
+
+    ptr + int, int + ptr, ptr - int   a pointer of the same type (scaled by the
+                                      pointee's size when lowered)
+    ptr <op> ptr / int                comparisons and && || give a bool; two
+                                      pointers to different types warn
+    array == array, array != array    integer arrays of one type and size
+    -x, ~x                            64 bits, unsigned when x is
+    (uint8[4])$x, (int8[])"abc"       integers and strings to integer arrays
+    (uint32)$arr                      an integer array to an integer of its size
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytrace.lang import ast
+from pytrace.lang import types as T
+
+if TYPE_CHECKING:
+    from pytrace.lang.passes.typecheck import TypeChecker
+
+COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+
+
+def literal_size(node: ast.Expr, t: T.Type) -> int:
+    """The byte size bpftrace gives a value: a non-negative literal has the
+    smallest signed type that holds it."""
+    if isinstance(node, ast.Integer) and 0 <= node.value < 1 << 63:
+        return next((b for b in (8, 16, 32) if node.value < 1 << (b - 1)), 64) // 8
+    return t.size
+
+
+def pointer_binop(tc: TypeChecker, node: ast.Binop, lt: T.Type, rt: T.Type) -> T.Type:
+    """A binary operator with a pointer on one side."""
+    left_is_ptr = isinstance(lt, T.PointerType)
+    ptr, other = (lt, rt) if left_is_ptr else (rt, lt)
+    if isinstance(other, T.PointerType):
+        if node.op in COMPARISONS and lt.pointee != rt.pointee:
+            tc.warning(f"comparison of distinct pointer types: {_pointee_name(lt)}, {_pointee_name(rt)}", node)
+        if node.op in COMPARISONS:
+            return T.BOOL
+    elif isinstance(other, (T.IntType, T.BoolType)):
+        if node.op == "+" or (node.op == "-" and left_is_ptr):
+            return ptr
+        if node.op in COMPARISONS:
+            return T.BOOL
+    tc.error(f"The {node.op} operator can not be used on expressions of types "
+             f"{T.describe(lt)}, {T.describe(rt)}", node)
+    return T.U64
+
+
+def _pointee_name(t: T.PointerType) -> str:
+    return t.pointee.name if t.pointee is not None else "void"
+
+
+def array_binop(tc: TypeChecker, node: ast.Binop, lt: T.ArrayType, rt: T.ArrayType) -> T.Type:
+    """`==` and `!=` on two integer arrays of one type and size."""
+    if node.op not in ("==", "!="):
+        tc.error(f"The {node.op} operator cannot be used on arrays.", node)
+    if lt.count != rt.count:
+        tc.error("Only arrays of same size support comparison operators.", node)
+    if not isinstance(lt.elem, T.IntType) or lt != rt:
+        tc.error("Only arrays of same sized integer support comparison operators.", node)
+    return T.BOOL
+
+
+def unop_int(t: T.Type) -> T.Type:
+    """`-x` and `~x`: 64 bits, signed only when x is."""
+    return T.S64 if T.is_signed(t) else T.U64
+
+
+def increment_step(t: T.Type) -> int:
+    """What `++` adds to a value of type t: one pointee for a pointer."""
+    if isinstance(t, T.PointerType):
+        return pointer_scale(t)
+    return 1
+
+
+def pointer_scale(t: T.PointerType) -> int:
+    """Bytes one step of pointer arithmetic moves: the pointee's size (1 for void *)."""
+    return t.pointee.size if t.pointee is not None and t.pointee.size else 1
+
+
+def can_increment(t: T.Type) -> bool:
+    return T.is_int(t) or isinstance(t, T.PointerType)
+
+
+def _int_array(t: T.Type) -> bool:
+    return isinstance(t, T.ArrayType) and isinstance(t.elem, (T.IntType, T.BoolType))
+
+
+def cast(tc: TypeChecker, node: ast.Cast, source: T.Type, target: T.Type) -> T.Type:
+    """The type of `(target)expr`, after reporting a cast bpftrace refuses."""
+    def refuse() -> T.Type:
+        tc.error(f"Cannot cast from \"{T.describe(source)}\" to \"{T.describe(target)}\"", node)
+        return target if target.is_scalar else T.U64
+
+    if _int_array(target):
+        return array_cast(tc, node, source, target, refuse)
+    if isinstance(source, T.ArrayType):
+        if isinstance(target, T.IntType) and _int_array(source) and target.size == source.size:
+            return target
+        return refuse()
+    if isinstance(target, (T.IntType, T.BoolType, T.PointerType)) and T.is_integerish(source):
+        return target
+    return refuse()
+
+
+def array_cast(tc: TypeChecker, node: ast.Cast, source: T.Type, target: T.ArrayType, refuse) -> T.Type:
+    """`(int8[4])$x`, `(int8[])$x`, `(bool[2])$x`, `(uint8[])"str"`: the same
+    bytes seen as an array; `[]` takes its length from the source's size."""
+    size = literal_size(node.operand, source) if isinstance(source, T.IntType) else source.size
+    if target.count == 0:
+        if target.elem.size == 0:
+            tc.error("Could not determine size of the array", node)
+            return T.U64
+        if size % target.elem.size:
+            tc.error("Cannot determine array size: the element size is incompatible with the cast "
+                     "integer size", node)
+            return T.U64
+        target = T.ArrayType(target.elem, size // target.elem.size)
+    if isinstance(source, T.IntType):
+        if target.size <= 8 and target.size >= size:
+            return target
+        return refuse()
+    if isinstance(source, (T.BoolType, T.StringType)) and target.size == source.size:
+        return target
+    return refuse()
