@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from pytrace.codegen import operators
 from pytrace.codegen.irbuilder import I64
 from pytrace.lang import ast
 from pytrace.lang import types as T
@@ -55,6 +56,7 @@ def address(pl: "ProbeLowering", node: ast.Expr) -> tuple[ir.Value, bool] | None
         if base is None:
             return None
         index = pl.expr(node.index)
+        operators.check_index(pl, node, index)
         offset = pl.b.mul(index, I64(_elem_size(node.operand.type)))
         return pl.b.add(base[0], offset, name="elem_addr"), base[1]
     if isinstance(node, ast.Unop) and node.op == "*":
@@ -138,6 +140,7 @@ def index(pl: "ProbeLowering", node: ast.Index) -> ir.Value:
     base = pl.expr(node.operand)  # an array or string on the stack
     count = t.count if isinstance(t, T.ArrayType) else t.size
     i = pl.expr(node.index)
+    operators.check_index(pl, node, i)
     in_bounds = pl.b.icmp_unsigned("<", i, I64(count))
     i = pl.b.select(in_bounds, i, I64(0), name="index")
     return pl.load_value(pl.bb.gep(base, pl.b.mul(i, I64(_elem_size(t)))), elem)

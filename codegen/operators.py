@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 DIVIDE_BY_ZERO = ("Divide or modulo by 0 detected. This can lead to unexpected results. "
                   "1 is being used as the result.")
+ARRAY_ACCESS_OOB = "Array access out of bounds. This can lead to unexpected results."
 
 
 def pointer_arith(pl: ProbeLowering, node: ast.Binop, left: ir.Value, right: ir.Value) -> ir.Value:
@@ -59,6 +60,21 @@ def checked_divide(pl: ProbeLowering, node: ast.Binop, left: ir.Value, right: ir
     pl.b.branch(done)
     pl.b.position_at_end(done)
     return pl.bb.load(result, name="op_result")
+
+
+def check_index(pl: ProbeLowering, node: ast.Index, index: ir.Value) -> None:
+    """`a[i]` on an array: an index past its end warns at run time (the access goes on)."""
+    t = node.operand.type
+    if not isinstance(t, T.ArrayType):
+        return
+    past_end = pl.b.icmp_unsigned(">", index, I64(t.count - 1), name="oob_cond")
+    oob, ok, done = pl.if_else(past_end, "oob")
+    pl.b.position_at_end(oob)
+    pl.emit_event(runtime_warning_event(pl, ARRAY_ACCESS_OOB, node), [])
+    pl.b.branch(done)
+    pl.b.position_at_end(ok)
+    pl.b.branch(done)
+    pl.b.position_at_end(done)
 
 
 def array_equal(pl: ProbeLowering, node: ast.Binop, left: ir.Value, right: ir.Value) -> ir.Value:

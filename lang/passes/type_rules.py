@@ -84,6 +84,19 @@ def pointer_scale(t: T.PointerType) -> int:
     return t.pointee.size if t.pointee is not None and t.pointee.size else 1
 
 
+def field_type(field_t: T.Type, base: T.Type) -> T.Type:
+    """A field's type as read through `base`: pointers in a struct read from
+    user memory point into user memory too (and so do those in its arrays)."""
+    space = base.addrspace if isinstance(base, T.PointerType) else None
+    if space != "user":
+        return field_t
+    if isinstance(field_t, T.PointerType):
+        return T.PointerType(field_t.pointee, space)
+    if isinstance(field_t, T.ArrayType) and isinstance(field_t.elem, T.PointerType):
+        return T.ArrayType(T.PointerType(field_t.elem.pointee, space), field_t.count)
+    return field_t
+
+
 def can_increment(t: T.Type) -> bool:
     return T.is_int(t) or isinstance(t, T.PointerType)
 

@@ -449,7 +449,7 @@ class TypeChecker:
                 self.error(f"Struct/union of type '{record.name}' does not contain a field named "
                            f"'{node.field_name}'", node)
             return T.U64
-        return f.type
+        return type_rules.field_type(f.type, t)
 
     def expr_Index(self, node: ast.Index) -> T.Type:
         t = self.expr(node.operand)
