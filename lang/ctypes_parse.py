@@ -34,10 +34,20 @@ class CTypeError(Exception):
 class CDefinitions:
     structs: dict[str, T.RecordType] = field(default_factory=dict)  # "struct foo" -> type
     enums: dict[str, int] = field(default_factory=dict)  # enumerator -> value
+    enum_types: dict[str, T.EnumType] = field(default_factory=dict)  # "enum foo" -> its type
+    enumerator_enum: dict[str, str] = field(default_factory=dict)  # enumerator -> "enum foo"
     kernel: Any = None  # the lang.kernel_view.KernelView whose BTF has the kernel types named
 
     def lookup(self, name: str) -> T.Type | None:
-        return self.structs.get(name)
+        return self.structs.get(name) or self.enum_types.get(name)
+
+    def enumerator_type(self, name: str) -> T.EnumType | None:
+        """The type of an enumerator used as a value: its enum's, 64 bits wide (as bpftrace)."""
+        key = self.enumerator_enum.get(name)
+        if key is None:
+            return None
+        t = self.enum_types[key]
+        return T.EnumType(64, False, t.enum_name, t.names)
 
 
 def _tokens(text: str) -> list[str]:
@@ -103,7 +113,7 @@ class _Parser:
         kind = self.take()
         tag = self.take() if self.peek() not in ("{", None) else ""
         if kind == "enum":
-            self.enum_body()
+            self.enum_body(tag)
         else:
             self.record_body(kind, tag)
         self.skip_attributes()
@@ -112,19 +122,24 @@ class _Parser:
         if self.peek() is not None:
             raise CTypeError(f"unexpected '{self.peek()}' after definition")
 
-    def enum_body(self) -> None:
+    def enum_body(self, tag: str) -> None:
         self.take("{")
         value = 0
+        key = f"enum {tag}" if tag else f"enum <anonymous {len(self.defs.enum_types)}>"
+        names = []
         while self.peek() != "}":
             name = self.take()
             if self.peek() == "=":
                 self.take()
                 value = self.const_int()
             self.defs.enums[name] = value
+            self.defs.enumerator_enum[name] = key
+            names.append((value, name))
             value += 1
             if self.peek() == ",":
                 self.take()
         self.take("}")
+        self.defs.enum_types[key] = T.EnumType(32, False, key.removeprefix("enum "), tuple(names))
 
     def const_int(self) -> int:
         sign = -1 if self.peek() == "-" and self.take() else 1

@@ -54,6 +54,18 @@ class IntType(Type):
 
 
 @dataclass(frozen=True)
+class EnumType(IntType):
+    """An integer of a C enum: printed as the enumerator's name when it has one
+    (`names`: (value, name) pairs). Arithmetic on it gives a plain integer."""
+
+    enum_name: str = ""
+    names: tuple[tuple[int, str], ...] = ()
+
+    def layout(self) -> dict:
+        return {**super().layout(), "enum": [[v, n] for v, n in self.names]}
+
+
+@dataclass(frozen=True)
 class BoolType(Type):
     is_scalar = True
     name = "bool"
@@ -404,6 +416,8 @@ def storage_type(t: Type) -> Type:
     """How a value is stored in a map or sent to user space: integers widen
     to 64 bits (keeping their sign), tuples widen element-wise, and `args`
     (a pointer into the probe's context) is stored as the record it points to."""
+    if isinstance(t, EnumType):
+        return EnumType(64, t.signed, t.enum_name, t.names)
     if isinstance(t, IntType):
         return S64 if t.signed else U64
     if isinstance(t, PointerType):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytrace.lang import ast
+from pytrace.lang import ast, ktypes
 from pytrace.lang import types as T
 
 if TYPE_CHECKING:
@@ -31,6 +31,18 @@ def literal_size(node: ast.Expr, t: T.Type) -> int:
     if isinstance(node, ast.Integer) and 0 <= node.value < 1 << 63:
         return next((b for b in (8, 16, 32) if node.value < 1 << (b - 1)), 64) // 8
     return t.size
+
+
+def literal_type(ctx, node: ast.Integer) -> T.Type:
+    """A literal's type; an enumerator (`ONE`, replaced by its value when
+    resolved, `raw` keeping its name) has its enum's type, 64 bits wide."""
+    if node.raw[:1].isalpha() or node.raw[:1] == "_":
+        t = ctx.c_types.enumerator_type(node.raw) if ctx.c_types is not None else None
+        if t is None:
+            t = ktypes.enumerator_type(node.raw, ctx.kernel.btf())
+        if t is not None:
+            return t
+    return T.U64 if node.value > 2**63 - 1 else T.S64
 
 
 def pointer_binop(tc: TypeChecker, node: ast.Binop, lt: T.Type, rt: T.Type) -> T.Type:
@@ -117,6 +129,9 @@ def cast(tc: TypeChecker, node: ast.Cast, source: T.Type, target: T.Type) -> T.T
         if isinstance(target, T.IntType) and _int_array(source) and target.size == source.size:
             return target
         return refuse()
+    if isinstance(target, T.EnumType) and isinstance(node.operand, ast.Integer) \
+            and node.operand.value not in dict(target.names):
+        tc.error(f"Enum: {target.enum_name} doesn't contain a variant value of {node.operand.value}", node)
     if isinstance(target, (T.IntType, T.BoolType, T.PointerType)) and T.is_integerish(source):
         return target
     return refuse()

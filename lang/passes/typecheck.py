@@ -48,7 +48,7 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
     return None
 
 
-_FORMAT_KINDS = {T.IntType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.StringType: "str",
+_FORMAT_KINDS = {T.IntType: "int", T.EnumType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.StringType: "str",
                  T.BufferType: "buffer", T.VoidType: "none", T.TupleType: "tuple", T.RecordType: "record",
                  T.ArrayType: "array"}
 
@@ -238,7 +238,7 @@ class TypeChecker:
         return node.type
 
     def expr_Integer(self, node: ast.Integer) -> T.Type:
-        return T.U64 if node.value > 2**63 - 1 else T.S64
+        return type_rules.literal_type(self.ctx, node)
 
     def expr_String(self, node: ast.String) -> T.Type:
         return T.StringType(len(node.value.encode("utf-8", "surrogateescape")) + 1)
