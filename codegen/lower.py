@@ -570,7 +570,7 @@ class ProbeLowering:
         left, right = self.expr(node.left), self.expr(node.right)
         if isinstance(node.type, T.PointerType):
             return operators.pointer_arith(self, node, left, right)
-        if isinstance(lt, T.ArrayType):
+        if isinstance(lt, (T.ArrayType, T.BufferType)):
             return operators.array_equal(self, node, left, right)
         signed = T.is_signed(lt) and T.is_signed(rt) or T.is_signed(node.type)
         if op in ("==", "!=", "<", "<=", ">", ">="):

@@ -78,8 +78,9 @@ def check_index(pl: ProbeLowering, node: ast.Index, index: ir.Value) -> None:
 
 
 def array_equal(pl: ProbeLowering, node: ast.Binop, left: ir.Value, right: ir.Value) -> ir.Value:
-    """`a == b` / `a != b` on two integer arrays in memory: every byte compared."""
-    size = node.left.type.size
+    """`a == b` / `a != b` on two integer arrays or buffers in memory: every
+    byte compared (of the shorter buffer, whose length field then differs)."""
+    size = min(node.left.type.size, node.right.type.size)
     diff: ir.Value = I64(0)
     off = 0
     for width in (8, 4, 2, 1):

@@ -79,6 +79,14 @@ def array_binop(tc: TypeChecker, node: ast.Binop, lt: T.ArrayType, rt: T.ArrayTy
     return T.BOOL
 
 
+def buffer_binop(tc: TypeChecker, node: ast.Binop, lt: T.Type, rt: T.Type) -> T.Type:
+    """`==` and `!=` on two buffers (buf()): their bytes compared."""
+    if node.op not in ("==", "!=") or not isinstance(rt, T.BufferType) or not isinstance(lt, T.BufferType):
+        tc.error(f"The {node.op} operator can not be used on expressions of types "
+                 f"{T.describe(lt)}, {T.describe(rt)}", node)
+    return T.BOOL
+
+
 def unop_int(t: T.Type) -> T.Type:
     """`-x` and `~x`: 64 bits, signed only when x is."""
     return T.S64 if T.is_signed(t) else T.U64

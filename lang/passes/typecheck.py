@@ -313,6 +313,8 @@ class TypeChecker:
             return type_rules.pointer_binop(self, node, lt, rt)
         if isinstance(lt, T.ArrayType) and isinstance(rt, T.ArrayType):
             return type_rules.array_binop(self, node, lt, rt)
+        if isinstance(lt, T.BufferType) or isinstance(rt, T.BufferType):
+            return type_rules.buffer_binop(self, node, lt, rt)
         if isinstance(lt, T.StringType) or isinstance(rt, T.StringType):
             if isinstance(lt, T.StringType) and isinstance(rt, T.StringType) and node.op in ("==", "!="):
                 return T.BOOL

@@ -83,7 +83,7 @@ def test_sizeof_offsetof_and_enums_from_btf():
     assert r.rc == 0, r
     size = btf.size_of(btf.find("task_struct", "struct"))
     assert r.out == (f"({size}, {_offset('task_struct', 'se', 'load')}, {_offset('task_struct', 'pid')}, 16, 4, 4)\n"
-                     "(16, 1, 0, 5, 6)\n\n\n"), r
+                     "(TASK_COMM_LEN, BPF_MAP_TYPE_HASH, RED, GREEN, BLUE)\n\n\n"), r
 
 
 def test_tuples_print_keys_and_values():
