@@ -414,7 +414,7 @@ def describe(t: Type | None) -> str:
 
 def storage_type(t: Type) -> Type:
     """How a value is stored in a map or sent to user space: integers widen
-    to 64 bits (keeping their sign), tuples widen element-wise, and `args`
+    to 64 bits (keeping their sign), except inside tuples, and `args`
     (a pointer into the probe's context) is stored as the record it points to."""
     if isinstance(t, EnumType):
         return EnumType(64, t.signed, t.enum_name, t.names)
@@ -424,6 +424,6 @@ def storage_type(t: Type) -> Type:
         if t.addrspace == "ctx" and isinstance(t.pointee, RecordType):
             return t.pointee
         return t  # kept (8 bytes): str(@m[k]) still knows user from kernel memory
-    if isinstance(t, TupleType):
-        return TupleType(tuple(storage_type(e) for e in t.elems))
+    if isinstance(t, TupleType):  # a tuple's integers keep their size, as in bpftrace
+        return TupleType(tuple(e if isinstance(e, IntType) else storage_type(e) for e in t.elems))
     return t

@@ -45,6 +45,16 @@ def literal_type(ctx, node: ast.Integer) -> T.Type:
     return T.U64 if node.value > 2**63 - 1 else T.S64
 
 
+def tuple_elem_type(literal: int | None, t: T.Type) -> T.Type:
+    """A tuple element's type: an integer literal takes the smallest signed
+    type holding it (as bpftrace types literals), so `(1, 2)` is 2 bytes."""
+    if not isinstance(t, T.IntType):
+        return T.storage_type(t)
+    if literal is None or isinstance(t, T.EnumType) or literal > 2**63 - 1:
+        return t
+    return next(T.IntType(b, True) for b in (8, 16, 32, 64) if -(1 << (b - 1)) <= literal < 1 << (b - 1))
+
+
 def pointer_binop(tc: TypeChecker, node: ast.Binop, lt: T.Type, rt: T.Type) -> T.Type:
     """A binary operator with a pointer on one side."""
     left_is_ptr = isinstance(lt, T.PointerType)

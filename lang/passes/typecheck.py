@@ -504,7 +504,7 @@ class TypeChecker:
         return T.U64
 
     def expr_Tuple(self, node: ast.Tuple) -> T.Type:
-        elems = tuple(_storage_type(self.expr(e)) for e in node.elems)
+        elems = tuple(type_rules.tuple_elem_type(self.const_int(e), self.expr(e)) for e in node.elems)
         for e, t in zip(node.elems, elems):
             if isinstance(t, T.AggType):
                 self.error(f"Map type {t.name} cannot exist inside a tuple.", e)
@@ -598,7 +598,7 @@ class TypeChecker:
         key = self.var_key(var, declare=True)
         old = self.variables.get(key)
         if old is None:
-            self.variables[key] = vt
+            self.variables[key] = self.learned_type(key, vt)
         else:
             merged = _merge(_storage_type(old), _storage_type(vt)) if T.is_int(old) == T.is_int(vt) else None
             if merged is None:
@@ -608,9 +608,19 @@ class TypeChecker:
             if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and old != vt \
                     and key not in self.typed_vars:  # `let $x: uint8` keeps its type
                 self.variables[key] = merged
-            elif isinstance(old, T.StringType):
+            elif isinstance(old, (T.StringType, T.TupleType)):
                 self.variables[key] = merged
         var.type = self.variables[key]
+
+    def learned_type(self, key: str, vt: T.Type) -> T.Type:
+        """A string or tuple variable's type from its first assignment on: the
+        widest of all its assignments (learnt by the first round), so that
+        `$a = ("hi", 1); ...; $a = ("longer", 2)` keeps every value whole."""
+        learned = self.unit.variables.get(key) if self.final and self.unit is not None else None
+        if isinstance(vt, (T.StringType, T.TupleType)) and learned is not None \
+                and _merge(learned, _storage_type(vt)) == learned:
+            return learned
+        return vt
 
     def stmt_VarDecl(self, node: ast.VarDecl) -> None:
         if self.find_var(node.var.name) is not None:
