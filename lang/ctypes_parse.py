@@ -72,9 +72,8 @@ def alignment(t: T.Type) -> int:
     if isinstance(t, T.ArrayType):
         return alignment(t.elem)
     if isinstance(t, T.RecordType):
-        natural = getattr(t, "c_align", None)
-        if natural:
-            return natural
+        if t.record_align:
+            return t.record_align
         size = t.size or 1
         return min(8, size & -size)
     return max(1, min(8, t.size))
@@ -266,9 +265,7 @@ def _layout(name: str, members: list[tuple[str, T.Type, int | None]], union: boo
         size = max(size, (end_bits + 7) // 8)
         if not union:
             offset_bits = end_bits
-    record = T.RecordType(name, T.align_up(size, align), fields)
-    object.__setattr__(record, "c_align", align)
-    return record
+    return T.RecordType(name, T.align_up(size, align), fields, record_align=align)
 
 
 # Integer macros of kernel headers that bpftrace's tools rely on, known when

@@ -191,12 +191,15 @@ class RecordType(Type):
     record_size: int = 0
     fields: dict[str, RecordField] = field(default_factory=dict)
     btf_id: int | None = None
+    record_align: int = 0  # C's alignment of a script-defined struct; 0: unknown (8 is used)
 
     @property
     def size(self) -> int:  # type: ignore[override]
         return self.record_size
 
-    align = 8
+    @property
+    def align(self) -> int:  # type: ignore[override]
+        return self.record_align or 8
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -140,3 +140,9 @@ def test_script_structs_a_last_member_without_semicolon_and_commented_attributes
                      "((packed)) BEGIN { $a = sizeof(struct A); $b = sizeof(struct B); }", "typecheck")
     (a, b) = [n.value for n in walk(ctx.program) if isinstance(n, ast.Sizeof)]
     assert (a, b) == (8, 5)
+
+
+def test_script_structs_align_as_c_does_in_tuples():
+    v = var_types("struct Foo { int m; int n; } struct Bar { char c[3]; } "
+                  "BEGIN { $t = ((int32)1, *(struct Foo *)0); $u = ((int8)1, *(struct Bar *)0, (int16)2); }")
+    assert (v["$t"].size, v["$u"].size) == (12, 6)
