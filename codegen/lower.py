@@ -672,6 +672,8 @@ class ProbeLowering:
         t = node.type
         if isinstance(t, T.ArrayType):
             return operators.cast_to_array(self, node, value)
+        if isinstance(t, T.StringType):
+            return operators.cast_to_wider_string(self, node, value)
         if isinstance(node.operand.type, T.ArrayType):
             return operators.cast_from_array(self, node, value)
         if isinstance(t, T.IntType) and t.bits < 64:

@@ -108,3 +108,10 @@ def cast_from_array(pl: ProbeLowering, node: ast.Cast, value: ir.Value) -> ir.Va
     """`(uint32)$arr`: an integer array's bytes read as one integer."""
     t = node.type
     return pl.bb.load(value, t.size, T.is_signed(t), name="array_as_int")
+
+
+def cast_to_wider_string(pl: ProbeLowering, node: ast.Cast, value: ir.Value) -> ir.Value:
+    """`(string[32])$s`: the string in a buffer of the wider size."""
+    out = pl.slot(node.type, "wider_str")
+    pl.bb.memcpy(out, value, node.operand.type.size)
+    return out

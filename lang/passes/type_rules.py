@@ -143,6 +143,8 @@ def cast(tc: TypeChecker, node: ast.Cast, source: T.Type, target: T.Type) -> T.T
 
     if _int_array(target):
         return array_cast(tc, node, source, target, refuse)
+    if isinstance(target, T.StringType) and isinstance(source, T.StringType):
+        return target if target.size >= source.size else refuse()  # `(string[32])$s`: only wider
     if isinstance(source, T.ArrayType):
         if isinstance(target, T.IntType) and _int_array(source) and target.size == source.size:
             return target

@@ -30,8 +30,10 @@ def test_casts_between_integers_strings_and_integer_arrays():
     r = run_begin('print((int8[])"hi"); printf("%x\\n", (uint32)pton("127.0.0.1")); print((bool[2])(uint16)1);'
                   " print(((uint8[4])(uint32)0x01020304)[3]); print(((int8[])12345)[0]);"
                   ' $a = pton("1.2.3.4"); print(($a == pton("1.2.3.4"), $a != pton("1.2.3.4"), $a == pton("1.2.3.5")));'
-                  ' $b = buf("hi", 2); print(($b == $b, $b != buf("bye", 3)));')
-    assert r.out == "[104,105,0]\n100007f\n[true,false]\n1\n57\n(true, false, false)\n(true, true)\n\n\n", r
+                  ' $b = buf("hi", 2); print(($b == $b, $b != buf("bye", 3)));'
+                  ' $w = (string[10])"ab"; $w = "123456789"; print(($w, sizeof((string[16])"xy")));')
+    assert r.out == ("[104,105,0]\n100007f\n[true,false]\n1\n57\n(true, false, false)\n(true, true)\n"
+                     "(123456789, 16)\n\n\n"), r
 
 
 def test_enums_print_their_names():

@@ -146,3 +146,12 @@ def test_script_structs_align_as_c_does_in_tuples():
     v = var_types("struct Foo { int m; int n; } struct Bar { char c[3]; } "
                   "BEGIN { $t = ((int32)1, *(struct Foo *)0); $u = ((int8)1, *(struct Bar *)0, (int16)2); }")
     assert (v["$t"].size, v["$u"].size) == (12, 6)
+
+
+def test_strings_cast_only_to_wider_strings():
+    v = var_types('BEGIN { $w = (string[10])"ab"; }')
+    assert v["$w"] == T.StringType(10)
+    assert pass_errors('BEGIN { $z = (string[2])"abc"; }', "typecheck") == (
+        'stdin:1:14-30: ERROR: Cannot cast from "string" to "string"\n'
+        'BEGIN { $z = (string[2])"abc"; }\n'
+        "             ~~~~~~~~~~~~~~~~\n")
