@@ -121,7 +121,7 @@ class _Parser:
         if self.peek() is not None:
             raise CTypeError(f"unexpected '{self.peek()}' after definition")
 
-    def enum_body(self, tag: str) -> None:
+    def enum_body(self, tag: str) -> T.EnumType:
         self.take("{")
         value = 0
         key = f"enum {tag}" if tag else f"enum <anonymous {len(self.defs.enum_types)}>"
@@ -139,6 +139,7 @@ class _Parser:
                 self.take()
         self.take("}")
         self.defs.enum_types[key] = T.EnumType(32, False, key.removeprefix("enum "), tuple(names))
+        return self.defs.enum_types[key]
 
     def const_int(self) -> int:
         sign = -1 if self.peek() == "-" and self.take() else 1
@@ -174,8 +175,7 @@ class _Parser:
             tag = self.take() if self.peek() != "{" else ""
             if self.peek() == "{":
                 if kind == "enum":
-                    self.enum_body()
-                    return T.S32
+                    return self.enum_body(tag)
                 record = self.record_body(kind, tag)
                 return record
             return self.named(f"{kind} {tag}")
@@ -195,6 +195,8 @@ class _Parser:
         return self.named(spelled)
 
     def named(self, name: str) -> T.Type:
+        if name == "void":  # only behind a pointer: `void *p;`
+            return T.VOID
         t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or self.kernel_type(name)
         if t is None:
             if name.startswith("enum "):

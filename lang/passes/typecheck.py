@@ -628,9 +628,8 @@ class TypeChecker:
             return
         key = self.declare_var(node.var)
         if node.type_name is not None:
-            t = T.INT_TYPE_NAMES.get(node.type_name.name)
+            t = self.resolve_type(node.type_name, self.default_addrspace())
             if t is None:
-                self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
                 return
             self.variables[key] = t
             self.typed_vars.add(key)

@@ -155,3 +155,12 @@ def test_strings_cast_only_to_wider_strings():
         'stdin:1:14-30: ERROR: Cannot cast from "string" to "string"\n'
         'BEGIN { $z = (string[2])"abc"; }\n'
         "             ~~~~~~~~~~~~~~~~\n")
+
+
+def test_declared_variables_of_struct_pointer_and_array_types():
+    v = var_types("struct W { int a; } struct C { void *p; enum E { X = 1 } e; struct W w[2]; } "
+                  "BEGIN { let $c: struct C *; let $w: struct W[2]; $c = (struct C *)0; $w = $c->w; $e = $c->e; }")
+    assert v["$c"].pointee.record_name == "struct C"
+    assert v["$c"].pointee.field("p").type == T.PointerType(None, "kernel")
+    assert v["$w"] == T.ArrayType(v["$c"].pointee.field("w").type.elem, 2)
+    assert v["$e"] == T.EnumType(32, False, "E", ((1, "X"),))
