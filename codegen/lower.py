@@ -709,6 +709,8 @@ class ProbeLowering:
         return out
 
     def expr_Index(self, node: ast.Index) -> ir.Value:
+        if node.tuple_element is not None:
+            return operators.tuple_element(self, node)
         return memory.index(self, node)
 
     def expr_Sizeof(self, node: ast.Sizeof) -> ir.Value:

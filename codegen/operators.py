@@ -115,3 +115,10 @@ def cast_to_wider_string(pl: ProbeLowering, node: ast.Cast, value: ir.Value) -> 
     out = pl.slot(node.type, "wider_str")
     pl.bb.memcpy(out, value, node.operand.type.size)
     return out
+
+
+def tuple_element(pl: ProbeLowering, node: ast.Index) -> ir.Value:
+    """`$t[1 + 1]`: the element the type checker found."""
+    t = node.operand.type
+    i = node.tuple_element
+    return pl.load_value(pl.bb.gep(pl.expr(node.operand), t.offsets()[i]), t.elems[i])

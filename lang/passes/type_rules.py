@@ -55,6 +55,39 @@ def tuple_elem_type(literal: int | None, t: T.Type) -> T.Type:
     return next(T.IntType(b, True) for b in (8, 16, 32, 64) if -(1 << (b - 1)) <= literal < 1 << (b - 1))
 
 
+_FOLD = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+         "/": lambda a, b: a // b if b else None, "%": lambda a, b: a % b if b else None,
+         "<<": lambda a, b: a << b if 0 <= b < 64 else None, ">>": lambda a, b: a >> b if 0 <= b < 64 else None,
+         "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b}
+
+
+def fold_int(node: ast.Expr) -> int | None:
+    """The value of an integer expression made of literals only (`1 + 1`), else None."""
+    if isinstance(node, ast.Integer):
+        return node.value
+    if isinstance(node, ast.Unop) and node.op == "-":
+        value = fold_int(node.operand)
+        return -value if value is not None else None
+    if isinstance(node, ast.Binop) and node.op in _FOLD:
+        left, right = fold_int(node.left), fold_int(node.right)
+        return _FOLD[node.op](left, right) if left is not None and right is not None else None
+    return None
+
+
+def tuple_index(tc: TypeChecker, node: ast.Index, t: T.TupleType) -> T.Type:
+    """`$t[1 + 1]`: a tuple's element by an index known when compiling."""
+    i = fold_int(node.index)
+    if i is None:
+        tc.error("The array index operator [] on a tuple needs an index known when compiling "
+                 "(integer literals only)", node.index)
+        return T.U64
+    if not 0 <= i < len(t.elems):
+        tc.error(f"Invalid tuple index: {i}. Found {len(t.elems)} elements in tuple.", node)
+        return T.U64
+    node.tuple_element = i
+    return t.elems[i]
+
+
 def pointer_binop(tc: TypeChecker, node: ast.Binop, lt: T.Type, rt: T.Type) -> T.Type:
     """A binary operator with a pointer on one side."""
     left_is_ptr = isinstance(lt, T.PointerType)

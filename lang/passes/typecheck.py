@@ -456,6 +456,8 @@ class TypeChecker:
     def expr_Index(self, node: ast.Index) -> T.Type:
         t = self.expr(node.operand)
         it = self.expr(node.index)
+        if isinstance(t, T.TupleType):
+            return type_rules.tuple_index(self, node, t)
         if isinstance(t, T.PointerType) and (t.pointee is None or t.pointee.size == 0):
             self.error("The array index operator [] cannot be used on a pointer to an unsized type (void *).",
                        node)

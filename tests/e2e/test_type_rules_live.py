@@ -53,8 +53,8 @@ def test_unary_minus_of_an_unsigned_value_stays_unsigned():
 def test_tuples_keep_their_integer_sizes():
     r = run_begin('$t = ((int8)1, (int16)1, (int32)1); $u = ((int8)-100, "abcdef", 3, (int64)-10, "abc");'
                   ' print((sizeof($t), sizeof($u))); print($u); $v = ("hi", 1); print($v); $v = ("a longer one", 2);'
-                  " print($v);")
-    assert r.out == "(8, 32)\n(-100, abcdef, 3, -10, abc)\n(hi, 1)\n(a longer one, 2)\n\n\n", r
+                  " print($v); print(($u[1 + 1], $u[4], (7, (8, 9))[1][0]));")
+    assert r.out == "(8, 32)\n(-100, abcdef, 3, -10, abc)\n(hi, 1)\n(a longer one, 2)\n(3, abc, 8)\n\n\n", r
 
 
 def test_an_array_index_past_the_end_warns():

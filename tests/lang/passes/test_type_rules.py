@@ -164,3 +164,16 @@ def test_declared_variables_of_struct_pointer_and_array_types():
     assert v["$c"].pointee.field("p").type == T.PointerType(None, "kernel")
     assert v["$w"] == T.ArrayType(v["$c"].pointee.field("w").type.elem, 2)
     assert v["$e"] == T.EnumType(32, False, "E", ((1, "X"),))
+
+
+def test_tuples_indexed_like_arrays_with_a_constant_index():
+    v = var_types('BEGIN { $a = (1, 2, "x"); $b = $a[1 + 1]; $c = $a[-1 + 1]; }')
+    assert (v["$b"], v["$c"]) == (T.StringType(2), T.S8)
+    assert pass_errors('BEGIN { $a = (1, 2); $i = 1; $b = $a[$i]; $c = $a[2]; }', "typecheck") == (
+        "stdin:1:38-40: ERROR: The array index operator [] on a tuple needs an index known when compiling "
+        "(integer literals only)\n"
+        "BEGIN { $a = (1, 2); $i = 1; $b = $a[$i]; $c = $a[2]; }\n"
+        "                                     ~~\n"
+        "stdin:1:48-53: ERROR: Invalid tuple index: 2. Found 2 elements in tuple.\n"
+        "BEGIN { $a = (1, 2); $i = 1; $b = $a[$i]; $c = $a[2]; }\n"
+        "                                               ~~~~~\n")
