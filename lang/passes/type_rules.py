@@ -88,6 +88,29 @@ def tuple_index(tc: TypeChecker, node: ast.Index, t: T.TupleType) -> T.Type:
     return t.elems[i]
 
 
+def flexible_literal(node: ast.Expr) -> bool:
+    """A non-negative integer literal: its sign adapts to where it goes."""
+    return isinstance(node, ast.Integer) and 0 <= node.value < 1 << 63 and not node.raw[:1].isalpha()
+
+
+def literal_fits(node: ast.Expr, t: T.Type) -> bool:
+    """A flexible literal that an integer type t holds."""
+    return flexible_literal(node) and isinstance(t, T.IntType) \
+        and node.value < 1 << (t.bits - (1 if t.signed else 0))
+
+
+def int_assignment(old: T.IntType, vt: T.IntType, value: ast.Expr, literal_only: bool) -> tuple[T.Type, T.Type]:
+    """(variable type, value type) for assigning value to an integer variable:
+    a non-negative literal takes the variable's type when it fits
+    (`$a = (uint64)1; $a = 2`); a variable that only held such literals takes
+    the first other integer's type (`$a = 1; $a = (uint64)2` is a uint64)."""
+    if literal_fits(value, old):
+        return old, old
+    if literal_only and not flexible_literal(value):
+        return vt, vt
+    return old, vt
+
+
 def pointer_binop(tc: TypeChecker, node: ast.Binop, lt: T.Type, rt: T.Type) -> T.Type:
     """A binary operator with a pointer on one side."""
     left_is_ptr = isinstance(lt, T.PointerType)

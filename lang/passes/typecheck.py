@@ -85,6 +85,8 @@ class TypeChecker:
         self.var_counts: dict[str, int] = {}
         self.typed_vars: set[str] = set()  # declared with a type: `let $x: uint8`
         self.untyped_vars: set[str] = set()  # declared without a type or value: `let $x;`
+        self.literal_vars: set[str] = set()  # holding only non-negative literals so far
+        self.literal_maps: set[str] = set()  # the same for maps
 
     # ------------------------------------------------------------ reporting
     def error(self, msg: str, node: ast.Node | None, hints: list[str] | None = None) -> None:
@@ -218,8 +220,15 @@ class TypeChecker:
             keys = self.map_keys(target, None, assign=True)
             info = MapInfo(target.name, kind, vt, keys, target.span)
             self.ctx.maps[target.name] = info
+            if type_rules.flexible_literal(value):
+                self.literal_maps.add(target.name)
         else:
             self.map_keys(target, info, assign=True)
+            if isinstance(info.value_type, T.IntType) and isinstance(vt, T.IntType) and info.kind == kind:
+                info.value_type, vt = type_rules.int_assignment(info.value_type, vt, value,
+                                                                target.name in self.literal_maps)
+            if not type_rules.flexible_literal(value):
+                self.literal_maps.discard(target.name)
             merged = _merge(info.value_type, vt) if info.kind == kind else None
             if isinstance(vt, T.AggType) and info.kind == kind:
                 merged = vt if vt.params == info.value_type.params else None
@@ -600,8 +609,15 @@ class TypeChecker:
         key = self.var_key(var, declare=True)
         old = self.variables.get(key)
         if old is None:
-            self.variables[key] = self.learned_type(key, vt)
+            self.variables[key] = self.learned_type(key, vt, value)
+            if type_rules.flexible_literal(value):
+                self.literal_vars.add(key)
         else:
+            if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and key not in self.typed_vars:
+                old, vt = type_rules.int_assignment(old, vt, value, key in self.literal_vars)
+                self.variables[key] = old
+            if not type_rules.flexible_literal(value):
+                self.literal_vars.discard(key)
             merged = _merge(_storage_type(old), _storage_type(vt)) if T.is_int(old) == T.is_int(vt) else None
             if merged is None:
                 self.error(f"Type mismatch for {var.name}: trying to assign value of type '{T.describe(vt)}' "
@@ -614,11 +630,14 @@ class TypeChecker:
                 self.variables[key] = merged
         var.type = self.variables[key]
 
-    def learned_type(self, key: str, vt: T.Type) -> T.Type:
+    def learned_type(self, key: str, vt: T.Type, value: ast.Expr) -> T.Type:
         """A string or tuple variable's type from its first assignment on: the
         widest of all its assignments (learnt by the first round), so that
-        `$a = ("hi", 1); ...; $a = ("longer", 2)` keeps every value whole."""
+        `$a = ("hi", 1); ...; $a = ("longer", 2)` keeps every value whole; an
+        integer literal first assigned takes the type the variable ends with."""
         learned = self.unit.variables.get(key) if self.final and self.unit is not None else None
+        if learned is not None and type_rules.literal_fits(value, learned):
+            return learned
         if isinstance(vt, (T.StringType, T.TupleType)) and learned is not None \
                 and _merge(learned, _storage_type(vt)) == learned:
             return learned
@@ -714,6 +733,7 @@ class TypeChecker:
         self.var_counts = {}
         self.typed_vars: set[str] = set()
         self.untyped_vars: set[str] = set()
+        self.literal_vars = set()
         if unit.probe.predicate is not None:
             self._cond(unit.probe.predicate)
         self.stmt(unit.probe.block)

@@ -61,3 +61,8 @@ def test_an_array_index_past_the_end_warns():
     r = run_begin('$a = pton("1.2.3.4"); $i = 7; $j = 2; print(($a[$j], $a[$i] >= 0));')
     assert r.out == "(3, true)\n\n\n", r
     assert "WARNING: Array access out of bounds. This can lead to unexpected results." in r.err, r
+
+
+def test_literals_take_the_type_of_what_they_are_assigned_to():
+    r = run_begin("$a = 0; $a = (uint64)-1; print($a); @m = 0; @m = (uint64)-3;")
+    assert r.out == "18446744073709551615\n\n\n@m: 18446744073709551613\n", r

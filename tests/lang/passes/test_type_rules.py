@@ -177,3 +177,11 @@ def test_tuples_indexed_like_arrays_with_a_constant_index():
         "stdin:1:48-53: ERROR: Invalid tuple index: 2. Found 2 elements in tuple.\n"
         "BEGIN { $a = (1, 2); $i = 1; $b = $a[$i]; $c = $a[2]; }\n"
         "                                               ~~~~~\n")
+
+
+def test_a_non_negative_literal_takes_the_type_of_what_it_is_assigned_to():
+    ctx = run_passes("BEGIN { $a = 0; $a = (uint64)2; $b = (uint64)1; $b = 2; $c = (uint8)1; $c = 1000; "
+                     "$d = 1; $d = -5; @m = 0; @m = (uint64)2; @n = (uint32)1; @n = 7; }", "typecheck")
+    v = ctx.units[0].variables
+    assert (v["$a"], v["$b"], v["$c"], v["$d"]) == (T.U64, T.U64, T.S64, T.S64)
+    assert (ctx.maps["@m"].value_type, ctx.maps["@n"].value_type) == (T.U64, T.U64)
