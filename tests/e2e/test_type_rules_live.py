@@ -18,11 +18,13 @@ def test_pointer_arithmetic_moves_by_pointees():
 
 
 def test_division_by_zero_warns_and_gives_one():
-    prog = "BEGIN { @one = 1; @zero = 0; print((uint64)10 / (uint64)@zero); print(7 % @zero); print(9 / @one); exit(); }"
+    prog = ("BEGIN { @one = 1; @zero = 0; print((uint64)10 / (uint64)@zero); print(7 % @zero); print(9 / @one);"
+            " exit(); }")
     r = run_pytrace("-e", prog)
     assert r.rc == 0, r
     assert r.out == "1\n1\n9\n\n\n@one: 1\n@zero: 0\n", r
-    warning = "WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. 1 is being used as the result."
+    warning = ("WARNING: Divide or modulo by 0 detected. This can lead to unexpected results. "
+               "1 is being used as the result.")
     assert [line.split(": ", 1)[1] for line in r.err.splitlines() if "Divide" in line] == [warning, warning], r
 
 

@@ -41,7 +41,8 @@ def test_operators_pointers_do_not_take():
 
 def test_comparing_pointers_to_different_types_warns():
     ctx = run_passes("BEGIN { $a = (int32 *)0; $b = (int8 *)0; if ($a == $b) { } }", "typecheck")
-    assert [d.message for d in ctx.diags.items if d.severity == "WARNING"] == ["comparison of distinct pointer types: int32, int8"]
+    warnings = [d.message for d in ctx.diags.items if d.severity == "WARNING"]
+    assert warnings == ["comparison of distinct pointer types: int32, int8"]
 
 
 def test_unary_minus_and_not_keep_unsigned_values_unsigned():
