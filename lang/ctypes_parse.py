@@ -208,7 +208,10 @@ class _Parser:
         return ktypes.named_type(name, self.defs.kernel.btf()) if self.defs.kernel else None
 
     def member_decl(self) -> list[tuple[str, T.Type, int | None]]:
+        start = self.pos
         base = self.base_type()
+        # Only arrays of plain `char` are strings (not of `unsigned char` or `uint8_t`), as in bpftrace.
+        plain_char = [tok for tok in self.toks[start:self.pos] if tok not in _QUALIFIERS] == ["char"]
         out = []
         if self.peek() == ";":  # anonymous struct/union member
             self.take()
@@ -225,7 +228,7 @@ class _Parser:
                 dims.append(self.const_int() if self.peek() != "]" else 0)
                 self.take("]")
             for n in reversed(dims):
-                t = T.StringType(n) if t in (T.S8, T.U8) and n else T.ArrayType(t, n)
+                t = T.StringType(n) if plain_char and t is base and n else T.ArrayType(t, n)
             bits = None
             if self.peek() == ":":
                 self.take()

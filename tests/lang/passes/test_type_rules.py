@@ -186,3 +186,9 @@ def test_a_non_negative_literal_takes_the_type_of_what_it_is_assigned_to():
     v = ctx.units[0].variables
     assert (v["$a"], v["$b"], v["$c"], v["$d"]) == (T.U64, T.U64, T.S64, T.S64)
     assert (ctx.maps["@m"].value_type, ctx.maps["@n"].value_type) == (T.U64, T.U64)
+
+
+def test_only_plain_char_arrays_are_strings():
+    v = var_types("struct A { char s[4]; uint8_t y[4]; unsigned char u[2]; } "
+                  "BEGIN { $a = (struct A *)0; $s = $a->s; $y = (int32)$a->y; $u = $a->u; }")
+    assert (v["$s"], v["$y"], v["$u"]) == (T.StringType(4), T.S32, T.ArrayType(T.U8, 2))
