@@ -61,6 +61,10 @@ class EnumType(IntType):
     enum_name: str = ""
     names: tuple[tuple[int, str], ...] = ()
 
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"enum {self.enum_name}"
+
     def layout(self) -> dict:
         return {**super().layout(), "enum": [[v, n] for v, n in self.names]}
 
