@@ -99,6 +99,21 @@ def literal_fits(node: ast.Expr, t: T.Type) -> bool:
         and node.value < 1 << (t.bits - (1 if t.signed else 0))
 
 
+def literal_variable_type(literal: int | None, t: T.Type) -> T.Type:
+    """A variable first assigned an integer literal starts with the smallest
+    signed type holding it (`$a = 1` is an int8: sizeof($a) is 1); later
+    assignments and `++` widen it."""
+    if literal is None or isinstance(t, T.EnumType) or not isinstance(t, T.IntType):
+        return t
+    return tuple_elem_type(literal, t)
+
+
+def increment_result(t: T.IntType, op: str) -> T.Type:
+    """What `++`/`--` assigns back to an integer variable: 64 bits, signed
+    when the variable is or for `--`."""
+    return T.S64 if t.signed or op == "--" else T.U64
+
+
 def int_assignment(old: T.IntType, vt: T.IntType, value: ast.Expr, literal_only: bool) -> tuple[T.Type, T.Type]:
     """(variable type, value type) for assigning value to an integer variable:
     a non-negative literal takes the variable's type when it fits

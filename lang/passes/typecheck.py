@@ -394,6 +394,10 @@ class TypeChecker:
                 return T.S64
             if not type_rules.can_increment(t):
                 self.error(f"The {node.op} operator can only be used on integers", node)
+            key = self.var_key(target)
+            if isinstance(t, T.IntType) and key not in self.typed_vars:  # `$i++` makes $i 64 bits wide
+                t = self.variables[key] = _merge(t, type_rules.increment_result(t, node.op))
+                self.literal_vars.discard(key)
             target.type = t
             return t
         if isinstance(target, ast.Map):
@@ -609,6 +613,7 @@ class TypeChecker:
         key = self.var_key(var, declare=True)
         old = self.variables.get(key)
         if old is None:
+            vt = type_rules.literal_variable_type(self.const_int(value), vt)
             self.variables[key] = self.learned_type(key, vt, value)
             if type_rules.flexible_literal(value):
                 self.literal_vars.add(key)

@@ -68,3 +68,9 @@ def test_an_array_index_past_the_end_warns():
 def test_literals_take_the_type_of_what_they_are_assigned_to():
     r = run_begin("$a = 0; $a = (uint64)-1; print($a); @m = 0; @m = (uint64)-3;")
     assert r.out == "18446744073709551615\n\n\n@m: 18446744073709551613\n", r
+
+
+def test_variables_from_literals_and_increments():
+    r = run_begin("$x = 1; $i = 0; while ($i < 300) { $i++; } $u = (uint8)255; $u++; let $t: uint8 = 255; $t++;"
+                  " print((sizeof($x), $i, $u, $t, 10 / $x));")
+    assert r.out == "(1, 300, 256, 0, 10)\n\n\n", r

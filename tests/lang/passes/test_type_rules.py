@@ -46,7 +46,7 @@ def test_comparing_pointers_to_different_types_warns():
 
 
 def test_unary_minus_and_not_keep_unsigned_values_unsigned():
-    v = var_types("BEGIN { $u = (uint8)5; $a = -$u; $b = ~$u; $c = -(int8)5; $d = -5; }")
+    v = var_types("BEGIN { $u = (uint8)5; $a = -$u; $b = ~$u; $c = -(int8)5; $d = 0; $d = -$d; }")
     assert (v["$a"], v["$b"], v["$c"], v["$d"]) == (T.U64, T.U64, T.S64, T.S64)
 
 
@@ -192,3 +192,12 @@ def test_only_plain_char_arrays_are_strings():
     v = var_types("struct A { char s[4]; __u8 y[4]; unsigned char u[2]; } "
                   "BEGIN { $a = (struct A *)0; $s = $a->s; $y = (int32)$a->y; $u = $a->u; }")
     assert (v["$s"], v["$y"], v["$u"]) == (T.StringType(4), T.S32, T.ArrayType(T.U8, 2))
+
+
+def test_variables_start_with_their_literals_type_and_widen():
+    ctx = run_passes("BEGIN { $a = 1; $b = -1000; $c = 1; $c++; $d = (uint8)1; $d++; let $e: uint8 = 1; $e++; "
+                     "$f = 100; $f = $f * 3; $g = 1; $s = sizeof($g); }", "typecheck")
+    v = ctx.units[0].variables
+    assert (v["$a"], v["$b"], v["$c"], v["$d"], v["$e"], v["$f"]) == (T.S8, T.S16, T.S64, T.U64, T.U8, T.S64)
+    (size,) = [n for n in walk(ctx.program) if isinstance(n, ast.Sizeof)]
+    assert size.value == 1
