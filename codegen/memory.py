@@ -104,15 +104,12 @@ def _read_bitfield(pl: "ProbeLowering", addr: ir.Value, t: T.Type, user: bool,
     unit = next(n for n in (1, 2, 4, 8) if n >= need)
     buf = pl.slot(T.U64, name)
     pl.bb.probe_read(buf, unit, addr, user=user)
-    return extract_bits(pl, pl.bb.load(buf, unit), shift, bits, T.is_signed(t))
+    return extract_bits(pl, pl.bb.load(buf, unit), shift, bits)
 
 
-def extract_bits(pl: "ProbeLowering", value: ir.Value, shift: int, bits: int, signed: bool) -> ir.Value:
-    """Bits [shift, shift + bits) of a 64-bit value, sign-extended if signed."""
+def extract_bits(pl: "ProbeLowering", value: ir.Value, shift: int, bits: int) -> ir.Value:
+    """Bits [shift, shift + bits) of a 64-bit value: never sign-extended, as bpftrace reads bitfields."""
     b = pl.b
-    if signed:
-        up = b.shl(value, I64(64 - shift - bits))
-        return b.ashr(up, I64(64 - bits), name="bitfield")
     return b.and_(b.lshr(value, I64(shift)), I64((1 << bits) - 1), name="bitfield")
 
 
@@ -126,7 +123,7 @@ def field_access(pl: "ProbeLowering", node: ast.FieldAccess) -> ir.Value:
     if f.bitfield is not None:
         unit = next(n for n in (1, 2, 4, 8) if n >= (f.bitfield[0] + f.bitfield[1] + 7) // 8)
         raw = pl.bb.load(base, unit, False, f.offset)
-        return extract_bits(pl, raw, f.bitfield[0], f.bitfield[1], T.is_signed(f.type))
+        return extract_bits(pl, raw, f.bitfield[0], f.bitfield[1])
     return pl.load_value(pl.bb.gep(base, f.offset), f.type)
 
 

@@ -37,10 +37,7 @@ def _decode_field(f: dict, data: bytes):
         return decode(f["layout"], data[f["offset"]:])
     shift, bits = f["bitfield"]
     raw = int.from_bytes(data[f["offset"]:f["offset"] + (shift + bits + 7) // 8], "little")
-    value = (raw >> shift) & ((1 << bits) - 1)
-    if f["layout"].get("signed") and value >> (bits - 1):
-        value -= 1 << bits
-    return value
+    return (raw >> shift) & ((1 << bits) - 1)  # never sign-extended, as in bpftrace
 
 
 def decode(layout: dict, data: bytes):

@@ -184,7 +184,8 @@ class TypeChecker:
                            f"keys when map expects {len(have)} keys", node)
             return None
         merged = []
-        for old, new, k in zip(have, key_types, node.keys):
+        key_nodes = node.keys * len(key_types) if node.keys_packed else node.keys  # packed: one node for all
+        for old, new, k in zip(have, key_types, key_nodes):
             m = _merge(old, new)
             if m is None:
                 if self.final:

@@ -74,3 +74,9 @@ def test_variables_from_literals_and_increments():
     r = run_begin("$x = 1; $i = 0; while ($i < 300) { $i++; } $u = (uint8)255; $u++; let $t: uint8 = 255; $t++;"
                   " print((sizeof($x), $i, $u, $t, 10 / $x));")
     assert r.out == "(1, 300, 256, 0, 10)\n\n\n", r
+
+
+def test_map_keys_from_a_tuple_with_casted_ints():
+    r = run_begin("@a[(int16)-1, ((int32)-2, 3)] = 10; @a[5, (6, 7)] = 11; $c = ((int8)-4, ((int16)-5, -6));"
+                  " @a[$c] = 12;")
+    assert sorted(r.out.splitlines()) == ["", "", "@a[-1, (-2, 3)]: 10", "@a[-4, (-5, -6)]: 12", "@a[5, (6, 7)]: 11"], r

@@ -201,3 +201,9 @@ def test_variables_start_with_their_literals_type_and_widen():
     assert (v["$a"], v["$b"], v["$c"], v["$d"], v["$e"], v["$f"]) == (T.S8, T.S16, T.S64, T.U64, T.U8, T.S64)
     (size,) = [n for n in walk(ctx.program) if isinstance(n, ast.Sizeof)]
     assert size.value == 1
+
+
+def test_a_tuple_variable_as_the_keys_of_a_map_with_several_keys():
+    ctx = run_passes("BEGIN { @a[(int16)-1, ((int32)-2, 3)] = 10; $c = ((int8)-4, ((int16)-5, -6)); @a[$c] = 12; }",
+                     "typecheck")
+    assert ctx.maps["@a"].key_types == [T.S64, T.TupleType((T.S64, T.S8))]
