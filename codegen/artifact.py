@@ -59,6 +59,9 @@ class EventSpec:
     arg_offsets: list[int] = field(default_factory=list)  # offsets after the 8-byte id
     map_name: str = ""  # for map operations
     segments: Any = None  # parsed printf format, rebuilt at load (not serialised)
+    # errorf/warnf: where the call is ("label", "filename", "line", "column") and the
+    # macro calls it was expanded from ("expanded_from": rendered source contexts)
+    source: dict = field(default_factory=dict)
 
 
 @dataclass

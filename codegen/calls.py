@@ -706,4 +706,4 @@ def _buf(pl, call):
 
 
 # Lowerings of the builtins defined in lang/builtins_process.py and lang/builtins_strings.py.
-from pytrace.codegen import calls_process, calls_strings  # noqa: E402,F401  (they register their lowerings)
+from pytrace.codegen import calls_checks, calls_process, calls_strings  # noqa: E402,F401  (they register their lowerings)

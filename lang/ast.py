@@ -148,6 +148,8 @@ class Call(Expr):
     key_map: Map | None = annotation("typecheck")  # has_key(), delete(@m, key): the element it names
     arg_type: Any = annotation("typecheck")  # join(): the type of each string read
     expansion: Any = annotation("typecheck")  # ppid(), find()...: the typed expression it stands for
+    # A call inside an expanded macro: the spans of the macro calls it came from, innermost first.
+    expanded_from: list[Span] | None = annotation("macros")
 
 
 @dataclass(eq=False)

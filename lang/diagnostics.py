@@ -33,7 +33,7 @@ class Diagnostic:
         if self.span is not None:
             lines.append(f"{self.span.location()}: {self.severity}: {self.message}")
             lines.extend(self.span.context())
-        else:
+        elif self.message:  # (a message may be all hints: `-- --help` lists the program options)
             lines.append(f"{self.severity}: {self.message}")
         lines.extend(f"HINT: {h}" for h in self.hints)
         return "\n".join(lines) + "\n"

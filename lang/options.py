@@ -14,9 +14,11 @@ UNSTABLE_MODES = {"enable": "enable", "true": "enable", "warn": "warn", "error":
 @dataclass
 class Options:
     params: list[str] = field(default_factory=list)  # positional parameters $1..$N
+    named_params: list[str] = field(default_factory=list)  # program options after `--`: "name=value", "name"
     max_strlen: int = 64
     max_map_keys: int = 4096
     unsafe: bool = False
+    warnings: bool = True  # False with --no-warnings: compile warnings and warnf() are not shown
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"

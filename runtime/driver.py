@@ -51,6 +51,7 @@ def ensure_kernel_fs() -> None:
 def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
+                 repr(options.named_params),
                  options.max_strlen, options.max_map_keys, options.unsafe, options.has_child,
                  options.pid_filter, options.dummy_ts_map, options.unstable_tseries, _code_stamp()):
         h.update(repr(part).encode())
@@ -98,7 +99,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
     from pytrace.lang.passes import analyse
 
     ctx = analyse(source, options)
-    ctx.diags.emit(sys.stderr)  # warnings
+    ctx.diags.emit(sys.stderr, options.warnings)  # warnings
     if "ast" in want:
         from pytrace.runtime.debug_dump import dump_ast
         sys.stdout.write(dump_ast(ctx.program))
@@ -130,7 +131,9 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
 def make_output(args):
     from pytrace.runtime.output.writer import Writer
 
-    return Writer.open(args.format, args.output, quiet=args.quiet)
+    out = Writer.open(args.format, args.output, quiet=args.quiet)
+    out.warnings = not getattr(args, "no_warnings", False)
+    return out
 
 
 def write_verifier_logs(logs: dict[str, str]) -> None:

@@ -60,7 +60,7 @@ class Tracer:
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
             "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
-            "join": self._on_join,
+            "join": self._on_join, "errorf": self._on_message, "warnf": self._on_message,
         }
         self._warned: set[str] = set()
 
@@ -223,6 +223,10 @@ class Tracer:
             self.exit_code = args[0] if args else 0
 
 
+    def _on_message(self, ev: EventSpec, args: list) -> None:
+        severity = "ERROR" if ev.kind == "errorf" else "WARNING"
+        self.out.message(severity, format_printf(ev.segments, args), ev.source)
+
     def _on_time(self, ev: EventSpec, args: list) -> None:
         self.out.text_event("time", user_values.boot_ns_to_datetime(
             time.clock_gettime_ns(time.CLOCK_BOOTTIME)).strftime(ev.fmt))
@@ -257,6 +261,6 @@ class Tracer:
             self.out.warning(ev.fmt)
 
 
-FORMATTED_EVENTS = ("printf", "cat", "system")
+FORMATTED_EVENTS = ("printf", "cat", "system", "errorf", "warnf")
 MAX_CAT_BYTES = 10240
 

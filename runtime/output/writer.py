@@ -19,6 +19,7 @@ class Writer:
         self.quiet = quiet
         self.owns_out = owns_out
         self.is_json = fmt is json_format
+        self.warnings = True  # False with --no-warnings: warnf() prints nothing
 
     @classmethod
     def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
@@ -62,6 +63,15 @@ class Writer:
     def warning(self, text: str) -> None:
         """A run-time warning (e.g. a map is full), on stderr."""
         self._write(self.err, text)
+
+    def message(self, severity: str, text: str, source: dict) -> None:
+        """errorf()/warnf(): text as an error or warning at the call (stderr; JSON: stdout)."""
+        if severity == "WARNING" and not self.warnings:
+            return
+        if self.is_json:
+            self._write(self.out, json_format.message_event(severity, text, source))
+        else:
+            self._write(self.err, text_format.message_event(severity, text, source))
 
     def lost(self, n: int) -> None:
         self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
