@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 
-from pytrace.lang import ast, builtins, ctypes_parse, ktypes
+from pytrace.lang import ast, builtins, ctypes_parse, include_consts, ktypes
 from pytrace.lang.context import CompileContext, ProbeUnit
 
 
@@ -132,6 +132,9 @@ def c_definitions(ctx: CompileContext) -> None:
     for index, message in errors:
         ctx.diags.error(message, defs[index].span)
     others = program.c_definitions if program else []
+    headers = include_consts.include_names([d.text for d in others if d.kind == "include"])
+    for name, value in include_consts.header_constants(headers).items():
+        ctx.c_types.enums.setdefault(name, value)
     ctypes_parse.add_macros(ctx.c_types, [d.text for d in others if d.kind == "define"],
                             any(d.kind == "include" for d in others))
 
