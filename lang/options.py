@@ -18,7 +18,6 @@ class Options:
     max_strlen: int = 64
     max_map_keys: int = 4096
     unsafe: bool = False
-    warnings: bool = True  # False with --no-warnings: compile warnings and warnf() are not shown
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"

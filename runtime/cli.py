@@ -160,7 +160,7 @@ class Run:
             sys.stderr.write(USAGE)
             return 1
         options = Options(params=list(args.rest), named_params=args.named, unsafe=args.unsafe,
-                          has_child=bool(args.cmd), pid_filter=args.pid, warnings=not args.no_warnings)
+                          has_child=bool(args.cmd), pid_filter=args.pid)
         driver.apply_env(options)
         if args.cmd and not (args.verify_only or "ast" in args.debug or "types" in args.debug):
             try:
@@ -178,7 +178,7 @@ class Run:
 
         args = self.args
         try:
-            artifact = driver.compile_source(source, options, args.debug)
+            artifact = driver.compile_source(source, options, args.debug, warnings=not args.no_warnings)
         except CompileError as e:
             e.diagnostics.emit(sys.stderr)
             return 1

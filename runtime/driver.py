@@ -80,7 +80,7 @@ def _code_stamp() -> str:
     return str(latest)
 
 
-def compile_source(source: Source, options: Options, debug: list[str]) -> Artifact | None:
+def compile_source(source: Source, options: Options, debug: list[str], warnings: bool = True) -> Artifact | None:
     """Source -> Artifact, reusing a cached artifact when nothing changed.
 
     Returns None when only `-d ast` / `-d types` was asked for."""
@@ -99,7 +99,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
     from pytrace.lang.passes import analyse
 
     ctx = analyse(source, options)
-    ctx.diags.emit(sys.stderr, options.warnings)  # warnings
+    ctx.diags.emit(sys.stderr, warnings=warnings)  # warnings (none with --no-warnings)
     if "ast" in want:
         from pytrace.runtime.debug_dump import dump_ast
         sys.stdout.write(dump_ast(ctx.program))
@@ -131,9 +131,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
 def make_output(args):
     from pytrace.runtime.output.writer import Writer
 
-    out = Writer.open(args.format, args.output, quiet=args.quiet)
-    out.warnings = not getattr(args, "no_warnings", False)
-    return out
+    return Writer.open(args.format, args.output, quiet=args.quiet, warnings=not args.no_warnings)
 
 
 def write_verifier_logs(logs: dict[str, str]) -> None:

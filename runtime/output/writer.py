@@ -12,25 +12,27 @@ from pytrace.runtime.output.printf import format_printf
 
 
 class Writer:
-    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False) -> None:
+    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False,
+                 warnings: bool = True) -> None:
         self.fmt = fmt
         self.out = out
         self.err = err
         self.quiet = quiet
         self.owns_out = owns_out
         self.is_json = fmt is json_format
-        self.warnings = True  # False with --no-warnings: warnf() prints nothing
+        self.warnings = warnings  # False: --no-warnings
 
     @classmethod
-    def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
+    def open(cls, format_name: str, path: str | None = None, quiet: bool = False,
+             warnings: bool = True) -> "Writer":
         fmt = json_format if format_name == "json" else text_format
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
             return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
-                       owns_out=True)
+                       owns_out=True, warnings=warnings)
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(errors="surrogateescape")
-        return cls(fmt, sys.stdout, sys.stderr, quiet)
+        return cls(fmt, sys.stdout, sys.stderr, quiet, warnings=warnings)
 
     def _write(self, stream: TextIO, text: str) -> None:
         if text:
