@@ -122,7 +122,11 @@ def _probe(pl, node):
 
 @variable("cpid")
 def _cpid(pl, node):
-    return pl.bb.runtime_const("cpid")
+    from pytrace.codegen.calls_checks import warn_if_no_child
+
+    cpid = pl.bb.runtime_const("cpid")
+    warn_if_no_child(pl, node, cpid)
+    return cpid
 
 
 @variable("rand")
@@ -706,4 +710,4 @@ def _buf(pl, call):
 
 
 # Lowerings of the builtins defined in lang/builtins_process.py and lang/builtins_strings.py.
-from pytrace.codegen import calls_checks, calls_process, calls_strings  # noqa: E402,F401  (they register their lowerings)
+from pytrace.codegen import calls_checks, calls_memory, calls_process, calls_strings  # noqa: E402,F401  (they register their lowerings)

@@ -8,7 +8,7 @@ from pytrace.codegen.calls import NONE, function
 from pytrace.codegen.irbuilder import I64
 from pytrace.lang import ast
 from pytrace.lang import types as T
-from pytrace.lang.builtins_checks import ASSERT_EXIT_CODE, ASSERT_LOCATION
+from pytrace.lang.builtins_checks import ASSERT_EXIT_CODE, ASSERT_LOCATION, NO_CHILD_LOCATION, NO_CHILD_WARNING
 from pytrace.lang.source import Span
 
 if TYPE_CHECKING:
@@ -27,6 +27,22 @@ def _send_message(pl: "ProbeLowering", call: ast.Call, source: dict, args: list[
     event.source = source
     values = [(pl.expr(a), a.type, t) for a, t in zip(args, call.format.arg_types)]
     pl.emit_event(event, values)
+
+
+def warn_if_no_child(pl: "ProbeLowering", node: ast.Builtin, cpid) -> None:
+    """cpid without -c: bpftrace's cpid() macro warns (at its warnf in
+    stdlib/base.bt, expanded from the use) and the value is 0."""
+    zero = pl.b.icmp_unsigned("==", cpid, I64(0), name="no_child")
+    warn, done = pl.block("cpid_warn"), pl.block("cpid_done")
+    pl.b.cbranch(zero, warn, done)
+    pl.b.position_at_end(warn)
+    event = pl.state.add_event("warnf")
+    event.fmt = NO_CHILD_WARNING
+    event.source = message_source(node.span, [node.span], NO_CHILD_LOCATION)
+    event.source.update(filename="stdlib/base.bt", line=208, column=5)
+    pl.emit_event(event, [])
+    pl.b.branch(done)
+    pl.b.position_at_end(done)
 
 
 @function("errorf")

@@ -551,4 +551,4 @@ AGGREGATE_HINTS = {a.name: a.hint for a in aggregations.AGGREGATIONS.values()}
 
 
 # Process, time and probe builtins; strings, string tables and type predicates.
-from pytrace.lang import builtins_checks, builtins_process, builtins_strings  # noqa: E402,F401  (they register their entries)
+from pytrace.lang import builtins_checks, builtins_memory, builtins_process, builtins_strings  # noqa: E402,F401  (they register their entries)

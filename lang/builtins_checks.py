@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 ASSERT_FORMAT = "assert failed: %s"
 ASSERT_LOCATION = "stdlib/base.bt:6:5-37"
 ASSERT_EXIT_CODE = 1
+# cpid without -c: the warnf() of bpftrace's cpid() macro, at its place in stdlib/base.bt.
+NO_CHILD_WARNING = "No child command (`-c`); cpid is zero"
+NO_CHILD_LOCATION = "stdlib/base.bt:208:5-51"
 
 DEBUGF_WARNING = ("The debugf() builtin is not recommended for production use. "
                   "For more information see bpf_trace_printk in bpf-helpers(7).")

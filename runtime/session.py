@@ -48,6 +48,7 @@ class Tracer:
         self.links: list[int] = []
         self.stats_fd: int | None = None  # kernel run counts on, for never_fired()
         self.attached_count = 0
+        self.watchpoints: dict[int, list[int]] = {}  # address -> perf event fds of its watchpoints
         self.exited = False
         self.exit_code = 0
         self.lost_reported = 0
@@ -60,7 +61,7 @@ class Tracer:
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
             "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
-            "join": self._on_join, "errorf": self._on_message, "warnf": self._on_message,
+            "join": self._on_join, "errorf": self._on_message, "warnf": self._on_message, "unwatch": self._on_unwatch,
         }
         self._warned: set[str] = set()
 
@@ -89,7 +90,10 @@ class Tracer:
         try:
             for prog in self.loaded.programs:
                 for spec in prog.spec.attach:
-                    self.links.extend(attach_mod.attach(prog.spec, spec, prog.fd, self.pid))
+                    fds = attach_mod.attach(prog.spec, spec, prog.fd, self.pid)
+                    self.links.extend(fds)
+                    if spec.get("kind") == "watchpoint":  # for unwatch(address)
+                        self.watchpoints.setdefault(spec["address"], []).extend(fds)
                     self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
         except BaseException:
             self.detach()
@@ -113,6 +117,7 @@ class Tracer:
         for fd in self.links:
             attach_mod.release(fd)
         self.links.clear()
+        self.watchpoints.clear()
 
     def count_runs(self) -> None:
         """Have the kernel count program runs (for never_fired); best effort."""
@@ -226,6 +231,11 @@ class Tracer:
     def _on_message(self, ev: EventSpec, args: list) -> None:
         severity = "ERROR" if ev.kind == "errorf" else "WARNING"
         self.out.message(severity, format_printf(ev.segments, args), ev.source)
+
+    def _on_unwatch(self, ev: EventSpec, args: list) -> None:
+        for fd in self.watchpoints.pop(args[0], []):
+            attach_mod.release(fd)
+            self.links.remove(fd)
 
     def _on_time(self, ev: EventSpec, args: list) -> None:
         self.out.text_event("time", user_values.boot_ns_to_datetime(
