@@ -35,9 +35,11 @@ class ProgramOption:
 
 
 def config_values(options: Options) -> dict[str, bool | int | str]:
-    """What config() reads: bpftrace's settings, with the values this program runs with."""
+    """What config() reads: bpftrace's settings, with the values this program runs
+    with (bpftrace's defaults for the settings pytrace does not act on)."""
     return {
-        "cpp_demangle": True, "lazy_symbolication": True, "print_maps_on_exit": True,
+        "cpp_demangle": True, "lazy_symbolication": True,
+        "print_maps_on_exit": getattr(options, "print_maps_on_exit", True),  # (options other work may add)
         "use_blazesym": False, "show_debug_info": False,
         "log_size": 1000000, "max_bpf_progs": 1024, "max_cat_bytes": 10240,
         "max_map_keys": options.max_map_keys, "max_probes": 1024, "max_strlen": options.max_strlen,
@@ -45,7 +47,8 @@ def config_values(options: Options) -> dict[str, bool | int | str]:
         "str_trunc_trailer": "..",
         "unstable_import_statement": "error", "unstable_tseries": options.unstable_tseries,
         "unstable_typeinfo": "error", "unstable_dw_ustack": "warn",
-        "missing_probes": options.missing_probes, "stack_mode": "bpftrace", "license": "GPL",
+        "missing_probes": options.missing_probes, "stack_mode": getattr(options, "stack_mode", "bpftrace"),
+        "license": "GPL",
     }
 
 

@@ -274,7 +274,9 @@ def syscall_event(text: str) -> str:
 
 def message_event(severity: str, text: str, source: dict) -> str:
     """errorf()/warnf() (TextOutput::printf): the text at the call, then each
-    macro call it was expanded from with its source context."""
+    macro call it was expanded from with its source context. One trailing
+    newline of the text is dropped (bpftrace's LOG does)."""
+    text = text[:-1] if text.endswith("\n") else text
     lines = [f"{source.get('label', '')}: {severity}: {text}\n"]
     lines += [f"{label}: {severity}: expanded from\n{context}\n" for label, context in source.get("expanded_from", [])]
     return "".join(lines)

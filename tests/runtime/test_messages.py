@@ -26,6 +26,11 @@ def test_text_message_then_where_it_was_expanded_from():
         "                                     ~~~~~\n")
 
 
+def test_text_message_drops_one_trailing_newline():
+    assert text_format.message_event("WARNING", "a\n\n", _source()).startswith("stdin:1:15-26: WARNING: a\n\n")
+    assert text_format.message_event("WARNING", "a\n", _source()).startswith("stdin:1:15-26: WARNING: a\nstdin")
+
+
 def test_json_message_has_the_calls_place_only():
     assert json_format.message_event("WARNING", 'a "b"', _source()) == (
         '{"type": "warnf", "msg": "a \\"b\\"", "filename": "stdin", "line": 1, "col": 15}\n')
