@@ -1,6 +1,7 @@
 """Builtins on pointers and memory from bpftrace's standard library:
 `container_of(ptr, typeof(T), member)`, `write_user(dst, src, len)` (unsafe),
-`unwatch(addr)`, and `typeof(...)` as the type argument they take.
+`skboutput(path, skb, length, offset)`, `unwatch(addr)`, and `typeof(...)` as
+the type argument they take.
 
 Each entry is registered into the tables of lang/builtins.py; its lowering
 is the function of the same name in codegen/calls_memory.py.
@@ -79,6 +80,32 @@ def _unwatch(call: ast.Call, tc: "TypeChecker") -> T.Type:
     return T.VOID
 
 
+# skboutput(): the bytes of one packet a probe can capture (the rest of a bigger packet is cut).
+SKB_CAPTURE_BYTES = 2048
+
+
+def _skboutput(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    """skboutput(path, skb, length, offset): bytes [offset, length) of the packet's
+    data, written to a PCAP file (raw IP) in user space; 0 on success, else -errno.
+    pytrace reads the data itself (bpf_probe_read_kernel from skb->data), so it works in
+    every probe type; call.arg_type is the kernel's struct sk_buff (its data/len fields)."""
+    path, skb, length, offset = call.args
+    for a in call.args:
+        tc.expr(a)
+    if not isinstance(path, ast.String):
+        tc.error("skboutput() expects a string literal as the file name", path)
+    if not T.is_integerish(skb.type):
+        tc.error(f"skboutput() expects a struct sk_buff * ({T.describe(skb.type)} provided)", skb)
+    tc.expect_int("skboutput", length)
+    tc.expect_int("skboutput", offset)
+    record = tc.resolve_type(ast.TypeName("struct sk_buff", span=call.span))
+    if isinstance(record, T.RecordType) and record.field("data") and record.field("len"):
+        call.arg_type = record
+    elif record is not None:
+        tc.error("skboutput() needs the kernel's struct sk_buff (with data and len) from BTF", call)
+    return T.U32
+
+
 def _f(name, lo, hi, check, doc, sig, **kw) -> Function:
     return Function(name, lo, hi, check, doc, sig, **kw)
 
@@ -88,6 +115,8 @@ register(
        "container_of(ptr, typeof(T), member)", keeps_identifiers=True),
     _f("write_user", 3, 3, _write_user, "write len bytes of src to user memory at dst (bpf_probe_write_user); "
        "true on success", "write_user(dst, src, len)"),
+    _f("skboutput", 4, 4, _skboutput, "write bytes [offset, length) of a packet (struct sk_buff *) to a PCAP "
+       "file (raw IP); 0 on success, else -errno", "skboutput(path, skb, length, offset)"),
     _f("unwatch", 1, 1, _unwatch, "remove the watchpoint on an address", "unwatch(addr)"),
     _f("typeof", 1, 1, _typeof, "the type of a type or an expression, where a type is expected "
        "(container_of's type argument)", "typeof(TYPE | expr)"),

@@ -19,7 +19,7 @@ from pytrace.codegen.artifact import Artifact, EventSpec
 from pytrace.lang import format_string
 from pytrace.runtime import attach as attach_mod
 from pytrace.runtime import bpf, kprobes, loader, maps, symbols
-from pytrace.runtime import user_values
+from pytrace.runtime import pcap, user_values
 from pytrace.runtime.output.printf import format_printf
 from pytrace.runtime.output.values import MapData
 from pytrace.runtime.ringbuf import RingBuffer
@@ -62,7 +62,10 @@ class Tracer:
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
             "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
             "join": self._on_join, "errorf": self._on_message, "warnf": self._on_message, "unwatch": self._on_unwatch,
+            "skboutput": self._on_skboutput,
         }
+        # skboutput()'s files, created when the run starts (as bpftrace does), by path
+        self.pcaps = {ev.fmt: pcap.PcapWriter(ev.fmt) for ev in artifact.events if ev.kind == "skboutput"}
         self._warned: set[str] = set()
 
     # ------------------------------------------------------------ lifecycle
@@ -151,6 +154,9 @@ class Tracer:
         if self.loaded is not None:
             self.loaded.close()
             self.loaded = None
+        for writer in self.pcaps.values():
+            writer.close()
+        self.pcaps.clear()
 
     def __enter__(self) -> "Tracer":
         return self
@@ -231,6 +237,10 @@ class Tracer:
     def _on_message(self, ev: EventSpec, args: list) -> None:
         severity = "ERROR" if ev.kind == "errorf" else "WARNING"
         self.out.message(severity, format_printf(ev.segments, args), ev.source)
+
+    def _on_skboutput(self, ev: EventSpec, args: list) -> None:
+        boot_ns, packet = args
+        self.pcaps[ev.fmt].write(boot_ns, packet)
 
     def _on_unwatch(self, ev: EventSpec, args: list) -> None:
         for fd in self.watchpoints.pop(args[0], []):

@@ -2,6 +2,7 @@
 lang/builtins_memory.py, program options, #include constants), exact output."""
 
 import os
+import sys
 import time
 
 import pytest
@@ -127,3 +128,31 @@ def test_cpid_without_a_child_warns_at_run_time():
     assert r.out == "0\nfalse\n\n\n", r
     assert r.err.splitlines()[1:3] == ["stdlib/base.bt:208:5-51: WARNING: No child command (`-c`); cpid is zero",
                                        "stdin:1:15-19: WARNING: expanded from"], r
+
+
+def test_skboutput_writes_the_packets_ip_bytes_to_a_pcap(tmp_path):
+    """Loopback: net_dev_queue's skb starts with the 14-byte Ethernet header."""
+    import struct
+
+    pcap = tmp_path / "out.pcap"
+    sender = ("import socket, time; time.sleep(0.3); "
+              "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'pytrace-pcap', ('127.0.0.1', 9))")
+    r = run_pytrace("-e", f'tracepoint:net:net_dev_queue {{ $r = skboutput("{pcap}", args.skbaddr, args.len, 14); '
+                          'printf("ret: %d\\n", $r); exit(); }', "-c", f"{sys.executable} -c \"{sender}\"")
+    assert r.out.startswith("ret: 0\n"), r
+    data = pcap.read_bytes()
+    assert struct.unpack("<IHHiIII", data[:24]) == (0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
+    caplen, length = struct.unpack("<II", data[32:40])
+    packet = data[40:40 + caplen]
+    assert caplen == length == 20 + 8 + len(b"pytrace-pcap")
+    assert packet[0] == 0x45 and packet[9] == 17 and packet.endswith(b"pytrace-pcap")  # IPv4, UDP
+
+
+def test_skboutput_beyond_the_packet_is_efault(tmp_path):
+    pcap = tmp_path / "none.pcap"
+    sender = ("import socket, time; time.sleep(0.3); "
+              "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 9))")
+    r = run_pytrace("-e", f'tracepoint:net:net_dev_queue {{ $r = skboutput("{pcap}", args.skbaddr, 100000, 0); '
+                          'printf("ret: %d\\n", $r); exit(); }', "-c", f"{sys.executable} -c \"{sender}\"")
+    assert r.out.startswith("ret: -14\n"), r
+    assert pcap.stat().st_size == 24  # the file header only

@@ -175,3 +175,15 @@ def test_typeof_is_only_a_type():
 def test_is_literal_of_tuples():
     ctx = run_passes('BEGIN { $a = 1; @x = is_literal((1, "a", -2)); @y = is_literal((1, $a)); }', "typecheck")
     assert [c.const_value for c in _calls(ctx, "is_literal")] == [1, 0]
+
+
+SK_BUFF = "struct sk_buff { unsigned int len; unsigned char *data; } "
+
+
+def test_skboutput_finds_the_data_and_len_of_struct_sk_buff():
+    ctx = run_passes(SK_BUFF + 'kprobe:f { $r = skboutput("a.pcap", (struct sk_buff *)arg0, 64, 14); }',
+                     "typecheck")
+    [call] = _calls(ctx, "skboutput")
+    assert call.type.name == "uint32" and call.arg_type.field("data").offset == 8
+    assert "skboutput() expects a string literal as the file name" in pass_errors(
+        SK_BUFF + 'kprobe:f { $p = "a"; $r = skboutput($p, (struct sk_buff *)arg0, 64, 14); }', "typecheck")

@@ -50,3 +50,19 @@ def test_program_options_follow_double_dash():
     assert args.named == ["aa=20", "dd", "no-warnings"]
     assert not args.no_warnings
     assert cli._parse(["-e", "BEGIN {}"]).named == []
+
+
+def test_pcap_writer_writes_libpcaps_raw_ip_format(tmp_path):
+    import struct
+
+    from pytrace.runtime.pcap import PcapWriter
+
+    path = tmp_path / "x.pcap"
+    w = PcapWriter(str(path))
+    w.boot_to_epoch_ns = 1_000_000_000_000  # fixed for the test
+    w.write(2_500_123_456, b"\x45\x00")
+    w.close()
+    data = path.read_bytes()
+    assert struct.unpack("<IHHiIII", data[:24]) == (0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
+    assert struct.unpack("<IIII", data[24:40]) == (1002, 500123, 2, 2)
+    assert data[40:] == b"\x45\x00"
