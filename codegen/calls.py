@@ -709,5 +709,6 @@ def _buf(pl, call):
     return out
 
 
-# Lowerings of the builtins defined in lang/builtins_process.py and lang/builtins_strings.py.
-from pytrace.codegen import calls_checks, calls_memory, calls_process, calls_strings  # noqa: E402,F401  (they register their lowerings)
+# Lowerings of the builtins defined in lang/builtins_{process,strings,checks,memory}.py.
+from pytrace.codegen import (  # noqa: E402,F401  (they register their lowerings)
+    calls_checks, calls_memory, calls_process, calls_strings)

@@ -36,7 +36,8 @@ MAX_INCLUDE_DEPTH = 40
 
 _INCLUDE = re.compile(r'#\s*include\s*[<"]([^>"]+)[>"]')
 _DIRECTIVE = re.compile(r"^\s*#\s*(\w+)\s*(.*)$")
-_TOKEN = re.compile(r"\s*(0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|[A-Za-z_]\w*|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^~!<>()?:,])")
+_TOKEN = re.compile(r"\s*(0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|[A-Za-z_]\w*"
+                    r"|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^~!<>()?:,])")
 _INT_SUFFIX = re.compile(r"[uUlL]+$")
 _ENUM = re.compile(r"\benum\s*(?:\w+\s*)?\{([^{}]*)\}")
 

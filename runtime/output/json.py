@@ -218,5 +218,6 @@ def lost_events(n: int) -> str:
 def message_event(severity: str, text: str, source: dict) -> str:
     """errorf()/warnf() (JsonOutput::printf): the message and the call's place only."""
     kind = "errorf" if severity == "ERROR" else "warnf"
-    return (f'{{"type": "{kind}", "msg": {escape_string(text)}, "filename": {escape_string(source.get("filename", ""))}, '
+    filename = escape_string(source.get("filename", ""))
+    return (f'{{"type": "{kind}", "msg": {escape_string(text)}, "filename": {filename}, '
             f'"line": {source.get("line", 0)}, "col": {source.get("column", 0)}}}\n')
