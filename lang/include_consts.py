@@ -215,13 +215,18 @@ class _Preprocessor:
                 lines = _logical_lines(f.read())
         except OSError:
             return
+        self.run(lines, depth)
+
+    def run(self, lines: list[str], depth: int = 0, on_include=None) -> None:
+        """Preprocess lines: directives act, the kept text's enums are read.
+        on_include(index, name) is told of each #include in kept lines."""
         kept: list[str] = []
         stack: list[tuple[bool, bool]] = []  # (this branch is active, a branch was taken)
 
         def active() -> bool:
             return all(a for a, _ in stack)
 
-        for line in lines:
+        for index, line in enumerate(lines):
             m = _DIRECTIVE.match(line)
             if m is None:
                 if active():
@@ -257,6 +262,8 @@ class _Preprocessor:
             elif word == "include":
                 inc = _INCLUDE.match("#include " + rest)
                 if inc:
+                    if on_include is not None:
+                        on_include(index, inc.group(1))
                     self.include(inc.group(1), depth + 1)
         self.read_enums("\n".join(kept))
 
@@ -303,6 +310,26 @@ def _header_constants(names: tuple[str, ...], dirs: tuple[str, ...]) -> dict[str
     for name in names:
         pp.include(name)
     return pp.constants()
+
+
+def script_constants(lines: list[str], have_btf: bool,
+                     dirs: tuple[str, ...] = INCLUDE_DIRS) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """A script's preprocessor lines, in order, as one header would be read
+    (BPFTRACE_HAVE_BTF is defined when the kernel has BTF, as bpftrace does):
+    the constants of its kept #defines and #includes, and the headers that
+    could not be found as (index of the line, name)."""
+    pp = _Preprocessor(dirs)
+    if have_btf:
+        pp.macros["BPFTRACE_HAVE_BTF"] = "1"
+    missing: list[tuple[int, str]] = []
+
+    def found(index: int, name: str) -> None:
+        if header_path(name, dirs) is None:
+            missing.append((index, name))
+
+    pp.run([" ".join(_logical_lines(line)) for line in lines], on_include=found)
+    pp.macros.pop("BPFTRACE_HAVE_BTF", None)
+    return pp.constants(), missing
 
 
 def include_names(texts: list[str]) -> list[str]:

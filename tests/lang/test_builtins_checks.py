@@ -187,3 +187,9 @@ def test_skboutput_finds_the_data_and_len_of_struct_sk_buff():
     assert call.type.name == "uint32" and call.arg_type.field("data").offset == 8
     assert "skboutput() expects a string literal as the file name" in pass_errors(
         SK_BUFF + 'kprobe:f { $p = "a"; $r = skboutput($p, (struct sk_buff *)arg0, 64, 14); }', "typecheck")
+
+
+def test_a_missing_header_is_clangs_error_at_its_line_in_definitions_h():
+    program = "struct Foo {\n int x;\n}\n#include <pytrace/no-such-header.h>\nBEGIN { }"
+    assert pass_errors(program, "resolve") == (
+        "definitions.h:5:10: fatal error: 'pytrace/no-such-header.h' file not found\n")

@@ -47,3 +47,14 @@ def test_missing_headers_are_skipped(tmp_path):
 def test_include_names():
     assert include_consts.include_names(["#include <linux/errno.h>", '#include "local.h"', "#define X 1"]) == [
         "linux/errno.h", "local.h"]
+
+
+def test_script_lines_honour_their_conditions_and_name_missing_headers(tmp_path):
+    dirs = _headers(tmp_path, {"sys/socket.h": "#define AF_INET 2\n"})
+    lines = ["#ifndef BPFTRACE_HAVE_BTF", "#include <net/sock.h>", "#define X 1", "#else",
+             "#include <sys/socket.h>", "#define X 2 /* two */", "#endif", "#define Y (X * 3)",
+             "#include <lol/no.h>"]
+    assert include_consts.script_constants(lines, True, dirs) == ({"AF_INET": 2, "X": 2, "Y": 6},
+                                                                  [(8, "lol/no.h")])
+    assert include_consts.script_constants(lines, False, dirs) == ({"X": 1, "Y": 3},
+                                                                   [(1, "net/sock.h"), (8, "lol/no.h")])
