@@ -15,11 +15,18 @@ if TYPE_CHECKING:
     from pytrace.codegen.lower import ProbeLowering
 
 
-def message_source(span: Span, expanded_from: list[Span] | None, label: str = "") -> dict:
-    """Where an errorf()/warnf() is, as user space prints it (artifact EventSpec.source)."""
+def message_source(span: Span, expanded_from: list[Span] | None, stdlib_at: str = "") -> dict:
+    """Where an errorf()/warnf() is, as user space prints it (artifact EventSpec.source).
+    stdlib_at: the place of a message of bpftrace's standard library ("FILE:LINE:COL-COL")
+    instead of `span`, which is then the first call it was expanded from."""
     line, column = span.begin_pos
-    return {"label": label or span.location(), "filename": span.source.name, "line": line, "column": column,
-            "expanded_from": [(s.location(), "\n".join(s.context())) for s in expanded_from or []]}
+    source = {"label": span.location(), "filename": span.source.name, "line": line, "column": column}
+    if stdlib_at:
+        filename, line, columns = stdlib_at.split(":")
+        source = {"label": stdlib_at, "filename": filename, "line": int(line), "column": int(columns.split("-")[0])}
+        expanded_from = [span, *(expanded_from or [])]
+    source["expanded_from"] = [(s.location(), "\n".join(s.context())) for s in expanded_from or []]
+    return source
 
 
 def _send_message(pl: "ProbeLowering", call: ast.Call, source: dict, args: list[ast.Expr]) -> None:
@@ -38,8 +45,7 @@ def warn_if_no_child(pl: "ProbeLowering", node: ast.Builtin, cpid) -> None:
     pl.b.position_at_end(warn)
     event = pl.state.add_event("warnf")
     event.fmt = NO_CHILD_WARNING
-    event.source = message_source(node.span, [node.span], NO_CHILD_LOCATION)
-    event.source.update(filename="stdlib/base.bt", line=208, column=5)
+    event.source = message_source(node.span, None, NO_CHILD_LOCATION)
     pl.emit_event(event, [])
     pl.b.branch(done)
     pl.b.position_at_end(done)
@@ -76,9 +82,7 @@ def _assert(pl, call):
     failed, ok = pl.block("assert_failed"), pl.block("assert_ok")
     pl.b.cbranch(cond, ok, failed)
     pl.b.position_at_end(failed)
-    source = message_source(call.span, [call.span, *(call.expanded_from or [])], ASSERT_LOCATION)
-    source["filename"], source["line"], source["column"] = "stdlib/base.bt", 6, 5
-    _send_message(pl, call, source, [call.args[1]])
+    _send_message(pl, call, message_source(call.span, call.expanded_from, ASSERT_LOCATION), [call.args[1]])
     exit_event = pl.state.add_event("exit", "", [T.S64])
     pl.emit_event(exit_event, [(I64(ASSERT_EXIT_CODE), T.S64, T.S64)])
     pl.b.ret(I64(0))
