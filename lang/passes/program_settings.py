@@ -43,7 +43,7 @@ def config_values(options: Options) -> dict[str, bool | int | str]:
         "use_blazesym": False, "show_debug_info": False,
         "log_size": 1000000, "max_bpf_progs": 1024, "max_cat_bytes": 10240,
         "max_map_keys": options.max_map_keys, "max_probes": 1024, "max_strlen": options.max_strlen,
-        "on_stack_limit": 32, "perf_rb_pages": 0,
+        "on_stack_limit": 32, "perf_rb_pages": options.perf_rb_pages,
         "str_trunc_trailer": "..",
         "unstable_import_statement": "error", "unstable_tseries": options.unstable_tseries,
         "unstable_typeinfo": "error", "unstable_dw_ustack": "warn",
