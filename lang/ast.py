@@ -146,8 +146,10 @@ class Call(Expr):
     signum: int | None = annotation("typecheck")  # signal("NAME"): the signal's number
     const_value: int | None = annotation("typecheck")  # a value known at compile time: cgroupid(), is_str()...
     key_map: Map | None = annotation("typecheck")  # has_key(), delete(@m, key): the element it names
-    arg_type: Any = annotation("typecheck")  # join(): the type of each string read
+    arg_type: Any = annotation("typecheck")  # join(): the type of each string read; skboutput(): struct sk_buff
     expansion: Any = annotation("typecheck")  # ppid(), find()...: the typed expression it stands for
+    # A call inside an expanded macro: the spans of the macro calls it came from, innermost first.
+    expanded_from: list[Span] | None = annotation("macros")
 
 
 @dataclass(eq=False)

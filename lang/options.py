@@ -14,6 +14,7 @@ UNSTABLE_MODES = {"enable": "enable", "true": "enable", "warn": "warn", "error":
 @dataclass
 class Options:
     params: list[str] = field(default_factory=list)  # positional parameters $1..$N
+    named_params: list[str] = field(default_factory=list)  # program options after `--`: "name=value", "name"
     max_strlen: int = 64
     max_map_keys: int = 4096
     unsafe: bool = False

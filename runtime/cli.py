@@ -34,6 +34,7 @@ OPTIONS:
                    redirect pytrace output to FILE
     -f FORMAT      output format ('text', 'json', 'folded': stack maps as folded stacks)
     -q, --quiet    keep messages quiet
+    --no-warnings  disable all warning messages
     --prometheus [HOST:]PORT
                    serve the maps as Prometheus metrics at http://HOST:PORT/metrics
     --stacks-out FILE
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output")
     p.add_argument("-f", dest="format", default="text")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--no-warnings", action="store_true")
     p.add_argument("--unsafe", action="store_true")
     p.add_argument("--usdt-file-activation", action="store_true")  # the kernel's ref_ctr already does this
     p.add_argument("--dry-run", action="store_true")
@@ -107,9 +109,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
     rest, positional = args.rest, []
+    args.named = []
     while rest:
         if rest[0] == "--":
-            positional.extend(rest[1:] if positional else rest)
+            # After `--`: program options (`--name[=value]`, read by getopt()) and positional parameters.
+            after = rest[1:]
+            args.named = [a[2:] for a in after if a.startswith("--") and len(a) > 2]
+            after = [a for a in after if not (a.startswith("--") and len(a) > 2)]
+            positional.extend(after if positional else ["--", *after])
             break
         if rest[0].startswith("-") and rest[0] != "-":
             args = parser.parse_args(rest, namespace=args)
@@ -182,8 +189,8 @@ class Run:
         if source is None:
             sys.stderr.write(USAGE)
             return 1
-        options = Options(params=list(args.rest), unsafe=args.unsafe, has_child=bool(args.cmd),
-                          pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
+        options = Options(params=list(args.rest), named_params=args.named, unsafe=args.unsafe,
+                          has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
         driver.apply_env(options)
         if args.emit:
             return self._emit(source, options)
@@ -222,7 +229,8 @@ class Run:
             except artifact_file.ArtifactFileError as e:
                 raise UsageError(str(e)) from None
         try:
-            return driver.compile_source(source, options, self.args.debug), source
+            return driver.compile_source(source, options, self.args.debug,
+                                         warnings=not self.args.no_warnings), source
         except ModuleNotFoundError as e:
             if e.name not in ("lark", "llvmlite"):
                 raise

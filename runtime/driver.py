@@ -52,6 +52,7 @@ def ensure_kernel_fs() -> None:
 def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
+                 repr(options.named_params),
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.unsafe, options.has_child,
                  options.pid_filter, options.debuginfo, options.dummy_ts_map, options.unstable_tseries, _code_stamp()):
         h.update(repr(part).encode())
@@ -80,7 +81,7 @@ def _code_stamp() -> str:
     return str(latest)
 
 
-def compile_source(source: Source, options: Options, debug: list[str]) -> Artifact | None:
+def compile_source(source: Source, options: Options, debug: list[str], warnings: bool = True) -> Artifact | None:
     """Source -> Artifact, reusing a cached artifact when nothing changed.
 
     Returns None when only `-d ast` / `-d types` was asked for."""
@@ -99,7 +100,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
     from pytrace.lang.passes import analyse
 
     ctx = analyse(source, options)
-    ctx.diags.emit(sys.stderr)  # warnings
+    ctx.diags.emit(sys.stderr, warnings=warnings)  # warnings (none with --no-warnings)
     if "ast" in want:
         from pytrace.runtime.debug_dump import dump_ast
         sys.stdout.write(dump_ast(ctx.program))
@@ -131,7 +132,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
 def make_output(args):
     from pytrace.runtime.output.writer import Writer
 
-    return Writer.open(args.format, args.output, quiet=args.quiet)
+    return Writer.open(args.format, args.output, quiet=args.quiet, warnings=not args.no_warnings)
 
 
 def write_verifier_logs(logs: dict[str, str]) -> None:

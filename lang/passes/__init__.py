@@ -17,6 +17,7 @@ from pytrace.lang.passes.macros import expand_macros
 from pytrace.lang.passes.limits import check_limits
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
 from pytrace.lang.passes.pid_filter import pid_filter
+from pytrace.lang.passes.program_settings import program_settings
 from pytrace.lang.passes.resolve import resolve
 from pytrace.lang.passes.typecheck import typecheck
 from pytrace.lang.source import Source
@@ -33,6 +34,7 @@ PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("limits", check_limits),
     ("config", apply_config),
     ("macros", expand_macros),
+    ("program_settings", program_settings),
     ("bind_probes", bind_probes),
     ("pid_filter", pid_filter),
     ("resolve", resolve),

@@ -278,8 +278,6 @@ class TypeChecker:
         if node.name == "probe":  # never cut: user-space probe names hold whole paths
             return T.StringType(max(64, 1 + max(len(s.name) for s in unit.specs)))
         var = builtins.variable(node.name)
-        if node.name == "cpid" and not self.ctx.options.has_child:
-            self.error("cpid cannot be used without child command", node)
         if var is None or var.probes != builtins.ALL_PROBES:
             self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
             return T.U64

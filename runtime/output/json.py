@@ -213,3 +213,11 @@ def attached_probes(n: int) -> str:
 def lost_events(n: int) -> str:
     c = _stream_int(n)
     return f'{{"type": "lost_events", "count": {c}, "data": {{"events": {c}}}}}\n'
+
+
+def message_event(severity: str, text: str, source: dict) -> str:
+    """errorf()/warnf() (JsonOutput::printf): the message and the call's place only."""
+    kind = "errorf" if severity == "ERROR" else "warnf"
+    filename = escape_string(source.get("filename", ""))
+    return (f'{{"type": "{kind}", "msg": {escape_string(text)}, "filename": {filename}, '
+            f'"line": {source.get("line", 0)}, "col": {source.get("column", 0)}}}\n')

@@ -270,3 +270,13 @@ def join_event(text: str) -> str:
 
 def syscall_event(text: str) -> str:
     return text + "\n"
+
+
+def message_event(severity: str, text: str, source: dict) -> str:
+    """errorf()/warnf() (TextOutput::printf): the text at the call, then each
+    macro call it was expanded from with its source context. One trailing
+    newline of the text is dropped (bpftrace's LOG does)."""
+    text = text[:-1] if text.endswith("\n") else text
+    lines = [f"{source.get('label', '')}: {severity}: {text}\n"]
+    lines += [f"{label}: {severity}: expanded from\n{context}\n" for label, context in source.get("expanded_from", [])]
+    return "".join(lines)

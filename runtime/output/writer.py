@@ -16,25 +16,28 @@ FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  #
 
 
 class Writer:
-    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False) -> None:
+    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False,
+                 warnings: bool = True) -> None:
         self.fmt = fmt
         self.out = out
         self.err = err
         self.quiet = quiet
         self.owns_out = owns_out
         self.is_json = fmt is json_format
+        self.warnings = warnings  # False: --no-warnings
         self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
 
     @classmethod
-    def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
+    def open(cls, format_name: str, path: str | None = None, quiet: bool = False,
+             warnings: bool = True) -> "Writer":
         fmt = FORMATS.get(format_name, text_format)
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
             return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
-                       owns_out=True)
+                       owns_out=True, warnings=warnings)
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(errors="surrogateescape")
-        return cls(fmt, sys.stdout, sys.stderr, quiet)
+        return cls(fmt, sys.stdout, sys.stderr, quiet, warnings=warnings)
 
     def _write(self, stream: TextIO, text: str) -> None:
         if self._batch:
@@ -81,6 +84,15 @@ class Writer:
     def warning(self, text: str) -> None:
         """A run-time warning (e.g. a map is full), on stderr."""
         self._write(self.err, text)
+
+    def message(self, severity: str, text: str, source: dict) -> None:
+        """errorf()/warnf(): text as an error or warning at the call (stderr; JSON: stdout)."""
+        if severity == "WARNING" and not self.warnings:
+            return
+        if self.is_json:
+            self._write(self.out, json_format.message_event(severity, text, source))
+        else:
+            self._write(self.err, text_format.message_event(severity, text, source))
 
     def lost(self, n: int) -> None:
         self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
