@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Callable
 
 from llvmlite import ir
 
+from pytrace.codegen import seq_printf
 from pytrace.codegen.irbuilder import I64, I8, PTR
 from pytrace.lang import ast
 from pytrace.lang import types as T
@@ -143,6 +144,8 @@ def _curtask(pl, node):
 
 @function("printf")
 def _printf(pl: "ProbeLowering", call: ast.Call) -> ir.Value:
+    if call.name == "printf" and pl.unit.provider.printf_to == "seq_file" and pl.callback_ctx is None:
+        return seq_printf.lower_printf(pl, call)  # iter: into the iterator's output
     event = pl.state.events[call.format.id]
     args = [(pl.expr(a), a.type, t) for a, t in zip(call.args[1:], call.format.arg_types)]
     pl.emit_event(event, args)

@@ -25,6 +25,8 @@ def _extend(pl: "ProbeLowering", value: ir.Value, size: int, signed: bool) -> ir
 
 
 def load_context_var(pl: "ProbeLowering", cv: ContextVar, name: str) -> ir.Value:
+    if cv.whole_context:
+        return pl.ctx_ptr
     if cv.const is not None:
         if isinstance(cv.const, str):
             return pl.const_string(cv.const, cv.type.size, name)

@@ -32,7 +32,7 @@ HELPERS = {
     "get_stack": 67, "get_func_ip": 173, "map_lookup_percpu_elem": 195,
     "get_socket_cookie": 46, "override_return": 58, "send_signal_thread": 117, "get_ns_current_pid_tgid": 120,
     "ktime_get_boot_ns": 125, "d_path": 147, "per_cpu_ptr": 153, "this_cpu_ptr": 154, "ktime_get_tai_ns": 208,
-    "trace_printk": 6, "probe_write_user": 36,
+    "trace_printk": 6, "probe_write_user": 36, "seq_printf": 126,
 }
 
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger

@@ -81,6 +81,14 @@ class ProbeLowering:
         self.bb.finish()
         return self.func
 
+    def return_if_null(self, value: ir.Value, name: str) -> None:
+        """End the program's run when value is 0 (a context pointer a provider may leave null)."""
+        null, go_on = self.block(f"{name}_null"), self.block(f"{name}_present")
+        self.b.cbranch(self.b.icmp_unsigned("==", value, I64(0), name=f"{name}_is_null"), null, go_on)
+        self.b.position_at_end(null)
+        self.b.ret(I64(0))
+        self.b.position_at_end(go_on)
+
     def block(self, name: str) -> ir.Block:
         return self.func.append_basic_block(name)
 
@@ -707,7 +715,10 @@ class ProbeLowering:
             return out
         record = own if own is not None and own.field(node.field_name) is not None else base_t.pointee
         if f.type.is_scalar:
-            return self.bb.load(base, f.type.size, T.is_signed(f.type), record.ctx_offset(f), name=f.name)
+            value = self.bb.load(base, f.type.size, T.is_signed(f.type), record.ctx_offset(f), name=f.name)
+            if self.unit.provider.ctx_null_ends_run and isinstance(f.type, T.PointerType):
+                self.return_if_null(value, f.name)
+            return value
         # Arrays and strings in the context are copied out with probe_read (as bpftrace
         # does): byte loads through ctx+offset are refused by the verifier once LLVM
         # folds the offset into the pointer ("dereference of modified ctx ptr").

@@ -11,7 +11,7 @@ import atexit
 import os
 from typing import Callable
 
-from pytrace.runtime import bpf, kprobes, perf
+from pytrace.runtime import bpf, iterators, kprobes, perf
 
 
 class AttachError(Exception):
@@ -195,6 +195,7 @@ ATTACHERS: dict[str, Callable[[dict, int, int | None], list[int]]] = {
     "uprobe": _uprobe,
     "watchpoint": _watchpoint,
     "tracing": _tracing,
+    "iter": iterators.attach,
     "test_run": _nothing,
 }
 

@@ -521,7 +521,7 @@ def raw_tracepoint_open(name: str | None, prog_fd: int) -> int:
 def link_create(prog_fd: int, target_fd: int, attach_type: int, flags: int = 0,
                 **extra) -> int:
     """BPF_LINK_CREATE.  extra: bpf_cookie= (perf_event links),
-    target_btf_id= and cookie= (tracing links)."""
+    target_btf_id= and cookie= (tracing links), iter_info= (iterator links)."""
     attr = LinkCreateAttr(prog_fd=prog_fd, target_fd=target_fd,
                           attach_type=attach_type, flags=flags)
     for key, value in extra.items():
@@ -529,9 +529,31 @@ def link_create(prog_fd: int, target_fd: int, attach_type: int, flags: int = 0,
             attr.extra0 = value
         elif key == "cookie":
             attr.extra1 = value
+        elif key == "iter_info":  # bytes: a union bpf_iter_link_info
+            info_buf = _buf(value)
+            attr.extra0, attr.extra1 = _ptr(info_buf), len(value)
         else:
             raise TypeError(f"link_create: unsupported option {key!r}")
     return _bpf(K.BPF_LINK_CREATE, attr)
+
+
+class IterCreateAttr(ctypes.Structure):
+    _fields_ = [("link_fd", _u32), ("flags", _u32)]
+
+
+def iter_create(link_fd: int) -> int:
+    """BPF_ITER_CREATE: a new read-only fd whose reads run an iterator link's program."""
+    return _bpf(K.BPF_ITER_CREATE, IterCreateAttr(link_fd=link_fd))
+
+
+class ObjPinAttr(ctypes.Structure):
+    _fields_ = [("pathname", _u64), ("bpf_fd", _u32), ("file_flags", _u32)]
+
+
+def obj_pin(fd: int, path: str) -> None:
+    """BPF_OBJ_PIN: the object (a link...) stays alive as a file in a BPF file system."""
+    path_buf = ctypes.create_string_buffer(os.fsencode(path))
+    _bpf(K.BPF_OBJ_PIN, ObjPinAttr(pathname=_ptr(path_buf), bpf_fd=fd))
 
 
 class EnableStatsAttr(ctypes.Structure):

@@ -110,6 +110,9 @@ class Session:
         """The event loop: poll until a stop condition holds; returns its name.
         `poll` replaces self.poll (the API's takes its lock)."""
         self._step("run")
+        if self.tracer.iterators:  # iter probes: the run is reading them (as bpftrace's)
+            self.tracer.exit_code = self.tracer.exit_code or self.tracer.run_iterators()
+            return "iter"
         poll = poll or self.poll
         while True:
             reason = stop.before_poll(self)

@@ -131,19 +131,25 @@ def _close(fd: int) -> None:
         pass
 
 
+# The expected attach type of a tracing program, by the attach spec's "attach_type".
+TRACING_ATTACH_TYPES = {"fentry": K.BPF_TRACE_FENTRY, "fexit": K.BPF_TRACE_FEXIT, "iter": K.BPF_TRACE_ITER}
+
+
 def attach_target(prog: ProgramSpec) -> dict:
-    """What BPF_PROG_LOAD needs to know about a tracing (fentry/fexit) program's
-    target: resolved here, so the artifact stays independent of the kernel's BTF ids."""
+    """What BPF_PROG_LOAD needs to know about a tracing program's target (fentry/fexit:
+    the kernel function; iter: `bpf_iter_TYPE`): resolved here, so the artifact stays
+    independent of the kernel's BTF ids."""
     if prog.prog_type != "tracing":
         return {}
     from pytrace.lang.btf import BTF
 
     spec = prog.attach[0]
-    btf_id = BTF.kernel().find(spec["func"], "func")
+    func = spec.get("btf_func") or spec["func"]
+    btf_id = BTF.kernel().find(func, "func")
     if btf_id is None:
-        raise LoadError(prog, bpf.BPFError("BPF_PROG_LOAD", 2, f"no BTF for kernel function {spec['func']}"))
-    kind = K.BPF_TRACE_FEXIT if spec.get("retprobe") else K.BPF_TRACE_FENTRY
-    return {"expected_attach_type": kind, "attach_btf_id": btf_id}
+        raise LoadError(prog, bpf.BPFError("BPF_PROG_LOAD", 2, f"no BTF for kernel function {func}"))
+    kind = spec.get("attach_type") or ("fexit" if spec.get("retprobe") else "fentry")
+    return {"expected_attach_type": TRACING_ATTACH_TYPES[kind], "attach_btf_id": btf_id}
 
 
 def create_map(spec: MapSpec) -> int:

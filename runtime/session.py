@@ -17,7 +17,7 @@ from typing import Callable
 from pytrace.codegen.artifact import Artifact, EventSpec
 from pytrace.lang import format_string
 from pytrace.runtime import attach as attach_mod
-from pytrace.runtime import bpf, kprobes, loader, maps, symbols
+from pytrace.runtime import bpf, iterators, kprobes, loader, maps, symbols
 from pytrace.runtime import pcap, user_values
 from pytrace.runtime.output.printf import format_printf
 from pytrace.runtime.output.printf_compiled import compile_printf
@@ -52,6 +52,7 @@ class Tracer:
         self.stats_fd: int | None = None  # kernel run counts on, for never_fired()
         self.attached_count = 0
         self.watchpoints: dict[int, list[int]] = {}  # address -> perf event fds of its watchpoints
+        self.iterators: list[tuple[dict, int]] = []  # (attach spec, link fd) of iter probes, run by run_iterators()
         self.exited = False
         self.exit_code = 0
         self.lost_reported = 0
@@ -106,11 +107,20 @@ class Tracer:
                     self.links.extend(fds)
                     if spec.get("kind") == "watchpoint":  # for unwatch(address)
                         self.watchpoints.setdefault(spec["address"], []).extend(fds)
+                    if spec.get("kind") == "iter":
+                        self.iterators.append((spec, fds[0]))
                     self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
         except BaseException:
             self.detach()
             raise
         return self.attached_count
+
+    def run_iterators(self) -> int:
+        """Read (or pin) each iter probe's iterator, then deliver the other events
+        its program sent. Returns 1 when the kernel refused one, else 0."""
+        failed = [spec for spec, link in self.iterators if not iterators.run(spec, link, self.out)]
+        self.drain()
+        return 1 if failed else 0
 
     def run_special(self, when: str, deliver: bool = True) -> None:
         """Run the BEGIN or END programs once, then (unless told not to) deliver their events."""
@@ -151,6 +161,7 @@ class Tracer:
         return self.poll(0, budget_s=None)
 
     def detach(self) -> None:
+        self.iterators.clear()
         links, self.links = self.links, []
         attach_mod.release_all(links)
         self.watchpoints.clear()

@@ -11,7 +11,7 @@ from pytrace.lang.probes.begin_end import BeginProvider, EndProvider
 from pytrace.lang.probes.interval import IntervalProvider
 from pytrace.lang.probes.kprobe import KprobeProvider, KretprobeProvider
 from pytrace.lang.probes.fentry import FentryProvider, FexitProvider
-from pytrace.lang.probes.pending import IterProvider
+from pytrace.lang.probes.iterator import IterProvider
 from pytrace.lang.probes.profile import ProfileProvider
 from pytrace.lang.probes.rawtracepoint import RawTracepointProvider
 from pytrace.lang.probes.software import HardwareProvider, SoftwareProvider

@@ -43,7 +43,8 @@ class ContextVar:
       * `const` set: a constant (an int, or a str for a string type);
       * `deref` set: the context holds a user address at `offset` (a saved
         register); the value is `load_size` bytes of user memory at that
-        address + `deref` (USDT arguments such as `8@-16(%rbp)`)."""
+        address + `deref` (USDT arguments such as `8@-16(%rbp)`);
+      * `whole_context`: the context pointer itself (iter's `ctx`)."""
 
     type: T.Type
     offset: int = 0
@@ -51,6 +52,7 @@ class ContextVar:
     signed: bool | None = None
     const: int | str | None = None
     deref: int | None = None
+    whole_context: bool = False
 
     @property
     def size(self) -> int:
@@ -116,6 +118,11 @@ class ProbeProvider:
                          ran, warn that its function may have been inlined,
                          calling the probe this ("kprobe", "fentry"). "" for
                          no such warning.
+      ctx_null_ends_run  a null pointer read from the context ends the program's
+                         run (iter: the kernel's last call carries no object).
+      printf_to          where printf() writes: "events" (the ring buffer, as
+                         every event) or "seq_file" (bpf_seq_printf into the
+                         iterator's output: iter).
       variable_names     the variables the provider offers (`args`, `argN`,
                          `retval`, `func`...), for the resolve pass and docs;
                          where each lives is variable()/args_type().
@@ -134,6 +141,8 @@ class ProbeProvider:
     pid_predicate: bool = False
     program_per_attach_point: bool = False
     warn_never_fired: str = ""
+    ctx_null_ends_run: bool = False
+    printf_to: str = "events"
     variable_names: tuple[str, ...] = ()
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:

@@ -197,6 +197,11 @@ def cat_event(text: str) -> str:
     return _data('cat', escape_string(text))
 
 
+def iter_event(text: str) -> str:
+    """An iterator's output, as its program wrote it: bpftrace copies it as is, in JSON mode too."""
+    return text
+
+
 def join_event(text: str) -> str:
     return _data('join', escape_string(text))
 

@@ -264,6 +264,11 @@ def cat_event(text: str) -> str:
     return text
 
 
+def iter_event(text: str) -> str:
+    """An iterator's output, as its program wrote it (bpf_seq_printf)."""
+    return text
+
+
 def join_event(text: str) -> str:
     return text + "\n"
 
