@@ -73,10 +73,12 @@ class Diagnostics:
         return any(d.severity == ERROR for d in self.items)
 
     def render(self, warnings: bool = True) -> str:
+        """Errors, then warnings; a diagnostic identical to one already shown is
+        shown once (a probe with several probe types checks its body for each)."""
         out = [d.render() for d in self.errors]
         if warnings:
             out += [d.render() for d in self.warnings]
-        return "".join(out)
+        return "".join(dict.fromkeys(out))
 
     def emit(self, stream: TextIO = sys.stderr, warnings: bool = True) -> None:
         stream.write(self.render(warnings))

@@ -118,6 +118,8 @@ class ProbeProvider:
                          ran, warn that its function may have been inlined,
                          calling the probe this ("kprobe", "fentry"). "" for
                          no such warning.
+      single_attach_point
+                         a probe lists at most one attach point of this type (iter).
       ctx_null_ends_run  a null pointer read from the context ends the program's
                          run (iter: the kernel's last call carries no object).
       printf_to          where printf() writes: "events" (the ring buffer, as
@@ -141,6 +143,7 @@ class ProbeProvider:
     pid_predicate: bool = False
     program_per_attach_point: bool = False
     warn_never_fired: str = ""
+    single_attach_point: bool = False
     ctx_null_ends_run: bool = False
     printf_to: str = "events"
     variable_names: tuple[str, ...] = ()

@@ -46,6 +46,7 @@ class IterProvider(ProbeProvider):
     attach_kind = "iter"
     doc = "BPF iterators over kernel objects: iter:TYPE[:PIN]"
     variable_names = ("ctx",)
+    single_attach_point = True
     ctx_null_ends_run = True
     printf_to = "seq_file"
 
