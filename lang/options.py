@@ -21,5 +21,7 @@ class Options:
     pid_filter: int | None = None  # -p PID
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
     unstable_tseries: str = "warn"  # config unstable_tseries: "enable", "warn" or "error"
+    stack_mode: str = "bpftrace"  # config stack_mode: kstack/ustack's mode when none is written
+    print_maps_on_exit: bool = True  # config print_maps_on_exit: print every map when the run ends
     dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
     kernel: Any = None  # a lang.kernel_view.KernelView to compile for; None: this machine's

@@ -12,6 +12,7 @@ import sys
 from pytrace import __version__
 from pytrace.codegen.artifact import Artifact
 from pytrace.lang.options import UNSTABLE_MODES, Options
+from pytrace.lang.types import STACK_MODES
 from pytrace.lang.source import Source
 
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
@@ -27,6 +28,9 @@ def apply_env(options: Options) -> None:
         if value and value.isdigit():
             setattr(options, attr, int(value))
     options.dummy_ts_map = os.environ.get("BPFTRACE_DUMMY_TS_MAP", "")
+    stack_mode = os.environ.get("BPFTRACE_STACK_MODE", "").lower()
+    if stack_mode in STACK_MODES:
+        options.stack_mode = stack_mode
     unstable = os.environ.get("BPFTRACE_UNSTABLE_TSERIES", "").lower()
     options.unstable_tseries = UNSTABLE_MODES.get(unstable, options.unstable_tseries)
 
@@ -52,7 +56,8 @@ def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  options.max_strlen, options.max_map_keys, options.unsafe, options.has_child,
-                 options.pid_filter, options.dummy_ts_map, options.unstable_tseries, _code_stamp()):
+                 options.pid_filter, options.dummy_ts_map, options.unstable_tseries, options.stack_mode,
+                 _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]

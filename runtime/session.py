@@ -173,7 +173,8 @@ class Tracer:
         bpf.map_clear(self.loaded.map_fds[spec.index], spec.key_size)
 
     def print_maps(self) -> None:
-        self.out.exit_maps([self.read_map(n) for n in self.map_names()])
+        maps = [self.read_map(n) for n in self.map_names()] if self.artifact.print_maps_on_exit else []
+        self.out.exit_maps(maps)
 
     def lost_events(self) -> int:
         assert self.loaded is not None
