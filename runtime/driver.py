@@ -84,7 +84,7 @@ def _code_stamp() -> str:
     return str(latest)
 
 
-def compile_source(source: Source, options: Options, debug: list[str]) -> Artifact | None:
+def compile_source(source: Source, options: Options, debug: list[str], warnings: bool = True) -> Artifact | None:
     """Source -> Artifact, reusing a cached artifact when nothing changed.
 
     Returns None when only `-d ast` / `-d types` was asked for."""
@@ -103,7 +103,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
     from pytrace.lang.passes import analyse
 
     ctx = analyse(source, options)
-    ctx.diags.emit(sys.stderr)  # warnings
+    ctx.diags.emit(sys.stderr, warnings=warnings)  # warnings (none with --no-warnings)
     if "ast" in want:
         from pytrace.runtime.debug_dump import dump_ast
         sys.stdout.write(dump_ast(ctx.program))
@@ -135,7 +135,8 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
 def make_output(args):
     from pytrace.runtime.output.writer import Writer
 
-    return Writer.open(args.format, args.output, quiet=args.quiet)
+    return Writer.open(args.format, args.output, quiet=args.quiet, buffering=args.buffering,
+                       warnings=not args.no_warnings)
 
 
 def write_verifier_logs(logs: dict[str, str]) -> None:
@@ -202,3 +203,17 @@ def list_probes(source: Source | None, args) -> int:
             out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))
     sys.stdout.write("".join(line + "\n" for line in out))
     return 0
+
+
+def filter_probes(artifact: Artifact, pattern: str) -> Artifact | None:
+    """--probe-filter: keep the event, test and bench probes whose name the
+    regex matches (BEGIN, END and self:signal always stay); unmatched ones are
+    never loaded. None when no probe is left."""
+    import dataclasses
+    import re
+
+    regex = re.compile(pattern)
+    kept = [p for p in artifact.programs if p.when in ("BEGIN", "END", "SIGNAL") or regex.search(p.probe)]
+    if not kept:
+        return None
+    return dataclasses.replace(artifact, programs=kept)

@@ -34,6 +34,9 @@ def _tai_delta() -> int:
     return tai - (before + after) // 2
 
 
+RUN_BY_MODE = ("TEST", "BENCH")  # `when` of the programs only --test / --bench run
+
+
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
@@ -74,6 +77,12 @@ class Tracer:
         assert self.loaded is not None
         return [p for p in self.loaded.programs if p.spec.when == when]
 
+    def waits_for_events(self) -> bool:
+        """Whether anything can still run after BEGIN: an event probe or a
+        self:signal probe. Without one, bpftrace ends once BEGIN's output is
+        delivered."""
+        return any(p.when in ("", "SIGNAL") for p in self.artifact.programs)
+
     def check_attachable(self) -> None:
         """Refuse, before attaching anything, probes this kernel cannot attach."""
         for prog in self.artifact.programs:
@@ -88,12 +97,19 @@ class Tracer:
             self.count_runs()
         try:
             for prog in self.loaded.programs:
+                if prog.spec.when in RUN_BY_MODE:  # test:/bench: probes run only by --test/--bench
+                    continue
                 for spec in prog.spec.attach:
                     self.links.extend(attach_mod.attach(prog.spec, spec, prog.fd, self.pid))
                     self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
         except BaseException:
             self.detach()
             raise
+        if self.attached_count == 0:
+            for prog in self.loaded.programs:
+                if prog.spec.when in RUN_BY_MODE:
+                    flag = "--test to run test" if prog.spec.when == "TEST" else "--bench to run benchmark"
+                    raise attach_mod.AttachError(prog.spec, f"No probes attached; use {flag} probes.", plain=True)
         return self.attached_count
 
     def run_special(self, when: str, deliver: bool = True) -> None:

@@ -11,30 +11,39 @@ from pytrace.runtime.output import text as text_format
 from pytrace.runtime.output.printf import format_printf
 
 
+BUFFERING = ("line", "full", "none")  # -B: flush after every event ("line", "none") or when the buffer fills
+
+
 class Writer:
-    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False) -> None:
+    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False,
+                 flush: bool = True, warnings: bool = True) -> None:
         self.fmt = fmt
         self.out = out
         self.err = err
         self.quiet = quiet
         self.owns_out = owns_out
         self.is_json = fmt is json_format
+        self.flush = flush  # after every write; False: -B full (the stream's own buffer decides)
+        self.warnings = warnings  # False: --no-warnings
 
     @classmethod
-    def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
+    def open(cls, format_name: str, path: str | None = None, quiet: bool = False, buffering: str = "line",
+             warnings: bool = True) -> "Writer":
         fmt = json_format if format_name == "json" else text_format
+        flush = buffering != "full"
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
-            return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
-                       owns_out=True)
+            return cls(fmt, open(path, "w", buffering=1 if flush else -1, errors="surrogateescape"), sys.stderr,
+                       quiet, owns_out=True, flush=flush, warnings=warnings)
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(errors="surrogateescape")
-        return cls(fmt, sys.stdout, sys.stderr, quiet)
+        return cls(fmt, sys.stdout, sys.stderr, quiet, flush=flush, warnings=warnings)
 
     def _write(self, stream: TextIO, text: str) -> None:
         if text:
             stream.write(text)
-            stream.flush()
+            if self.flush or stream is self.err:
+                stream.flush()
 
     def _stream(self, which: str) -> TextIO:
         return self.err if which == "stderr" and not self.is_json else self.out
@@ -59,9 +68,16 @@ class Writer:
         """time(), cat(), join() and system() output ("syscall" is system's)."""
         self._write(self.out, getattr(self.fmt, kind + "_event")(text))
 
+    def test_result(self, names: list[str], index: int, duration_ns: int, passed: list[bool], output: str) -> None:
+        self._write(self.out, self.fmt.test_result(names, index, duration_ns, passed, output))
+
+    def benchmark_result(self, names: list[str], index: int, average_ns: int, iters: int) -> None:
+        self._write(self.out, self.fmt.benchmark_result(names, index, average_ns, iters))
+
     def warning(self, text: str) -> None:
         """A run-time warning (e.g. a map is full), on stderr."""
-        self._write(self.err, text)
+        if self.warnings or not text.startswith("WARNING"):
+            self._write(self.err, text)
 
     def lost(self, n: int) -> None:
         self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
@@ -72,5 +88,6 @@ class Writer:
             self._write(self.err, text_format.total_lost_events(n))
 
     def close(self) -> None:
+        self.out.flush()
         if self.owns_out:
             self.out.close()
