@@ -334,10 +334,11 @@ def run_program(session: Session, stop: StopConditions, *, dry_run: bool = False
             session.stop()
             session.print_maps()
             return code or session.exit_code
-        session.attach()
-        if dry_run:
-            return 0
-        run_to_end(session, stop, print_maps=True)
+        with stop.signals():  # from the attach on, as bpftrace: SIGUSR1 right after "Attached" must not kill
+            session.attach()
+            if dry_run:
+                return 0
+            run_to_end(session, stop, print_maps=True)
         return session.exit_code
     finally:
         session.close()
