@@ -163,3 +163,9 @@ def test_info_claims_only_what_works_here():
     r = run_pytrace("--info")
     assert r.rc == 0 and "kprobe_session: no\n" in r.out and "libdw (DWARF support): no\n" in r.out
     assert "  iter: no\n" in r.out  # pytrace cannot attach iterators yet
+
+
+@pytest.mark.kernel
+def test_begin_and_end_in_one_attach_list_run_twice():
+    r = run_pytrace("-e", 'begin,end { printf("Hello\\n"); exit(); }')
+    assert (r.rc, r.out) == (0, "Hello\nHello\n\n\n")
