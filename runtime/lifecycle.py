@@ -14,7 +14,11 @@ A `Session` takes one compiled program through its steps, in this order
 A step called out of order raises `LifecycleError`. `run_program()` is the
 whole ordered run for a front end (the CLI). The event loop, its stop
 conditions (exit(), SIGINT/SIGTERM, the end of the `-c` child, the `-p`
-process gone) and the reporting of kernel refusals live here and nowhere else.
+process gone, and, as bpftrace, a program with nothing but begin/end
+probes once their output is delivered), SIGUSR1 (runs the
+self:signal:SIGUSR1 probes) and the reporting of kernel refusals live here
+and nowhere else. `--test`/`--bench` take run_checks() instead of attach()
+and run().
 """
 
 from __future__ import annotations
