@@ -90,6 +90,7 @@ class Artifact:
     # imm=<index here>`; the loader swaps in their BTF ids.
     kernel_vars: list[str] = field(default_factory=list)
     print_maps_on_exit: bool = True  # config print_maps_on_exit
+    prometheus_labels: list[str] = field(default_factory=list)  # config prometheus_labels (runtime/exporters)
     version: int = FORMAT_VERSION
 
     def map_by_name(self, name: str) -> MapSpec | None:

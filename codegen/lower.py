@@ -120,6 +120,12 @@ class ProbeLowering:
     def store_value(self, dst: ir.Value, offset: int, value: ir.Value, src_t: T.Type, dst_t: T.Type) -> None:
         """Write a value of type src_t into memory laid out as dst_t."""
         if isinstance(src_t, T.PointerType) and src_t.addrspace == "ctx" and isinstance(dst_t, T.RecordType):
+            if src_t.pointee.ctx_offsets is not None:  # `args` as a value, gathered field by field
+                for f in src_t.pointee.all_fields():
+                    field_value = self.bb.load(value, f.type.size, T.is_signed(f.type), src_t.pointee.ctx_offset(f),
+                                               name=f.name)
+                    self.bb.store(dst, field_value, f.type.size, offset + f.offset)
+                return
             # `args` as a value: the context has the record's layout.
             self.bb.probe_read(self.bb.gep(dst, offset), dst_t.size, value, user=False)
             return
@@ -685,8 +691,9 @@ class ProbeLowering:
             out = self.slot(f.type, f.name)
             self.bb.probe_read_str(out, f.type.size, data, user=False)
             return out
+        record = own if own is not None and own.field(node.field_name) is not None else base_t.pointee
         if f.type.is_scalar:
-            return self.bb.load(base, f.type.size, T.is_signed(f.type), f.offset, name=f.name)
+            return self.bb.load(base, f.type.size, T.is_signed(f.type), record.ctx_offset(f), name=f.name)
         # Arrays and strings in the context are copied out with probe_read (as bpftrace
         # does): byte loads through ctx+offset are refused by the verifier once LLVM
         # folds the offset into the pointer ("dereference of modified ctx ptr").

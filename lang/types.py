@@ -179,6 +179,13 @@ class RecordType(Type):
     record_size: int = 0
     fields: dict[str, RecordField] = field(default_factory=dict)
     btf_id: int | None = None
+    # A provider's `args` whose fields are not laid out in the context as in the
+    # record (uprobe arguments live in pt_regs registers): field -> context offset.
+    ctx_offsets: dict[str, int] | None = None
+
+    def ctx_offset(self, f: RecordField) -> int:
+        """Where a field of `args` is in the program's context."""
+        return f.offset if self.ctx_offsets is None else self.ctx_offsets[f.name]
 
     @property
     def size(self) -> int:  # type: ignore[override]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
 
 from pytrace import __version__
@@ -18,7 +17,7 @@ from pytrace.lang.source import Source
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
-               "BPFTRACE_STRLEN": "max_strlen"}
+               "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages"}
 
 
 def apply_env(options: Options) -> None:
@@ -49,15 +48,17 @@ def ensure_kernel_fs() -> None:
         if fstype != "tracefs" and os.path.ismount(path):
             continue
         if os.path.isdir(path):
+            import subprocess  # only when a filesystem is missing (start-up time)
+
             subprocess.run(["mount", "-t", fstype, fstype, path], capture_output=True)
 
 
 def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
-                 options.max_strlen, options.max_map_keys, options.unsafe, options.has_child,
-                 options.pid_filter, options.dummy_ts_map, options.unstable_tseries, options.stack_mode,
-                 _code_stamp()):
+                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.unsafe, options.has_child,
+                 options.pid_filter, options.debuginfo, options.dummy_ts_map, options.unstable_tseries,
+                 options.stack_mode, _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -174,14 +175,17 @@ def verify_only(source: Source, artifact: Artifact, args) -> int:
 def list_probes(source: Source | None, args) -> int:
     """`-l [PATTERN]`: probes the kernel offers, or those a program would attach."""
     from pytrace.lang import probes
+    from pytrace.lang.probes import uprobe
 
+    uprobe.LISTING_DEBUGINFO[:] = args.debuginfo
     ensure_kernel_fs()
     if source is not None and (args.program is not None or source.name != "stdin"):
         from pytrace.lang.diagnostics import CompileError
         from pytrace.lang.passes import analyse
 
         try:
-            ctx = analyse(source, Options(params=list(args.rest), pid_filter=args.pid), until="bind_probes")
+            ctx = analyse(source, Options(params=list(args.rest), pid_filter=args.pid,
+                                          debuginfo=tuple(args.debuginfo)), until="bind_probes")
         except CompileError as e:
             e.diagnostics.emit(sys.stderr)
             return 1

@@ -13,7 +13,6 @@ import os
 
 from pytrace import __version__
 
-DWARF_SUPPORT = False  # uprobe arguments and line numbers from DWARF: not yet
 INSTRUCTION_LIMIT = 1_000_000  # the kernel's limit for a privileged loader
 
 
@@ -30,6 +29,12 @@ def _attachable(provider_name: str) -> bool:
 
     provider = probes.lookup(provider_name)
     return provider is not None and provider.unavailable_reason() is None
+
+
+def _dwarf() -> bool:
+    from pytrace.lang import dwarf
+
+    return dwarf.supported()
 
 
 def _runs(program: str) -> bool:
@@ -68,7 +73,7 @@ def report() -> str:
     sections = [
         ("System", [("OS", f"{uts.sysname} {uts.release} {uts.version}"), ("Arch", uts.machine)]),
         ("Build", [("version", f"v{__version__} (pytrace)"), ("LLVM", _llvm_version()), ("bfd", "no"),
-                   ("libdw (DWARF support)", _yes(DWARF_SUPPORT)),
+                   ("libdw (DWARF support)", _yes(_dwarf())),
                    ("libsystemd (systemd notify support)", "no"),
                    ("blazesym (advanced symbolization)", "no"), ("dwunwind (DWARF stack unwinding)", "no")]),
         ("Kernel helpers", [("dpath", _yes(fentry and _has_builtin("path"))),

@@ -15,6 +15,7 @@ from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
 from pytrace.lang.passes import agg_reads
+from pytrace.lang.probes.base import ProbeError
 from pytrace.lang.visitor import dispatch_table
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
@@ -267,7 +268,11 @@ class TypeChecker:
         assert unit is not None
         spec = unit.specs[0]
         if node.name == "args":
-            record = unit.provider.args_type(spec)
+            try:
+                record = unit.provider.args_type(spec)
+            except ProbeError as e:  # e.g. a uprobe target without DWARF
+                self.error(str(e), node)
+                return T.U64
             if record is not None:
                 return T.PointerType(record, "ctx")
         cv = unit.provider.variable(node.name, spec)
@@ -429,7 +434,9 @@ class TypeChecker:
 
     def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
         """The type a TypeName names, or None after reporting it unknown."""
-        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel)
+        unit = self.unit
+        probe_types = (lambda name: unit.provider.named_type(name, unit.specs[0])) if unit is not None else None
+        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel, probe_types)
         if t is None:
             self.error(f"Cannot resolve unknown type \"{tn.name}\"", tn)
         return t
@@ -635,6 +642,10 @@ class TypeChecker:
         key = self.declare_var(node.var)
         if node.type_name is not None:
             t = T.INT_TYPE_NAMES.get(node.type_name.name)
+            if t is None and node.type_name.pointer == 0 and node.type_name.name.endswith("]"):
+                t = self.resolve_type(node.type_name, self.default_addrspace())  # `struct Foo *[2]`
+                if t is None:
+                    return
             if t is None:
                 self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
                 return

@@ -6,12 +6,14 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from pytrace.runtime.output import folded as folded_format
 from pytrace.runtime.output import json as json_format
 from pytrace.runtime.output import text as text_format
 from pytrace.runtime.output.printf import format_printf
 
 
-BUFFERING = ("line", "full", "none")  # -B: flush after every event ("line", "none") or when the buffer fills
+FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  # -f FORMAT
+BUFFERING = ("line", "full", "none")  # -B: flush after every write ("line", "none") or when the buffer fills
 
 
 class Writer:
@@ -23,13 +25,14 @@ class Writer:
         self.quiet = quiet
         self.owns_out = owns_out
         self.is_json = fmt is json_format
+        self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
         self.flush = flush  # after every write; False: -B full (the stream's own buffer decides)
         self.warnings = warnings  # False: --no-warnings
 
     @classmethod
     def open(cls, format_name: str, path: str | None = None, quiet: bool = False, buffering: str = "line",
              warnings: bool = True) -> "Writer":
-        fmt = json_format if format_name == "json" else text_format
+        fmt = FORMATS.get(format_name, text_format)
         flush = buffering != "full"
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
@@ -40,10 +43,25 @@ class Writer:
         return cls(fmt, sys.stdout, sys.stderr, quiet, flush=flush, warnings=warnings)
 
     def _write(self, stream: TextIO, text: str) -> None:
+        if self._batch:
+            self.flush_batch()
         if text:
             stream.write(text)
             if self.flush or stream is self.err:
                 stream.flush()
+
+    def printf_text(self, text: str) -> None:
+        """A formatted printf of the current drain: written in one go by flush_batch()."""
+        self._batch.append(self.fmt.format_printf_event(text))
+
+    def flush_batch(self) -> None:
+        """Write and flush the drain's printf output (called after each drain)."""
+        if self._batch:
+            text = "".join(self._batch)
+            self._batch.clear()
+            self.out.write(text)
+            if self.flush:
+                self.out.flush()
 
     def _stream(self, which: str) -> TextIO:
         return self.err if which == "stderr" and not self.is_json else self.out
@@ -75,7 +93,7 @@ class Writer:
         self._write(self.out, self.fmt.benchmark_result(names, index, average_ns, iters))
 
     def warning(self, text: str) -> None:
-        """A run-time warning (e.g. a map is full), on stderr."""
+        """A run-time warning (e.g. a map is full), on stderr (none with --no-warnings)."""
         if self.warnings or not text.startswith("WARNING"):
             self._write(self.err, text)
 
@@ -88,6 +106,7 @@ class Writer:
             self._write(self.err, text_format.total_lost_events(n))
 
     def close(self) -> None:
+        self.flush_batch()
         self.out.flush()
         if self.owns_out:
             self.out.close()
