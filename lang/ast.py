@@ -200,6 +200,8 @@ class FieldAccess(Expr):
     operand: Expr
     field_name: str
     arrow: bool = False
+    # On a record (`$r.name`): the position of the field in the record's tuple layout.
+    tuple_index: int | None = annotation("typecheck")
 
 
 @dataclass(eq=False)
@@ -208,6 +210,8 @@ class Index(Expr):
 
     operand: Expr
     index: Expr
+    # On a tuple (`$t[1]`): the constant element index.
+    tuple_index: int | None = annotation("typecheck")
 
 
 @dataclass(eq=False)
@@ -221,6 +225,32 @@ class TupleIndex(Expr):
 @dataclass(eq=False)
 class Tuple(Expr):
     elems: list[Expr] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Record(Expr):
+    """`(name = value, ...)`: a tuple whose elements have names."""
+
+    names: list[str] = field(default_factory=list)
+    values: list[Expr] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class BlockExpr(Expr):
+    """`{ stmts; value }` used as a value; `value` is None when the block ends
+    with a statement (its type is then none)."""
+
+    stmts: list["Stmt"] = field(default_factory=list)
+    value: Expr | None = None
+
+
+@dataclass(eq=False)
+class IfExpr(Expr):
+    """`if cond { a } else { b }` used as a value."""
+
+    cond: Expr
+    then: BlockExpr
+    otherwise: Expr | None = None  # a BlockExpr, an IfExpr (else if), or None
 
 
 @dataclass(eq=False)
@@ -259,6 +289,13 @@ class Block(Stmt):
 
 @dataclass(eq=False)
 class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass(eq=False)
+class Discard(Stmt):
+    """`_ = expr;`: the value is computed and dropped, without a warning."""
+
     expr: Expr
 
 

@@ -215,6 +215,24 @@ class _Builder:
 
     angle_block = block
 
+    def block_expr(self, meta: Any, children: list) -> ast.BlockExpr:
+        """A block used as a value: its last statement, when it is an
+        expression with no `;` after it, is the value."""
+        stmts = self._nodes(children)
+        last = stmts[-1] if stmts else None
+        if isinstance(last, ast.ExprStmt) and _LAYOUT_RE.fullmatch(self.source.text, last.span.end, meta.end_pos - 1):
+            return ast.BlockExpr(stmts[:-1], last.expr, span=self._span(meta))
+        return ast.BlockExpr(stmts, None, span=self._span(meta))
+
+    value_block = block_expr
+
+    def if_expr(self, meta: Any, children: list) -> ast.IfExpr:
+        cond, then, *otherwise = self._nodes(children)
+        return ast.IfExpr(cond, then, otherwise[0] if otherwise else None, span=self._span(meta))
+
+    def discard(self, meta: Any, children: list) -> ast.Discard:
+        return ast.Discard(children[-1], span=self._span(meta))
+
     def assign(self, meta: Any, children: list) -> ast.Assign:
         target, value = children
         return ast.Assign(target, value, span=self._span(meta))
@@ -237,7 +255,7 @@ class _Builder:
         return ast.ExprStmt(children[0], span=self._span(meta))
 
     def if_stmt(self, meta: Any, children: list) -> ast.If:
-        cond, then, *otherwise = children
+        cond, then, *otherwise = self._nodes(children)
         return ast.If(cond, then, otherwise[0] if otherwise else None, span=self._span(meta))
 
     def while_stmt(self, meta: Any, children: list) -> ast.While:
@@ -257,6 +275,13 @@ class _Builder:
 
     def ternary(self, meta: Any, children: list) -> ast.Ternary:
         return ast.Ternary(*children, span=self._span(meta))
+
+    def elvis(self, meta: Any, children: list) -> ast.Ternary:
+        """`a ?: b` is `a ? a : b` (bpftrace evaluates `a` twice)."""
+        from pytrace.lang.passes.macros import clone
+
+        cond, other = self._nodes(children)
+        return ast.Ternary(cond, clone(cond), other, span=self._span(meta))
 
     def binop(self, meta: Any, children: list) -> ast.Binop:
         left, op, right = children
@@ -314,6 +339,19 @@ class _Builder:
 
     def tuple(self, meta: Any, children: list) -> ast.Tuple:
         return ast.Tuple(children, span=self._span(meta))
+
+    def record(self, meta: Any, children: list) -> ast.Record:
+        fields = self._nodes(children)
+        seen: set[str] = set()
+        for name, _value, span in fields:
+            if name in seen:
+                self.diags.error(f"Named argument list already contains name: {name}", span)
+            seen.add(name)
+        return ast.Record([f[0] for f in fields], [f[1] for f in fields], span=self._span(meta))
+
+    def record_field(self, meta: Any, children: list) -> tuple:
+        name, value = children[0], children[-1]
+        return (name.value, value, self._span(meta))
 
     def sizeof(self, meta: Any, children: list) -> ast.Sizeof:
         (arg,) = children
@@ -385,6 +423,7 @@ class _Builder:
         return value
 
 
+_LAYOUT_RE = re.compile(r"(?:\s|//[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)*")  # what %ignore skips
 _INT_RE = re.compile(
     r"(?:0[xX](?P<hex>[0-9a-fA-F_]+)|0[bB](?P<bin>[01_]+)"
     r"|(?P<dec>[0-9][0-9_]*)(?:[eE](?P<exp>[0-9][0-9_]*))?)(?P<suffix>[A-Za-z]\w*)?"

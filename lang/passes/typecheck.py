@@ -12,7 +12,7 @@ from pytrace.lang import ast, builtins, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
-from pytrace.lang.passes import agg_reads
+from pytrace.lang.passes import agg_reads, value_exprs
 from pytrace.lang.visitor import dispatch_table
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
@@ -38,6 +38,8 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
         return T.S64 if (old.signed or new.signed) else T.U64
     if isinstance(old, T.StringType) and isinstance(new, T.StringType):
         return T.StringType(max(old.length, new.length))
+    if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and (old.names or new.names):
+        return value_exprs.merge_records(old, new, _merge)
     if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and len(old.elems) == len(new.elems):
         elems = [_merge(a, b) for a, b in zip(old.elems, new.elems)]
         return None if None in elems else T.TupleType(tuple(elems))  # type: ignore[arg-type]
@@ -447,6 +449,8 @@ class TypeChecker:
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> T.Type:
         t = self.expr(node.operand)
+        if isinstance(t, T.TupleType) and not node.arrow:
+            return value_exprs.record_field(self, node, t)
         record = t
         while isinstance(record, T.PointerType):  # `.` and `->` both follow pointers
             record = record.pointee
@@ -468,6 +472,8 @@ class TypeChecker:
     def expr_Index(self, node: ast.Index) -> T.Type:
         t = self.expr(node.operand)
         it = self.expr(node.index)
+        if isinstance(t, T.TupleType):
+            return value_exprs.tuple_subscript(self, node, t)
         if isinstance(t, T.PointerType) and (t.pointee is None or t.pointee.size == 0):
             self.error("The array index operator [] cannot be used on a pointer to an unsized type (void *).",
                        node)
@@ -537,6 +543,10 @@ class TypeChecker:
         return T.U64
 
     expr_PositionalParam = _unsupported
+    expr_BlockExpr = value_exprs.check_block_expr
+    expr_IfExpr = value_exprs.check_if_expr
+    expr_Record = value_exprs.check_record
+    stmt_Discard = value_exprs.check_discard
 
     # ------------------------------------------------------------ statements
     def stmt(self, node: ast.Stmt) -> None:

@@ -1,0 +1,110 @@
+"""Type rules for current bpftrace's value forms, used by the type checker
+(lang/passes/typecheck.py dispatches to these functions):
+
+* block expressions `{ stmts; value }` and `if` expressions
+  `if c { a } else { b }`;
+* records `(a = 1, b = "x")`: a tuple type with field names (`TupleType.names`),
+  read with `$r.a`; two records with the same names in another order are
+  the same type (the first one seen gives the layout);
+* tuple subscripts `$t[0]` with an index known at compile time;
+* `_ = expr;`, which computes a value and drops it.
+
+Each function takes the TypeChecker (`tc`) and the node and returns its type.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pytrace.lang import ast
+from pytrace.lang import types as T
+
+
+def check_block_expr(tc, node: ast.BlockExpr) -> T.Type:
+    tc.scopes.append({})
+    for stmt in node.stmts:
+        tc.stmt(stmt)
+    t = tc.expr(node.value) if node.value is not None else T.VOID
+    tc.scopes.pop()
+    return t
+
+
+def check_if_expr(tc, node: ast.IfExpr) -> T.Type:
+    from pytrace.lang.passes.typecheck import _merge
+
+    tc._cond(node.cond)
+    then_t = tc.expr(node.then)
+    other_t = tc.expr(node.otherwise) if node.otherwise is not None else T.VOID
+    if isinstance(then_t, T.VoidType) and isinstance(other_t, T.VoidType):
+        return T.VOID
+    merged = _merge(T.storage_type(then_t), T.storage_type(other_t))
+    if merged is None:
+        tc.error(f"Branches must return the same type or compatible types: have '{T.describe(then_t)}' "
+                 f"and '{T.describe(other_t)}'", node)
+        return then_t
+    return merged
+
+
+def check_record(tc, node: ast.Record) -> T.Type:
+    elems = tuple(T.storage_type(tc.expr(v)) for v in node.values)
+    for value, t in zip(node.values, elems):
+        if isinstance(t, T.AggType):
+            tc.error(f"Map type {t.name} cannot exist inside a record.", value)
+    return T.TupleType(elems, tuple(node.names))
+
+
+def record_field(tc, node: ast.FieldAccess, t: T.TupleType) -> T.Type:
+    """`$r.name` on a record."""
+    if node.field_name not in t.names:
+        tc.error(f"Record does not contain a field named '{node.field_name}'", node)
+        return T.U64
+    node.tuple_index = t.names.index(node.field_name)
+    return t.elems[node.tuple_index]
+
+
+def tuple_subscript(tc, node: ast.Index, t: T.TupleType) -> T.Type:
+    """`$t[i]` on a tuple: `i` must be known at compile time."""
+    index = const_value(node.index)
+    if index is None:
+        tc.error("The array index operator [] on a tuple needs an integer known at compile time", node.index)
+        return T.U64
+    if not 0 <= index < len(t.elems):
+        tc.error(f"Invalid tuple index: {index}. Found {len(t.elems)} elements in tuple.", node)
+        return T.U64
+    node.tuple_index = index
+    return t.elems[index]
+
+
+def check_discard(tc, node: ast.Discard) -> None:
+    tc.expr(node.expr)
+
+
+def merge_records(old: T.TupleType, new: T.TupleType, merge: Callable) -> T.Type | None:
+    """The common type of two records (fields matched by name, in `old`'s
+    order), or None when they differ in their names or a field's type."""
+    if sorted(old.names) != sorted(new.names):
+        return None
+    by_name = dict(zip(new.names, new.elems))
+    elems = [merge(t, by_name[n]) for n, t in zip(old.names, old.elems)]
+    return None if None in elems else T.TupleType(tuple(elems), old.names)
+
+
+_FOLD: dict[str, Callable[[int, int], int]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a // b if b else 0, "%": lambda a, b: a % b if b else 0,
+    "<<": lambda a, b: a << b if 0 <= b < 64 else 0, ">>": lambda a, b: a >> b if 0 <= b < 64 else 0,
+    "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b,
+}
+
+
+def const_value(node: ast.Expr) -> int | None:
+    """An integer expression's value when it is known at compile time."""
+    if isinstance(node, ast.Integer):
+        return node.value
+    if isinstance(node, ast.Unop) and node.op == "-":
+        v = const_value(node.operand)
+        return None if v is None else -v
+    if isinstance(node, ast.Binop) and node.op in _FOLD:
+        a, b = const_value(node.left), const_value(node.right)
+        return None if a is None or b is None else _FOLD[node.op](a, b)
+    return None
