@@ -412,9 +412,17 @@ class CDefinition(Node):
 
 
 @dataclass(eq=False)
+class Import(Node):
+    """`import "path";` at top level."""
+
+    path: str
+
+
+@dataclass(eq=False)
 class Program(Node):
     probes: list[Probe] = field(default_factory=list)
     config: Config | None = None
     macros: list[Macro] = field(default_factory=list)
     map_decls: list[MapDecl] = field(default_factory=list)
     c_definitions: list[CDefinition] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)

@@ -161,12 +161,16 @@ class _Builder:
                 program.probes.append(child)
             elif isinstance(child, ast.CDefinition):
                 program.c_definitions.append(child)
+            elif isinstance(child, ast.Config) and program.config is not None:
+                self.diags.error("duplicate config block", self.source.span(child.span.start, child.span.start + 6))
             elif isinstance(child, ast.Config):
                 program.config = child
             elif isinstance(child, ast.Macro):
                 program.macros.append(child)
             elif isinstance(child, ast.MapDecl):
                 program.map_decls.append(child)
+            elif isinstance(child, ast.Import):
+                program.imports.append(child)
         return program
 
     def c_definition(self, meta: Any, children: list) -> ast.CDefinition:
@@ -177,6 +181,9 @@ class _Builder:
         else:
             kind = "include" if re.match(r"#\s*include\b", text) else "define"
         return ast.CDefinition(kind, text, span=self.source.span(tok.start_pos, tok.start_pos + len(text)))
+
+    def root_import(self, meta: Any, children: list) -> ast.Import:
+        return ast.Import(self._string(children[-1]), span=self._span(meta))
 
     def config(self, meta: Any, children: list) -> ast.Config:
         return ast.Config(self._nodes(children), span=self._span(meta))
