@@ -185,6 +185,7 @@ class TypeName(Node):
 
     name: str  # "uint32", "struct task_struct", "int8[4]"...
     pointer: int = 0  # number of `*`
+    of: Node | None = None  # `typeof(x)`: the TypeName or expression whose type this names (name "typeof")
 
 
 @dataclass(eq=False)

@@ -400,8 +400,14 @@ class _Builder:
 
     # Types --------------------------------------------------------------------
 
+    def typeof(self, meta: Any, children: list) -> ast.TypeName:
+        return ast.TypeName("typeof", 0, self._nodes(children)[0], span=self._span(meta))
+
     def type_name(self, meta: Any, children: list) -> ast.TypeName:
         words, array, pointer = [], "", 0
+        if isinstance(children[0], ast.TypeName):  # typeof(...) *
+            inner = children[0]
+            return ast.TypeName(inner.name, inner.pointer + len(children) - 1, inner.of, span=self._span(meta))
         for c in children:
             if isinstance(c, str) and not hasattr(c, "type"):
                 array = c  # from type_array

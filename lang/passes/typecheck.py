@@ -427,6 +427,8 @@ class TypeChecker:
 
     def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
         """The type a TypeName names, or None after reporting it unknown."""
+        if tn.of is not None:
+            return value_exprs.typeof_type(self, tn, addrspace)
         t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel)
         if t is None:
             self.error(f"Cannot resolve unknown type \"{tn.name}\"", tn)
@@ -494,9 +496,7 @@ class TypeChecker:
 
     def sized_type(self, arg: ast.Node) -> T.Type | None:
         """The type named by a sizeof/offsetof argument: a TypeName or an expression."""
-        if isinstance(arg, ast.TypeName):
-            return self.resolve_type(arg)
-        return self.expr(arg)  # type: ignore[arg-type]
+        return value_exprs.type_context(self, arg)
 
     def expr_Sizeof(self, node: ast.Sizeof) -> T.Type:
         t = self.sized_type(node.arg)
@@ -641,8 +641,11 @@ class TypeChecker:
         key = self.declare_var(node.var)
         if node.type_name is not None:
             t = T.INT_TYPE_NAMES.get(node.type_name.name)
-            if t is None:
+            if node.type_name.of is not None:  # `let $x: typeof(...)`
+                t = self.resolve_type(node.type_name)
+            elif t is None:
                 self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
+            if t is None:
                 return
             self.variables[key] = t
             self.typed_vars.add(key)

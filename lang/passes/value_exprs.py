@@ -108,3 +108,28 @@ def const_value(node: ast.Expr) -> int | None:
         a, b = const_value(node.left), const_value(node.right)
         return None if a is None or b is None else _FOLD[node.op](a, b)
     return None
+
+
+def typeof_type(tc, tn: ast.TypeName, addrspace: str) -> T.Type | None:
+    """The type `typeof(x) **` names: x is a type or an expression (whose
+    type is taken; it is never run)."""
+    t = type_context(tc, tn.of, addrspace)
+    if t is None:
+        return None
+    for _ in range(tn.pointer):
+        t = T.PointerType(None if isinstance(t, T.VoidType) else t, addrspace)
+    return t
+
+
+def type_context(tc, arg: ast.Node, addrspace: str = "kernel") -> T.Type | None:
+    """The type an argument of sizeof/typeof names. Where a type is expected,
+    `t[N]` on a type (from a macro's typeof argument) is an array of N t."""
+    if isinstance(arg, ast.TypeName):
+        return tc.resolve_type(arg, addrspace)
+    if isinstance(arg, ast.Index) and isinstance(arg.operand, ast.TypeName):
+        elem = tc.resolve_type(arg.operand, addrspace)
+        count = const_value(arg.index)
+        if elem is None or count is None:
+            return None
+        return T.ArrayType(elem, count)
+    return tc.expr(arg)
