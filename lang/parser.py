@@ -223,13 +223,28 @@ class _Builder:
     angle_block = block
 
     def block_expr(self, meta: Any, children: list) -> ast.BlockExpr:
+        return self._value_block(self._nodes(children), self._span(meta))
+
+    def _value_block(self, stmts: list, span: Span) -> ast.BlockExpr:
         """A block used as a value: its last statement, when it is an
-        expression with no `;` after it, is the value."""
-        stmts = self._nodes(children)
+        expression, a block or an `if` with no `;` after it, is the value."""
         last = stmts[-1] if stmts else None
-        if isinstance(last, ast.ExprStmt) and _LAYOUT_RE.fullmatch(self.source.text, last.span.end, meta.end_pos - 1):
-            return ast.BlockExpr(stmts[:-1], last.expr, span=self._span(meta))
-        return ast.BlockExpr(stmts, None, span=self._span(meta))
+        if last is None or not _LAYOUT_RE.fullmatch(self.source.text, last.span.end, span.end - 1):
+            return ast.BlockExpr(stmts, None, span=span)
+        value = self._value_of(last)
+        return ast.BlockExpr(stmts if value is None else stmts[:-1], value, span=span)
+
+    def _value_of(self, stmt: ast.Stmt) -> ast.Expr | None:
+        if isinstance(stmt, ast.ExprStmt):
+            return stmt.expr
+        if isinstance(stmt, ast.Block):
+            return self._value_block(stmt.stmts, stmt.span)
+        if isinstance(stmt, ast.If):
+            otherwise = stmt.otherwise and (self._value_of(stmt.otherwise) if isinstance(stmt.otherwise, ast.If)
+                                            else self._value_block(stmt.otherwise.stmts, stmt.otherwise.span))
+            return ast.IfExpr(stmt.cond, self._value_block(stmt.then.stmts, stmt.then.span), otherwise,
+                              span=stmt.span)
+        return None
 
     value_block = block_expr
 
@@ -240,8 +255,13 @@ class _Builder:
     def discard(self, meta: Any, children: list) -> ast.Discard:
         return ast.Discard(children[-1], span=self._span(meta))
 
-    def assign(self, meta: Any, children: list) -> ast.Assign:
+    def assign(self, meta: Any, children: list) -> ast.Stmt:
         target, value = children
+        if isinstance(target, ast.Map) and isinstance(value, ast.BlockExpr) and isinstance(value.value, ast.Call):
+            # `@ = { let $a = 1; avg($a) }` runs as `{ let $a = 1; @ = avg($a) }`,
+            # so a map can take an aggregation's value from a block.
+            inner = ast.Assign(target, value.value, span=self._span(meta))
+            return ast.Block([*value.stmts, inner], span=self._span(meta))
         return ast.Assign(target, value, span=self._span(meta))
 
     def compound_assign(self, meta: Any, children: list) -> ast.Assign:

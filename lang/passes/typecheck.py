@@ -641,10 +641,8 @@ class TypeChecker:
         key = self.declare_var(node.var)
         if node.type_name is not None:
             t = T.INT_TYPE_NAMES.get(node.type_name.name)
-            if node.type_name.of is not None:  # `let $x: typeof(...)`
-                t = self.resolve_type(node.type_name)
-            elif t is None:
-                self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
+            if t is None:  # `let $x: typeof(...)`, `let $p: struct task_struct *`
+                t = self.resolve_type(node.type_name, self.default_addrspace())
             if t is None:
                 return
             self.variables[key] = t
