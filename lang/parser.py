@@ -183,7 +183,8 @@ class _Builder:
         return ast.CDefinition(kind, text, span=self.source.span(tok.start_pos, tok.start_pos + len(text)))
 
     def root_import(self, meta: Any, children: list) -> ast.Import:
-        return ast.Import(self._string(children[-1]), span=self._span(meta))
+        path = children[-1]
+        return ast.Import(self._string(path), span=self.source.span(meta.start_pos, path.end_pos))
 
     def config(self, meta: Any, children: list) -> ast.Config:
         return ast.Config(self._nodes(children), span=self._span(meta))

@@ -630,7 +630,7 @@ class TypeChecker:
             if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and old != vt \
                     and key not in self.typed_vars:  # `let $x: uint8` keeps its type
                 self.variables[key] = merged
-            elif isinstance(old, T.StringType):
+            elif isinstance(old, (T.StringType, T.TupleType)):
                 self.variables[key] = merged
         var.type = self.variables[key]
 
