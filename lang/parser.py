@@ -421,6 +421,11 @@ class _Builder:
 
     # Types --------------------------------------------------------------------
 
+    def named_pointer(self, meta: Any, children: list) -> ast.TypeName:
+        tok = children[0]
+        name = re.match(r"\w+", tok.value).group(0)
+        return ast.TypeName(name, tok.value.count("*"), span=self._span(meta))
+
     def typeof(self, meta: Any, children: list) -> ast.TypeName:
         return ast.TypeName("typeof", 0, self._nodes(children)[0], span=self._span(meta))
 

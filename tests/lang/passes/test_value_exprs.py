@@ -96,6 +96,8 @@ def test_map_takes_an_aggregation_from_a_block():
     ("BEGIN { let $p: typeof(size_t *); @ = sizeof($p); }", 8),
     ("macro m(t) { sizeof(t) + 0 } BEGIN { @ = m(typeof(uint32)); }", 4),
     ("macro m(a) { sizeof(a[3]) } BEGIN { @ = m(typeof(uint16)); }", 6),
+    ("macro m(b) { sizeof(b*) } BEGIN { @ = m(typeof(uint16)); }", 8),
+    ("BEGIN { @ = sizeof(pid_t *); }", 8),
 ])
 def test_typeof(text, size):
     ctx = run_passes(text, "typecheck")
