@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 import sys
 
 from pytrace import __version__
@@ -18,7 +17,7 @@ from pytrace.lang.source import Source
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
-               "BPFTRACE_STRLEN": "max_strlen"}
+               "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages"}
 
 
 def apply_env(options: Options) -> None:
@@ -46,6 +45,8 @@ def ensure_kernel_fs() -> None:
         if fstype != "tracefs" and os.path.ismount(path):
             continue
         if os.path.isdir(path):
+            import subprocess  # only when a filesystem is missing (start-up time)
+
             subprocess.run(["mount", "-t", fstype, fstype, path], capture_output=True)
 
 
@@ -55,7 +56,7 @@ _IMPORT_RE = re.compile(r'\bimport\s*"')
 def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
-                 options.max_strlen, options.max_map_keys, options.unsafe, options.has_child,
+                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.unsafe, options.has_child,
                  options.pid_filter, options.dummy_ts_map, options.unstable_tseries, _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
