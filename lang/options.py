@@ -15,6 +15,7 @@ UNSTABLE_MODES = {"enable": "enable", "true": "enable", "warn": "warn", "error":
 class Options:
     params: list[str] = field(default_factory=list)  # positional parameters $1..$N
     named_params: list[str] = field(default_factory=list)  # program options after `--`: "name=value", "name"
+    import_paths: list[str] = field(default_factory=list)  # where `import "x"` looks after the script's directory
     max_strlen: int = 64
     max_map_keys: int = 4096
     unsafe: bool = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 
 from pytrace import __version__
@@ -49,6 +50,9 @@ def ensure_kernel_fs() -> None:
             subprocess.run(["mount", "-t", fstype, fstype, path], capture_output=True)
 
 
+_IMPORT_RE = re.compile(r'\bimport\s*"')
+
+
 def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
@@ -89,6 +93,7 @@ def compile_source(source: Source, options: Options, debug: list[str], warnings:
     if "all" in want:
         want |= {"ast", "types", "ir", "asm", "verifier"}
     use_cache = not (want & {"ast", "types", "ir", "asm"}) and os.environ.get("PYTRACE_NO_CACHE") != "1"
+    use_cache = use_cache and not _IMPORT_RE.search(source.text)  # imported files are not in the cache key
     key = _cache_key(source, options) if use_cache else ""
     path = os.path.join(CACHE_DIR, key + ".json")
     if use_cache and os.path.exists(path):

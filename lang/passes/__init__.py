@@ -12,6 +12,8 @@ from typing import Callable
 from pytrace.lang.context import CompileContext, Options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes.bind_probes import bind_probes
+from pytrace.lang.imports import resolve_imports
+from pytrace.lang.passes.c_macros import expand_c_macros
 from pytrace.lang.passes.config import apply_config
 from pytrace.lang.passes.macros import expand_macros
 from pytrace.lang.passes.limits import check_limits
@@ -31,9 +33,11 @@ def parse(ctx: CompileContext) -> None:
 
 PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("parse", parse),
+    ("imports", resolve_imports),
     ("limits", check_limits),
     ("config", apply_config),
     ("macros", expand_macros),
+    ("c_macros", expand_c_macros),
     ("program_settings", program_settings),
     ("bind_probes", bind_probes),
     ("pid_filter", pid_filter),
