@@ -16,6 +16,7 @@ class Options:
     params: list[str] = field(default_factory=list)  # positional parameters $1..$N
     max_strlen: int = 64
     max_map_keys: int = 4096
+    max_probes: int = 1024  # attach points after wildcards are expanded (lang/passes/limits.py)
     unsafe: bool = False
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID

@@ -111,12 +111,22 @@ def _read_program(args) -> Source | None:
         return None
     name = args.rest.pop(0)
     if name == "-":
-        return Source("stdin", _decode(sys.stdin.buffer.read()))
+        return Source("stdin", _decode(_read_bounded(sys.stdin.buffer, "stdin")))
     try:
         with open(name, "rb") as f:
-            return Source(name, _decode(f.read()))
+            return Source(name, _decode(_read_bounded(f, name)))
     except OSError as e:
         raise UsageError(f"failed to open file '{name}': {e.strerror}") from None
+
+
+MAX_SCRIPT_BYTES = 16 << 20  # a script larger than this is not a script (e.g. /dev/zero)
+
+
+def _read_bounded(f, name: str) -> bytes:
+    data = f.read(MAX_SCRIPT_BYTES + 1)
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise UsageError(f"file '{name}' is too large for a script (the limit is {MAX_SCRIPT_BYTES} bytes)")
+    return data
 
 
 def _decode(data: bytes) -> str:
@@ -177,6 +187,10 @@ class Run:
             return 1
         if artifact is None:  # -d ast/types only
             return 0
+        if not artifact.programs:  # as bpftrace: an empty program has nothing to run
+            if not args.quiet:
+                sys.stdout.write("No probes to attach\n")
+            return 1
         driver.ensure_kernel_fs()
         if args.verify_only:
             return driver.verify_only(source, artifact, args)

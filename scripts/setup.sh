@@ -3,7 +3,8 @@
 # Debian's bcc (python3-bpfcc), bpftool and bpftrace (the reference the tests
 # compare with), systemtap-sdt-dev (<sys/sdt.h> for the USDT test fixtures),
 # gcc/g++/binutils/zip (test programs of the fixtures and of bpftrace's own
-# runtime suite), a virtualenv in .venv with pytrace installed editable.
+# runtime suite), a virtualenv in .venv with pytrace and its test extra
+# (pytest, hypothesis: pyproject.toml) installed editable.
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive

@@ -14,7 +14,7 @@ from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes.bind_probes import bind_probes
 from pytrace.lang.passes.config import apply_config
 from pytrace.lang.passes.macros import expand_macros
-from pytrace.lang.passes.limits import check_limits
+from pytrace.lang.passes.limits import check_limits, check_probe_count
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
 from pytrace.lang.passes.pid_filter import pid_filter
 from pytrace.lang.passes.resolve import resolve
@@ -34,6 +34,7 @@ PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("config", apply_config),
     ("macros", expand_macros),
     ("bind_probes", bind_probes),
+    ("probe_count", check_probe_count),
     ("pid_filter", pid_filter),
     ("resolve", resolve),
     ("legacy_scopes", hoist_probe_variables),
