@@ -42,6 +42,7 @@ OPTIONS:
 
 TROUBLESHOOTING OPTIONS:
     --dry-run      parse, load and attach, then exit without running
+    --cleanup      remove tracefs probe events left by killed pytrace runs
     --verify-only  load every program into the kernel's verifier, attach
                    nothing, and exit 0 when all of them are accepted
     -d, --debug STAGE
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe", action="store_true")
     p.add_argument("--usdt-file-activation", action="store_true")  # the kernel's ref_ctr already does this
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--cleanup", action="store_true")
     p.add_argument("--verify-only", action="store_true")
     p.add_argument("--repl", action="store_true")
     p.add_argument("-d", "--debug", action="append", default=[])
@@ -242,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.rest and args.rest[0] == "--":
         args.rest.pop(0)
+    if args.cleanup:
+        from pytrace.runtime import cleanup
+
+        for event in cleanup.remove_stale():
+            sys.stdout.write(f"removed stale probe event {event}\n")
+        return 0
     if args.repl:
         from pytrace.runtime.repl import run_repl
         return run_repl(args)

@@ -164,3 +164,27 @@ def test_nothing_is_left_after_an_exception_in_an_api_callback():
     probes.close()
     assert bpf_fds() == before
     assert left_behind(os.getpid(), {k: v - owned_ids(os.getpid())[k] for k, v in ids.items()}) == {}
+
+
+def test_cleanup_removes_a_stale_tracefs_event():
+    """An event named as pytrace names its tracefs events, for a process that
+    no longer runs (as after SIGKILL), goes with `pytrace --cleanup`. (Here
+    uprobe_events: this host has no kprobe_events; tests/kernel has the kprobe one.)"""
+    from pytrace.runtime import cleanup
+
+    pid = 4_000_000
+    while os.path.exists(f"/proc/{pid}"):
+        pid += 1
+    event = f"pytrace_{pid}_0"
+    fd = os.open(os.path.join(TRACEFS, "uprobe_events"), os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, f"p:{event} /bin/true:0x1000\n".encode())
+    finally:
+        os.close(fd)
+    assert any(event in line for line in tracefs_entries())
+    proc = start("--cleanup")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"removed stale probe event uprobes/{event}" in out
+    assert not any(event in line for line in tracefs_entries())
+    assert cleanup.stale_events(TRACEFS) == []
