@@ -11,7 +11,7 @@ up front (the command line starts faster without it):
 
 __version__ = "0.1.0"
 
-_API = ("compile", "attach", "Program", "Probes", "Event", "CompileError", "AttachError")
+_API = ("compile", "attach", "Program", "Probes", "Event", "CompileError", "AttachError", "to_dataframe")
 
 
 def __getattr__(name: str):

@@ -62,7 +62,8 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
     except emit.BackendError as e:
         raise _backend_diagnostic(ctx, e, planned) from None
     art = Artifact(maps=state.maps, events=state.events, source_name=ctx.source.name,
-                   ringbuf_map=state.ringbuf, lost_map=state.lost, kernel_vars=state.kernel_vars)
+                   ringbuf_map=state.ringbuf, lost_map=state.lost, kernel_vars=state.kernel_vars,
+                   prometheus_labels=ctx.options.prometheus_labels)
     for name, unit, specs in planned:
         provider = unit.provider
         ap_span = unit.probe.attach_points[0].span

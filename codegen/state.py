@@ -9,13 +9,30 @@ from dataclasses import dataclass, field
 from llvmlite import ir
 
 from pytrace.codegen.artifact import EventSpec, MapSpec
+from pytrace.codegen.map_types import KEY_SIZE as ARRAY_KEY_SIZE
+from pytrace.codegen.map_types import keyless_arrays
 from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo
 from pytrace.lang.diagnostics import WARNING, Diagnostic
 from pytrace.lang.passes.config import MAP_DECL_TYPES
 
-RINGBUF_SIZE = 1 << 20
+# The ring buffer: 4 MiB (about 0.4 s of printf records at 400k events/s) when the program sends a
+# stream of output (printf, print...); 64 KiB when its events are rare (exit, a full map, clear). The
+# whole ring is mapped into pytrace at once, so its size is resident memory (and time at start).
+RINGBUF_SIZE = 1 << 22
+RINGBUF_SIZE_QUIET = 1 << 16
+STREAM_EVENTS = {"printf", "print_value", "print_map", "time", "cat", "system", "join"}
+PAGE_SIZE = 4096
+
+
+def ringbuf_size(pages: int, streams: bool) -> int:
+    """The ring buffer's bytes: `perf_rb_pages` pages rounded to the closest power of two
+    (as bpftrace rounds them), else the default for a program with or without output streams."""
+    if pages <= 0:
+        return RINGBUF_SIZE if streams else RINGBUF_SIZE_QUIET
+    low = 1 << (pages.bit_length() - 1)
+    return PAGE_SIZE * (low if pages - low <= 2 * low - pages else 2 * low)
 E2BIG = 7  # what map_update_elem returns when a hash map is full
 
 
@@ -44,19 +61,21 @@ class ModuleState:
     kernel_vars: list[str] = field(default_factory=list)  # see Artifact.kernel_vars
 
     def __post_init__(self) -> None:
+        arrays = keyless_arrays(self.ctx)
         for name, info in sorted(self.ctx.maps.items()):
             key = bpf_key_type(info)
-            map_type, max_keys = self.map_kind(info)
+            map_type, max_keys = ("percpu_array", 1) if name in arrays else self.map_kind(info)
+            key_size = ARRAY_KEY_SIZE if name in arrays else key.size
             self.map_index[name] = len(self.maps)
             self.maps.append(MapSpec(
-                len(self.maps), name, map_type, key.size, info.value_type.size, max_keys, info.kind,
+                len(self.maps), name, map_type, key_size, info.value_type.size, max_keys, info.kind,
                 key.layout(), len(info.key_types or []), info.value_type.layout(),
                 list(getattr(info.value_type, "params", ()))))
-        self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, RINGBUF_SIZE)
+        self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, ringbuf_size(self.ctx.options.perf_rb_pages, False))
         self.lost = self._internal("__lost", "percpu_array", 4, 8, 1)
         for fmt in self.ctx.formats:
             rec = fmt.record_type
-            self.events.append(EventSpec(
+            self._add(EventSpec(
                 fmt.id, fmt.kind, fmt.fmt, [t.layout() for t in fmt.arg_types],
                 [8 + o for o in rec.offsets()], segments=fmt.segments))
 
@@ -112,7 +131,12 @@ class ModuleState:
         rec = T.TupleType(tuple(arg_types))
         ev = EventSpec(len(self.events), kind, "", [t.layout() for t in arg_types],
                        [8 + o for o in rec.offsets()], map_name)
+        return self._add(ev)
+
+    def _add(self, ev: EventSpec) -> EventSpec:
         self.events.append(ev)
+        if ev.kind in STREAM_EVENTS:  # output streams get the large ring buffer
+            self.maps[self.ringbuf].max_entries = ringbuf_size(self.ctx.options.perf_rb_pages, True)
         return ev
 
 

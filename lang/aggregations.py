@@ -19,6 +19,9 @@ runtime need to know about a kind; the other layers read it:
 * runtime/output/values.py orders a map's entries by SORT_KEYS[`sort`] and
   shows each value with RENDERERS[`render`]; runtime/output/json.py writes
   `json_type` as the record's "type".
+* runtime/exporters/prometheus.py turns a value into samples with
+  METRICS[`prometheus`] ("" leaves the map out of the metrics); runtime/frames.py
+  turns it into DataFrame rows with COLUMNS[`frame`].
 
 This module is pure data (no imports from the rest of pytrace), so lang,
 codegen and runtime can all read it; the runtime maps the keys named here to
@@ -144,6 +147,8 @@ class Aggregation:
     sort: str = "value"  # what print() orders entries by: runtime/output/values.SORT_KEYS
     render: str = "int"  # how a value prints: runtime/output/values.RENDERERS
     json_type: str = "map"  # the "type" of its JSON record ("stats" values are wrapped as output::Value::Stats)
+    prometheus: str = "gauge"  # its Prometheus metric: runtime/exporters/prometheus.METRICS ("" = none)
+    frame: str = "value"  # its DataFrame columns and rows: runtime/frames.COLUMNS
     readable: bool = False  # whether `@m[k]` may be read in an expression (as an integer: the
     #                         CPUs' values combined by `reduce`, codegen/agg_read.py) and iterated by for
 
@@ -154,27 +159,30 @@ class Aggregation:
 
 AGGREGATIONS: dict[str, Aggregation] = {a.name: a for a in [
     Aggregation("count", 0, 0, "@m = count()", "count events", "count()",
-                render="count", readable=True),
+                render="count", prometheus="counter", readable=True),
     Aggregation("sum", 1, 1, "@m = sum(n)", "sum of values", "sum(retval)",
                 always_signed=True, readable=True),
     Aggregation("avg", 1, 1, "@m = avg(n)", "average of values", "avg(retval)",
                 always_signed=True, slots=2, reduce="avg", sort="average", render="avg", json_type="stats",
-                readable=True),
+                prometheus="avg", frame="stats", readable=True),
     Aggregation("min", 1, 1, "@m = min(n)", "minimum value", "min(retval)",
                 always_signed=True, slots=2, reduce="min", sort="unsigned", readable=True),
     Aggregation("max", 1, 1, "@m = max(n)", "maximum value", "max(retval)",
                 always_signed=True, slots=2, reduce="max", sort="unsigned", readable=True),
     Aggregation("stats", 1, 1, "@m = stats(n)", "count, average and total", "stats(arg2)",
-                always_signed=True, slots=2, reduce="stats", sort="average", render="stats", json_type="stats"),
+                always_signed=True, slots=2, reduce="stats", sort="average", render="stats", json_type="stats",
+                prometheus="stats", frame="stats"),
     Aggregation("hist", 1, 2, "@m = hist(n[, k])", "power-of-2 histogram (k: 2^k sub-buckets per power)",
                 "hist(retval)", params=_hist_params, buckets="log2", sort="buckets", render="hist",
-                json_type="hist"),
+                json_type="hist", prometheus="hist", frame="buckets"),
     Aggregation("lhist", 4, 4, "@m = lhist(n, min, max, step)", "linear histogram", "lhist(rand %10, 0, 10, 1)",
-                params=_lhist_params, buckets="linear", sort="buckets", render="lhist", json_type="hist"),
+                params=_lhist_params, buckets="linear", sort="buckets", render="lhist", json_type="hist",
+                prometheus="lhist", frame="buckets"),
     Aggregation("tseries", 3, 4, "@m = tseries(n, interval_ns, num_intervals[, agg])",
                 "time series of the last value (or the avg/max/min/sum) per interval, the last num_intervals "
                 "intervals", "tseries(rand %10, 10s, 1)", params=_tseries_params, slots=3, buckets="tseries",
-                reduce="tseries", sort="key", render="tseries", json_type="tseries"),
+                reduce="tseries", sort="key", render="tseries", json_type="tseries",
+                prometheus="", frame="tseries"),
 ]}
 
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import mmap
 import os
-import shutil
 import stat
 import struct
-import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -271,12 +269,10 @@ def uprobe_offset(path: str, func: str, offset: int = 0, address: int | None = N
 # ---------------------------------------------------------------- C++ names
 
 def demangle(names: list[str]) -> dict[str, str]:
-    """Mangled C++ name -> demangled name (through binutils' c++filt)."""
-    mangled = [n for n in names if n.startswith("_Z")]
-    if not mangled or shutil.which("c++filt") is None:
-        return {}
-    out = subprocess.run(["c++filt"], input="\n".join(mangled) + "\n", capture_output=True, text=True).stdout
-    return dict(zip(mangled, out.splitlines()))
+    """Mangled C++ name -> demangled name (in-process: lang/demangle.py)."""
+    from pytrace.lang.demangle import demangle as demangle_one
+
+    return {n: demangle_one(n) for n in names if n.startswith("_Z")}
 
 
 def strip_params(demangled: str) -> str:

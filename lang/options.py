@@ -22,5 +22,7 @@ class Options:
     pid_filter: int | None = None  # -p PID
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
     unstable_tseries: str = "warn"  # config unstable_tseries: "enable", "warn" or "error"
+    perf_rb_pages: int = 0  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring buffer's pages (0: by program)
     dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
+    prometheus_labels: list[str] = field(default_factory=list)  # config prometheus_labels: names of key parts
     kernel: Any = None  # a lang.kernel_view.KernelView to compile for; None: this machine's

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pytrace.lang import elf
 
 KALLSYMS = "/proc/kallsyms"
 
@@ -31,6 +30,8 @@ def kernel_symbol(name: str, path: str = KALLSYMS) -> int | None:
 def _elf_symbols(path: str, mtime: float) -> dict[str, tuple[int, int]]:
     """{name: (st_value, st_size)} of an ELF file's defined symbols ({} when
     it is not a readable 64-bit little-endian ELF file)."""
+    from pytrace.lang import elf  # the ELF reader only when a symbol is looked up (start-up time)
+
     try:
         return {name: (sym.addr, sym.size) for name, sym in elf.open_elf(path).symbols().items()}
     except elf.ElfError:

@@ -34,7 +34,7 @@ from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.options import Options
 from pytrace.lang.source import Source
 
-__all__ = ["compile", "attach", "Program", "Probes", "Event", "CompileError", "AttachError"]
+__all__ = ["compile", "attach", "Program", "Probes", "Event", "CompileError", "AttachError", "to_dataframe"]
 
 
 class AttachError(Exception):
@@ -135,6 +135,7 @@ class Probes:
         self._printf_callbacks: list[Callable[[str], None]] = []
         self._event_callbacks: list[Callable[[Event], None]] = []
         self._ended = False
+        self._exporters: list = []
         self._state = {"closed": False}
         # The session must not keep this object alive (the finalizer holds the session).
         self._session = Session(program.artifact, _Output(weakref.WeakMethod(self._deliver)), pid=program.pid)
@@ -249,7 +250,10 @@ class Probes:
             self._session.stop(run_end)
 
     def close(self) -> None:
-        """Release every kernel object; does not run END (detach() does)."""
+        """Release every kernel object (and stop the Prometheus servers); does not run END (detach() does)."""
+        for exporter in self._exporters:
+            exporter.close()
+        self._exporters.clear()
         with self._lock:
             self._ended = True
             self._finalizer()
@@ -298,6 +302,26 @@ class Probes:
 
         return text_format.format_map(self.read_map(name))
 
+    def dataframe(self, name: str):
+        """One map as a pandas DataFrame (see runtime/frames.py): a column per
+        key part (named by config prometheus_labels, else key0, key1, ...) and
+        per value field; hist/lhist one row per bucket (low, high, count)."""
+        from pytrace.runtime import frames
+
+        return frames.to_dataframe(self.read_map(name), self.program.artifact.prometheus_labels)
+
+    def serve_prometheus(self, port: int = 0, host: str = "0.0.0.0", *, max_keys: int | None = None):
+        """Serve the maps as Prometheus metrics at http://host:port/metrics
+        until close() (port 0: any free port; the returned server's .port
+        says which). Returns the server; its close() stops it earlier."""
+        from pytrace.runtime.exporters import prometheus
+
+        self._check_open()
+        exporter = prometheus.serve(self.program.artifact, self.read_map, host, port,
+                                    max_keys=max_keys or prometheus.DEFAULT_MAX_KEYS)
+        self._exporters.append(exporter)
+        return exporter
+
     def clear(self, name: str) -> None:
         """clear(@map): delete every entry."""
         with self._lock:
@@ -307,6 +331,15 @@ class Probes:
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("detached" if self._ended else "attached")
         return f"<pytrace.Probes {', '.join(self.program.probes)} ({state})>"
+
+
+def to_dataframe(value, labels=()):
+    """A map as a pandas DataFrame: a MapData (Probes.read_map, a print
+    Event's value) or a value of Probes.maps(). Needs pandas
+    (`pip install 'pytrace[pandas]'`)."""
+    from pytrace.runtime import frames
+
+    return frames.to_dataframe(value, labels)
 
 
 def map_value(data) -> object:
@@ -337,6 +370,9 @@ class _Output:
         from pytrace.runtime.output.printf import format_printf
 
         self._deliver(Event("printf", self._fmt.format_printf_event(format_printf(segments, args))))
+
+    def printf_text(self, text: str) -> None:
+        self._deliver(Event("printf", self._fmt.format_printf_event(text)))
 
     def value(self, v) -> None:
         self._deliver(Event("print", self._fmt.format_value(v), v))

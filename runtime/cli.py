@@ -32,8 +32,14 @@ OPTIONS:
     -c, --cmd CMD  run CMD once probes are attached; exit when it ends
     -o, --output FILE
                    redirect pytrace output to FILE
-    -f FORMAT      output format ('text', 'json')
+    -f FORMAT      output format ('text', 'json', 'folded': stack maps as folded stacks)
     -q, --quiet    keep messages quiet
+    --prometheus [HOST:]PORT
+                   serve the maps as Prometheus metrics at http://HOST:PORT/metrics
+    --stacks-out FILE
+                   at exit, write the maps keyed by stacks to FILE as folded stacks
+    --flamegraph FILE.svg
+                   at exit, write the maps keyed by stacks as an SVG flame graph
     --repl         interactive: type probes, each attached at once (.help)
     --unsafe       allow unsafe/destructive functionality
     --usdt-file-activation
@@ -47,6 +53,9 @@ TROUBLESHOOTING OPTIONS:
                    nothing, and exit 0 when all of them are accepted
     -d, --debug STAGE
                    print a compiler stage: ast, types, ir, asm, verifier, all
+    --emit FILE    compile for this kernel and write the compiled program to
+                   FILE, without running it; `pytrace FILE` runs it, also
+                   where no compiler (lark, llvmlite) is installed
 
 EXAMPLES:
     pytrace -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'
@@ -55,6 +64,7 @@ EXAMPLES:
         trace files opened, with the process name
 """
 
+FORMATS = ("text", "json", "folded")
 DEBUG_STAGES = ("ast", "types", "ir", "asm", "verifier", "all")
 
 
@@ -80,7 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cleanup", action="store_true")
     p.add_argument("--verify-only", action="store_true")
     p.add_argument("--repl", action="store_true")
+    p.add_argument("--prometheus")
+    p.add_argument("--stacks-out")
+    p.add_argument("--flamegraph")
     p.add_argument("-d", "--debug", action="append", default=[])
+    p.add_argument("--emit", metavar="FILE")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
@@ -106,7 +120,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _read_program(args) -> Source | None:
+class CompiledFile:
+    """A program file that is a compiled artifact (runtime/artifact_file.py)."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data = name, data
+
+
+def _read_program(args) -> Source | CompiledFile | None:
     if args.program is not None:
         return Source("stdin", args.program)
     if not args.rest:
@@ -116,9 +137,12 @@ def _read_program(args) -> Source | None:
         return Source("stdin", _decode(_read_bounded(sys.stdin.buffer, "stdin")))
     try:
         with open(name, "rb") as f:
-            return Source(name, _decode(_read_bounded(f, name)))
+            data = _read_bounded(f, name)
     except OSError as e:
         raise UsageError(f"failed to open file '{name}': {e.strerror}") from None
+    from pytrace.runtime import artifact_file
+
+    return CompiledFile(name, data) if artifact_file.is_artifact(data) else Source(name, _decode(data))
 
 
 MAX_SCRIPT_BYTES = 16 << 20  # a script larger than this is not a script (e.g. /dev/zero)
@@ -159,6 +183,8 @@ class Run:
         if args.list:
             is_file = args.rest and os.path.isfile(args.rest[0])
             source = _read_program(args) if args.program is not None or is_file else None
+            if isinstance(source, CompiledFile):
+                raise UsageError("-l lists the probes of a program's source, not of a compiled file")
             return driver.list_probes(source, args)
         source = _read_program(args)
         if source is None:
@@ -167,6 +193,8 @@ class Run:
         options = Options(params=list(args.rest), unsafe=args.unsafe, has_child=bool(args.cmd),
                           pid_filter=args.pid)
         driver.apply_env(options)
+        if args.emit:
+            return self._emit(source, options)
         if args.cmd and not (args.verify_only or "ast" in args.debug or "types" in args.debug):
             try:
                 self.child = Child(args.cmd)  # held back until the probes are attached
@@ -178,12 +206,43 @@ class Run:
             if self.child is not None:
                 self.child.cancel()
 
-    def _run(self, source: Source, options: Options) -> int:
-        from pytrace.runtime import driver, lifecycle
+    def _emit(self, source: Source | CompiledFile, options: Options) -> int:
+        from pytrace.runtime import artifact_file
+
+        if isinstance(source, CompiledFile):
+            raise UsageError(f"{source.name} is already compiled")
+        try:
+            artifact_file.emit(self.args.emit, source, options)
+        except CompileError as e:
+            e.diagnostics.emit(sys.stderr)
+            return 1
+        except OSError as e:
+            raise UsageError(f"failed to write '{self.args.emit}': {e.strerror}") from None
+        return 0
+
+    def _artifact(self, source: Source | CompiledFile, options: Options):
+        """(the artifact, its source): compiled (or cached), or read from a compiled file."""
+        from pytrace.runtime import artifact_file, driver
+
+        if isinstance(source, CompiledFile):
+            try:
+                return artifact_file.load(source.name, source.data, params=options.params, pid=options.pid_filter)
+            except artifact_file.ArtifactFileError as e:
+                raise UsageError(str(e)) from None
+        try:
+            return driver.compile_source(source, options, self.args.debug), source
+        except ModuleNotFoundError as e:
+            if e.name not in ("lark", "llvmlite"):
+                raise
+            raise UsageError(f"this pytrace has no compiler ({e.name} is not installed): it runs programs "
+                             f"compiled with --emit (pytrace FILE); install lark and llvmlite to compile") from None
+
+    def _run(self, source: Source | CompiledFile, options: Options) -> int:
+        from pytrace.runtime import driver, lifecycle, run_extras
 
         args = self.args
         try:
-            artifact = driver.compile_source(source, options, args.debug)
+            artifact, source = self._artifact(source, options)
         except CompileError as e:
             e.diagnostics.emit(sys.stderr)
             return 1
@@ -197,7 +256,11 @@ class Run:
         if args.verify_only:
             return driver.verify_only(source, artifact, args)
         try:
-            out = driver.make_output(args)
+            extras = run_extras.RunExtras(args, artifact)
+        except run_extras.UsageError as e:
+            raise UsageError(str(e)) from None
+        try:
+            out = extras.wrap(driver.make_output(args))
         except OSError as e:
             _error(f'Failed to open output file: "{args.output}": {e.strerror}')
             return 1
@@ -206,9 +269,17 @@ class Run:
         # Like bpftrace, probes that target a process (uprobes, watchpoints) use -c's child.
         session = lifecycle.Session(artifact, out, cpid=cpid, pid=args.pid or cpid or None)
         stop = lifecycle.StopConditions(child=self.child, pid=args.pid)
+
+        def on_loaded(session) -> None:
+            if verifier_log:
+                _write_verifier_logs(session)
+            extras.on_loaded(session)
+
         try:
             return lifecycle.run_program(session, stop, dry_run=args.dry_run, log_level=2 if verifier_log else 0,
-                                         on_loaded=_write_verifier_logs if verifier_log else None)
+                                         on_loaded=on_loaded, on_closing=extras.on_closing)
+        except run_extras.UsageError as e:
+            raise UsageError(str(e)) from None
         except lifecycle.KERNEL_REFUSALS as e:
             sys.stderr.write(lifecycle.refusal(source, e, args.verbose)[0])
             return 1
@@ -235,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.version:
         sys.stdout.write(f"pytrace v{__version__}\n")
         return 0
-    if args.format not in ("text", "json"):
-        _error(f"Invalid output format \"{args.format}\"\nValid formats: 'text', 'json'")
+    if args.format not in FORMATS:
+        _error(f"Invalid output format \"{args.format}\"\nValid formats: 'text', 'json', 'folded'")
         return 1
     for stage in args.debug:
         if stage not in DEBUG_STAGES:

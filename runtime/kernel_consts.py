@@ -6,7 +6,7 @@ constant (``kernel_consts.BPF_MAP_CREATE`` == ``BpfCmd.BPF_MAP_CREATE``).
 """
 
 import enum
-import platform
+import os
 
 # ---------------------------------------------------------------- syscalls
 
@@ -18,7 +18,7 @@ _SYSCALLS = {
     "ppc64le": (361, 319),
     "s390x": (351, 331),
 }
-NR_bpf, NR_perf_event_open = _SYSCALLS.get(platform.machine(), (321, 298))
+NR_bpf, NR_perf_event_open = _SYSCALLS.get(os.uname().machine, (321, 298))
 
 # Kernel-internal errno that leaks to user space ("Unknown error 524").
 ENOTSUPP = 524

@@ -127,7 +127,7 @@ class Session:
         self.tracer.detach()
         for warning in self.tracer.never_fired():
             sys.stderr.write(warning)
-        self.tracer.poll(0)
+        self.tracer.drain()
         if run_end:
             self.tracer.run_special("END")
         self.tracer.report_lost(final=True)
@@ -169,6 +169,14 @@ class Session:
 
 
 # ------------------------------------------------------------ stop conditions
+def _pidfd(pid: int) -> int | None:
+    """A pidfd of the process (readable when it ends), or None where there is none."""
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return None
+
+
 class Child:
     """The `-c` command: forked before compiling (its pid is cpid), held back
     until the probes are attached, reaped at the end."""
@@ -190,6 +198,7 @@ class Child:
             os._exit(127)
         os.close(read_fd)
         self.pid, self._go = pid, write_fd
+        self.pidfd = _pidfd(pid)
 
     def release(self) -> None:
         if self._go is not None:
@@ -209,6 +218,9 @@ class Child:
         if self._go is not None:
             os.close(self._go)
             self._go = None
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -226,6 +238,14 @@ class StopConditions:
         self.pid = pid
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.signalled = False
+        self._pid_fd: int | None = None  # the -p process's pidfd, kept for the run
+
+    def exit_fds(self) -> list[int]:
+        """pidfds readable once the -c child or the -p process has ended."""
+        fds = [self.child.pidfd] if self.child is not None and self.child.pidfd is not None else []
+        if self.pid and self._pid_fd is None:
+            self._pid_fd = _pidfd(self.pid)
+        return fds + ([self._pid_fd] if self._pid_fd is not None else [])
 
     def before_poll(self, session: Session) -> str | None:
         if session.exited:
@@ -264,9 +284,11 @@ class StopConditions:
             for s, h in old.items():
                 signal.signal(s, h)
 
-    @staticmethod
-    def ending() -> None:
+    def ending(self) -> None:
         """The loop is over: a second Ctrl-C must not interrupt detach, END and the maps."""
+        if self._pid_fd is not None:
+            os.close(self._pid_fd)
+            self._pid_fd = None
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -280,6 +302,8 @@ def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], 
     with stop.signals():
         if stop.child is not None:
             stop.child.release()
+        for fd in stop.exit_fds():
+            session.tracer.wake_on(fd)  # the loop notices the -c child or -p process ending at once
         reason = session.run(stop, poll)
         stop.ending()
         (end or session.stop)()
@@ -289,10 +313,12 @@ def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], 
 
 
 def run_program(session: Session, stop: StopConditions, *, dry_run: bool = False, log_level: int = 0,
-                on_loaded: Callable[[Session], None] | None = None) -> int:
+                on_loaded: Callable[[Session], None] | None = None,
+                on_closing: Callable[[], None] | None = None) -> int:
     """The whole ordered run of a front end: load, BEGIN, attach, the event
     loop, stop (detach, END), the maps, close. Returns exit()'s code or 0.
-    Raises the kernel's refusals (see refusal()); closes everything on every path."""
+    Raises the kernel's refusals (see refusal()); closes everything on every path
+    (`on_closing` runs first: what reads the maps from another thread stops there)."""
     try:
         session.load(log_level)
         if on_loaded is not None:
@@ -305,6 +331,8 @@ def run_program(session: Session, stop: StopConditions, *, dry_run: bool = False
         run_to_end(session, stop, print_maps=True)
         return session.exit_code
     finally:
+        if on_closing is not None:
+            on_closing()
         session.close()
 
 

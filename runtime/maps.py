@@ -182,10 +182,13 @@ def value_size_in_kernel(spec: MapSpec) -> int:
     return spec.value_size
 
 
-def read_map(spec: MapSpec, fd: int) -> MapData:
-    """The whole map as the output layer wants it."""
+def read_map(spec: MapSpec, fd: int, keep_zero: bool = False) -> MapData:
+    """The whole map as the output layer wants it. A keyless count kept in an array
+    (codegen/map_types.py) whose count is 0 has no entry, as the hash it replaces
+    would have none, unless `keep_zero` (zero(@m) was called: the hash kept its key)."""
     items = bpf.map_items(fd, spec.key_size, value_size_in_kernel(spec))
     scalar = spec.key_count == 0
+    one_value_array = scalar and spec.map_type.endswith("array") and not keep_zero
     key_layout = spec.key_layout or {"kind": "tuple", "fields": []}
     fields = key_layout["fields"]
     agg = aggregations.get(spec.kind)
@@ -198,6 +201,8 @@ def read_map(spec: MapSpec, fd: int) -> MapData:
             value = _reduce(spec, _per_cpu(vbytes, spec.value_size))
         else:
             value = decode(spec.value_layout or {"kind": "bytes", "size": spec.value_size}, vbytes)
+        if one_value_array and value == 0:
+            continue
         if agg is not None and agg.buckets:
             bucket = key_values[len(fields) - 1]
             grouped.setdefault(user_key, {})[bucket] = value

@@ -12,6 +12,7 @@ program and releases its kernel objects.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -35,6 +36,9 @@ Commands:
     .print @map [N]   print one map, as print(@map) does
     .clear @map [N]   delete every entry of a map
     .detach N         stop program N: run its END, print its maps, release it
+    .save FILE        write the active programs' definitions to FILE as one script
+    .export prometheus PORT [N]
+                      serve program N's maps as Prometheus metrics on PORT (until it ends)
     .help             this text
     .quit             end every program (END, maps) and leave; Ctrl-D too
 Ctrl-C cancels the line being typed.
@@ -71,68 +75,47 @@ class Repl:
         self.next_number = 1
         self.lock = threading.RLock()  # the programs
         self.out_lock = threading.Lock()  # the terminal
-        self.prompt_shown: str | None = None
         self.stopping = threading.Event()
         self.commands = {
             ".list": self.cmd_list, ".maps": self.cmd_maps, ".print": self.cmd_print, ".clear": self.cmd_clear,
             ".detach": self.cmd_detach, ".help": self.cmd_help, ".quit": self.cmd_quit, ".exit": self.cmd_quit,
+            ".save": self.cmd_save, ".export": self.cmd_export,
         }
-        self.readline = None
+        self.prompt = None
         if self.interactive:
-            try:
-                import readline  # line editing and history for input()
-                self.readline = readline
-            except ImportError:
-                pass
+            from pytrace.runtime.repl_prompt import Prompt
+
+            self.prompt = Prompt(self, PROMPT, CONTINUE)  # prompt_toolkit: history, completion, highlighting
 
     # ------------------------------------------------------------ output
     def write(self, text: str, err: bool = False) -> None:
-        """Write text; on a terminal, above the prompt the user is typing at."""
+        """Write text; on a terminal, above the prompt the user is typing at (patch_stdout)."""
         if not text:
             return
         stream = self.stderr if err else self.stdout
         with self.out_lock:
-            if self.prompt_shown is None:
-                stream.write(text)
-                stream.flush()
-                return
-            self.stdout.write("\r\x1b[K")
-            self.stdout.flush()
-            stream.write(text if text.endswith("\n") else text + "\n")
+            stream.write(text)
             stream.flush()
-            line = self.readline.get_line_buffer() if self.readline else ""
-            self.stdout.write(self.prompt_shown + line)
-            self.stdout.flush()
 
     def error(self, message: str) -> None:
         self.write(f"ERROR: {message}\n", err=True)
 
     # ------------------------------------------------------------ input
     def read_line(self, prompt: str) -> str | None:
-        if not self.interactive:
-            line = self.stdin.readline()
-            return line.rstrip("\n") if line else None
-        with self.out_lock:
-            self.prompt_shown = prompt
-        try:
-            return input(prompt)
-        except EOFError:
-            self.stdout.write("\n")
-            return None
-        finally:
-            with self.out_lock:
-                self.prompt_shown = None
+        """A line of input that is not a terminal (a terminal's goes through self.prompt)."""
+        line = self.stdin.readline()
+        return line.rstrip("\n") if line else None
 
     def read_input(self) -> str | None:
         """One command, or one probe definition (lines until its braces
         balance, or a blank line when none opened). None at end of input."""
+        if self.prompt is not None:
+            return self.prompt.read()
         lines: list[str] = []
         while True:
             try:
                 line = self.read_line(CONTINUE if lines else PROMPT)
             except KeyboardInterrupt:  # cancel what is being typed
-                if self.interactive:
-                    self.stdout.write("^C\n")
                 lines = []
                 continue
             if line is None:
@@ -155,6 +138,13 @@ class Repl:
 
         old_term = signal.signal(signal.SIGTERM, on_term)
         old_int = signal.getsignal(signal.SIGINT)
+        output = self.prompt.output_above() if self.prompt is not None else contextlib.nullcontext()
+        with output:
+            if self.prompt is not None:  # the streams patch_stdout put in place
+                self.stdout, self.stderr = sys.stdout, sys.stderr
+            return self._run(old_term, old_int)
+
+    def _run(self, old_term, old_int) -> int:
         reader = threading.Thread(target=self.reader, name="pytrace-repl-reader", daemon=True)
         reader.start()
         try:
@@ -314,6 +304,46 @@ class Repl:
 
     def cmd_help(self, args: list[str]) -> None:
         self.write(HELP)
+
+    def command_help(self) -> list[tuple[str, str]]:
+        """(command, its line of HELP) for completion."""
+        lines = {line.split()[0]: line.strip() for line in HELP.splitlines() if line.strip().startswith(".")}
+        return [(name, lines.get(name, "")) for name in sorted(self.commands)]
+
+    def cmd_save(self, args: list[str]) -> None:
+        if len(args) != 1:
+            self.error("usage: .save FILE")
+            return
+        with self.lock:
+            texts = [self.entries[n].probes.program.source.text.strip() + "\n" for n in sorted(self.entries)]
+        try:
+            with open(args[0], "w") as f:
+                f.write("\n".join(texts))
+        except OSError as e:
+            self.error(f"cannot write {args[0]}: {e.strerror}")
+            return
+        self.write(f"saved {len(texts)} program{'' if len(texts) == 1 else 's'} to {args[0]}\n")
+
+    def cmd_export(self, args: list[str]) -> None:
+        if len(args) not in (2, 3) or args[0] != "prometheus" or not args[1].isdigit():
+            self.error("usage: .export prometheus PORT [N]")
+            return
+        with self.lock:
+            if len(args) == 3:
+                entry = self.lookup(args[2])
+            elif len(self.entries) == 1:
+                entry = next(iter(self.entries.values()))
+            else:
+                self.error("say which program: .export prometheus PORT N" if self.entries else "no programs attached")
+                return
+            if entry is None:
+                return
+            try:
+                server = entry.probes.serve_prometheus(int(args[1]))
+            except OSError as e:
+                self.error(f"cannot serve on port {args[1]}: {e.strerror}")
+                return
+        self.write(f"[{entry.number}] serving Prometheus metrics at {server.url}\n")
 
     def cmd_quit(self, args: list[str]) -> None:
         raise Quit()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
 import time
 from typing import Callable
 
@@ -21,8 +20,12 @@ from pytrace.runtime import attach as attach_mod
 from pytrace.runtime import bpf, kprobes, loader, maps, symbols
 from pytrace.runtime import user_values
 from pytrace.runtime.output.printf import format_printf
+from pytrace.runtime.output.printf_compiled import compile_printf
 from pytrace.runtime.output.values import MapData
 from pytrace.runtime.ringbuf import RingBuffer
+
+BATCH_RECORDS = 4096  # records per drain batch: the output is flushed after each
+POLL_BUDGET_S = 0.1  # one poll() drains full batches for at most this long
 
 
 def _tai_delta() -> int:
@@ -56,6 +59,10 @@ class Tracer:
         for ev in artifact.events:
             if ev.kind in FORMATTED_EVENTS and ev.segments is None:
                 ev.segments, _ = format_string.parse_format(ev.fmt)
+        # printf ids whose text is made straight from the record (printf_compiled.py); None: decode and format
+        fast = hasattr(output, "printf_text")
+        self._formatters = [compile_printf(ev.segments, ev.arg_layouts, ev.arg_offsets)
+                            if fast and ev.kind == "printf" else None for ev in artifact.events]
         self._handlers: dict[str, Callable[[EventSpec, list], None]] = {
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
@@ -63,6 +70,7 @@ class Tracer:
             "join": self._on_join,
         }
         self._warned: set[str] = set()
+        self._zeroed: set[str] = set()  # keyless counts in arrays that zero() keeps showing (maps.read_map)
 
     # ------------------------------------------------------------ lifecycle
     def load(self, log_level: int = 0) -> None:
@@ -101,18 +109,42 @@ class Tracer:
         for prog in self.programs(when):
             bpf.prog_test_run(prog.fd)
         if deliver:
-            self.poll(0)
+            self.drain()
 
-    def poll(self, timeout_ms: int = 100) -> int:
-        """Deliver events from the ring buffer; returns how many arrived."""
+    def poll(self, timeout_ms: int = 100, budget_s: float | None = POLL_BUDGET_S) -> int:
+        """Deliver events from the ring buffer; returns how many arrived.
+
+        Records are taken in batches of BATCH_RECORDS and the output is flushed
+        after each batch, so events appear within milliseconds. Full batches
+        follow each other for up to budget_s (None: until the ring is empty),
+        then the caller gets control back (to check its stop conditions)."""
         if self.ringbuf is None:
             return 0
-        return self.ringbuf.poll(timeout_ms, self._on_record)
+        self.ringbuf.wait(timeout_ms)
+        flush = getattr(self.out, "flush_batch", None)
+        total, start = 0, time.monotonic()
+        while True:
+            try:
+                n = self.ringbuf.drain(self._on_view, BATCH_RECORDS)
+            finally:
+                if flush is not None:
+                    flush()
+            total += n
+            if n < BATCH_RECORDS or (budget_s is not None and time.monotonic() - start > budget_s):
+                return total
+
+    def wake_on(self, fd: int) -> None:
+        """poll() also returns at once when fd becomes readable (a pidfd: that process ended)."""
+        if self.ringbuf is not None:
+            self.ringbuf.watch(fd)
+
+    def drain(self) -> int:
+        """Deliver every event left (after detach: the ring buffer only empties)."""
+        return self.poll(0, budget_s=None)
 
     def detach(self) -> None:
-        for fd in self.links:
-            attach_mod.release(fd)
-        self.links.clear()
+        links, self.links = self.links, []
+        attach_mod.release_all(links)
 
     def count_runs(self) -> None:
         """Have the kernel count program runs (for never_fired); best effort."""
@@ -162,7 +194,7 @@ class Tracer:
         spec = self.artifact.map_by_name(name)
         if spec is None:
             raise KeyError(name)
-        return maps.read_map(spec, self.loaded.map_fds[spec.index])
+        return maps.read_map(spec, self.loaded.map_fds[spec.index], keep_zero=name in self._zeroed)
 
     def clear_map(self, name: str) -> None:
         """clear(@map): delete every entry."""
@@ -171,6 +203,7 @@ class Tracer:
         if spec is None:
             raise KeyError(name)
         bpf.map_clear(self.loaded.map_fds[spec.index], spec.key_size)
+        self._zeroed.discard(name)
 
     def print_maps(self) -> None:
         self.out.exit_maps([self.read_map(n) for n in self.map_names()])
@@ -191,6 +224,17 @@ class Tracer:
             self.out.total_lost(lost)
 
     # ------------------------------------------------------------ events
+    def _on_view(self, view: memoryview, start: int, length: int) -> None:
+        """One ring buffer record, in place: a compiled printf straight to the
+        output's batch, anything else through _on_record."""
+        (event_id,) = _EVENT_ID.unpack_from(view, start)
+        if event_id < len(self._formatters):
+            formatter = self._formatters[event_id]
+            if formatter is not None:
+                self.out.printf_text(formatter(view, start))
+                return
+        self._on_record(bytes(view[start:start + length]))
+
     def _on_record(self, data: bytes) -> None:
         (event_id,) = struct.unpack_from("<Q", data, 0)
         if event_id >= len(self.artifact.events):
@@ -215,7 +259,10 @@ class Tracer:
     def _on_zero(self, ev: EventSpec, args: list) -> None:
         spec = self.artifact.map_by_name(ev.map_name)
         assert spec is not None and self.loaded is not None
+        had_entry = spec.key_count == 0 and bool(self.read_map(ev.map_name).entries)
         maps.zero_map(spec, self.loaded.map_fds[spec.index])
+        if had_entry:  # a hash keeps its key with a 0 value: so does a keyless count in an array
+            self._zeroed.add(ev.map_name)
 
     def _on_exit(self, ev: EventSpec, args: list) -> None:
         if not self.exited:
@@ -239,6 +286,8 @@ class Tracer:
 
     def _on_system(self, ev: EventSpec, args: list) -> None:
         command = format_printf(ev.segments, args)
+        import subprocess  # only for system() (start-up time)
+
         proc = subprocess.run(["sh", "-c", command], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.out.text_event("syscall", proc.stdout.decode("utf-8", errors="replace"))
 
@@ -258,5 +307,6 @@ class Tracer:
 
 
 FORMATTED_EVENTS = ("printf", "cat", "system")
+_EVENT_ID = struct.Struct("<Q")
 MAX_CAT_BYTES = 10240
 

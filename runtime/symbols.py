@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import bisect
 import os
-import shutil
 import struct
-import subprocess
+import threading
 from functools import lru_cache
 
 from pytrace.lang import symtab
+from pytrace.lang.demangle import demangle as cxx_demangle
 
 STACK_INDENT = " " * 8
 UNWIND_FAILURE = (1 << 64) - 1
@@ -36,6 +36,9 @@ class Symbolizer:
         self.binaries: list[str] = []  # the probed binaries, for processes that are gone
         self._caches: dict[int, object] = {}
         self.demangle = True
+        # bcc's caches are not thread-safe, and ctypes lets two threads into them at once
+        # (the event loop and a Prometheus scrape, runtime/exporters/prometheus.py).
+        self._lock = threading.Lock()
 
     def use_binaries(self, paths: list[str]) -> None:
         self.binaries = [p for p in dict.fromkeys(paths) if p]
@@ -50,13 +53,15 @@ class Symbolizer:
 
     # ------------------------------------------------------------ one address
     def kernel(self, addr: int) -> tuple[str, int] | None:
-        name, offset, _module = self._cache(-1).resolve(addr, False)
+        with self._lock:
+            name, offset, _module = self._cache(-1).resolve(addr, False)
         return (name.decode(errors="replace"), offset) if name else None
 
     def user(self, addr: int, pid: int) -> tuple[str, int, str] | None:
         """(name, offset, module) of a user address in process pid."""
         if pid > 0 and os.path.exists(f"/proc/{pid}/maps"):
-            name, offset, module = self._cache(pid).resolve(addr, self.demangle)
+            with self._lock:
+                name, offset, module = self._cache(pid).resolve(addr, self.demangle)
             if name:
                 return name.decode(errors="replace"), offset, (module or b"").decode(errors="replace")
         for path in self.binaries:
@@ -124,13 +129,9 @@ def _elf_function_at(path: str, addr: int) -> tuple[str, int] | None:
     return None
 
 
-@lru_cache(maxsize=4096)
 def demangle(name: str) -> str:
-    """A C++ name demangled (c++filt), or the name itself."""
-    if not name.startswith("_Z") or shutil.which("c++filt") is None:
-        return name
-    out = subprocess.run(["c++filt", name], capture_output=True, text=True)
-    return out.stdout.strip() or name if out.returncode == 0 else name
+    """A C++ name demangled (in-process, lang/demangle.py), or the name itself."""
+    return cxx_demangle(name)
 
 
 # ---------------------------------------------------------------- decoders for maps.decode

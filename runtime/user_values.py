@@ -6,10 +6,8 @@ and its bytes; maps.decode dispatches here by layout kind."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import pwd
-import socket
 import time
 from typing import Callable
 
@@ -30,6 +28,8 @@ def username(layout: dict, data: bytes) -> str:
 
 def boot_ns_to_datetime(ns: int) -> datetime.datetime:
     """A CLOCK_BOOTTIME timestamp (nsecs: bpf_ktime_get_boot_ns) as local wall time."""
+    import datetime  # imported when first printed (start-up time)
+
     offset = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
     return datetime.datetime.fromtimestamp((offset + ns) / 1e9)
 
@@ -54,6 +54,8 @@ def cgroup_path(layout: dict, data: bytes) -> str:
 
 
 def ntop(layout: dict, data: bytes) -> str:
+    import socket  # imported when first printed (start-up time)
+
     af = _u64(data)
     if af == socket.AF_INET6:
         return socket.inet_ntop(socket.AF_INET6, data[8:24])

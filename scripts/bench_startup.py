@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
-"""Start-up benchmark: time from exec to "probes attached" for the README's
-one-liner, pytrace (cold: compiles; warm: cached artifact) beside bpftrace.
+"""Start-up benchmark, pytrace (uncached: compiles; cached: a cached artifact)
+beside bpftrace in one run, with ratios:
 
-    sudo python3 scripts/bench_startup.py [--runs N]
+* exec -> probes attached: the tracer is started, its attach message awaited,
+  then it is stopped with SIGINT. bpftrace 0.17 prints "Attaching N probes..."
+  before it attaches and pytrace "Attached N probes" after, so this favours bpftrace.
+* "uncached" is a program run for the first time: its compiled artifact is not
+  cached, the grammar's parse tables are (lark builds them once per install).
+* exec -> first event: `printf` + `exit()` on the first getppid(), which another process
+  calls every 0.1 ms: when the probe is really attached, whatever a tool prints first.
+* a whole run with `-c /bin/true`: wall time, CPU time and peak RSS until exit.
 
-Each run starts the tracer, waits for its attach message, then stops it
-with SIGINT; the median of N runs is printed per tool. bpftrace 0.17 prints
-"Attaching N probes..." before it attaches and pytrace "Attached N probes"
-after, so the comparison favours bpftrace."""
+    sudo .venv/bin/python scripts/bench_startup.py [--runs N]
+
+Speed targets live here, not in timed tests (the machine's load varies)."""
 
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import shutil
 import signal
@@ -21,10 +28,13 @@ import sys
 import tempfile
 import time
 
-PROGRAM = "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }"
+PROGRAM = "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"
+FIRST_EVENT = 'tracepoint:syscalls:sys_enter_getppid { printf("hit\\n"); exit(); }'
+# Calls getppid() every 0.1 ms, so a tracer sees its first event as soon as it is attached.
+TICKER = "import os, time\nwhile True:\n    os.getppid()\n    time.sleep(0.0001)\n"
 
 
-def time_to_attach(argv: list[str], env: dict) -> float:
+def time_to_attach(argv: list[str], env: dict, marker: tuple = ("Attach", '{"type": "attached')) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     streams = [proc.stderr, proc.stdout]
@@ -37,11 +47,12 @@ def time_to_attach(argv: list[str], env: dict) -> float:
     while elapsed is None:
         for key, _ in sel.select(timeout=30):
             line = key.fileobj.readline()
-            if line.startswith(("Attach", '{"type": "attached')):
+            if line.startswith(marker):
                 elapsed = time.perf_counter() - start
             elif not line and proc.poll() is not None:
                 raise RuntimeError(f"{argv[0]} exited early: {proc.stderr.read()}")
-    time.sleep(0.3)  # bpftrace 0.17 prints its message before attaching; let it settle
+    if marker[0] == "Attach":
+        time.sleep(0.3)  # bpftrace 0.17 prints its message before attaching; let it settle
     proc.send_signal(signal.SIGINT)
     try:
         proc.communicate(timeout=10)
@@ -58,41 +69,72 @@ def main() -> int:
     cache = tempfile.mkdtemp(prefix="pytrace-bench-")
     env = dict(os.environ, XDG_CACHE_HOME=cache)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure with .pyc files, as installed Python runs
+    env.pop("PYTRACE_NO_CACHE", None)
     pytrace = [sys.executable, "-m", "pytrace", "-e", PROGRAM]
-    rows = []
-
-    cold = []
-    for _ in range(args.runs):
-        shutil.rmtree(os.path.join(cache, "pytrace"), ignore_errors=True)
-        cold.append(time_to_attach(pytrace, env))
-    rows.append(("pytrace (cold: parse + LLVM)", cold))
-    rows.append(("pytrace (warm: cached artifact)", [time_to_attach(pytrace, env) for _ in range(args.runs)]))
     bpftrace = shutil.which("bpftrace")
-    if bpftrace:
-        version = subprocess.run([bpftrace, "--version"], capture_output=True, text=True).stdout.strip()
-        rows.append((version, [time_to_attach([bpftrace, "-e", PROGRAM], env) for _ in range(args.runs)]))
-    whole = PROGRAM + " BEGIN { exit(); }"
-    full = [("pytrace (warm)", [time_whole_run([sys.executable, "-m", "pytrace", "-e", whole], env)
-                                for _ in range(args.runs)])]
-    if bpftrace:
-        full.append((version, [time_whole_run([bpftrace, "-e", whole], env) for _ in range(args.runs)]))
+    version = subprocess.run([bpftrace, "--version"], capture_output=True,
+                             text=True).stdout.strip() if bpftrace else ""
+
+    def uncache() -> None:
+        """Forget compiled programs; keep the grammar's parse tables (made once per install)."""
+        for name in glob.glob(os.path.join(cache, "pytrace", "*.json")):
+            os.unlink(name)
+
+    # The tools take turns within each round, so a change in the machine's load hits both.
+    attach = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
+    first = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
+    ticker = subprocess.Popen([sys.executable, "-c", TICKER])
+    whole = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
+    for _ in range(args.runs):
+        uncache()
+        attach["pytrace, uncached"].append((time_to_attach(pytrace, env), 0, 0))
+        attach["pytrace, cached"].append((time_to_attach(pytrace, env), 0, 0))
+        uncache()
+        whole["pytrace, uncached"].append(time_whole_run(pytrace + ["-c", "/bin/true"], env))
+        whole["pytrace, cached"].append(time_whole_run(pytrace + ["-c", "/bin/true"], env))
+        uncache()
+        for name in ("pytrace, uncached", "pytrace, cached"):
+            first[name].append((time_to_attach([sys.executable, "-m", "pytrace", "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
+        if bpftrace:
+            first[version].append((time_to_attach([bpftrace, "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
+            attach[version].append((time_to_attach([bpftrace, "-e", PROGRAM], env), 0, 0))
+            whole[version].append(time_whole_run([bpftrace, "-e", PROGRAM, "-c", "/bin/true"], env))
+    ticker.kill()
+    ticker.wait()
     shutil.rmtree(cache, ignore_errors=True)
-    report(f"time to the attach message for `{PROGRAM}`", rows, args.runs)
-    report("whole run that attaches, runs BEGIN { exit(); }, detaches and exits", full, args.runs)
+    print(f"# bench_startup: {os.cpu_count()} CPUs, {os.uname().release}, {time.strftime('%Y-%m-%d %H:%M')}, "
+          f"median of {args.runs} rounds")
+    report(f"exec -> probes attached, `{PROGRAM}` (the tool's attach message)", attach, version)
+    report(f"exec -> first event printed, `{FIRST_EVENT}` (getppid every 0.1 ms)", first, version)
+    report("whole run with -c /bin/true (wall, CPU, peak RSS)", whole, version)
     return 0
 
 
-def time_whole_run(argv: list[str], env: dict) -> float:
+def time_whole_run(argv: list[str], env: dict) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in KiB) of one run to its end."""
     start = time.perf_counter()
-    subprocess.run(argv, capture_output=True, env=env, timeout=60, check=True)
-    return time.perf_counter() - start
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{argv} failed: {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def report(title: str, rows, runs: int) -> None:
-    print(f"{title} (median of {runs}, min-max):")
-    for name, times in rows:
-        print(f"  {name:34} {statistics.median(times) * 1000:7.0f} ms   "
-              f"({min(times) * 1000:.0f}-{max(times) * 1000:.0f})")
+def report(title: str, rows: dict, reference: str) -> None:
+    print(f"\n{title}:")
+    ref = statistics.median(r[0] for r in rows.get(reference) or [(0,)])
+    for name, runs in rows.items():
+        if not runs:
+            continue
+        wall = statistics.median(r[0] for r in runs)
+        line = f"  {name:24} {wall * 1000:6.0f} ms ({min(r[0] for r in runs) * 1000:.0f}-{max(r[0] for r in runs) * 1000:.0f})"
+        if runs[0][1]:
+            line += f", {statistics.median(r[1] for r in runs):.2f} s CPU, {max(r[2] for r in runs) / 1024:.0f} MB"
+        if ref and name != reference:
+            line += f"   x{wall / ref:.2f} of bpftrace"
+        print(line)
 
 
 if __name__ == "__main__":

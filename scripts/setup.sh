@@ -3,13 +3,16 @@
 # Debian's bcc (python3-bpfcc), bpftool and bpftrace (the reference the tests
 # compare with), systemtap-sdt-dev (<sys/sdt.h> for the USDT test fixtures),
 # gcc/g++/binutils/zip (test programs of the fixtures and of bpftrace's own
-# runtime suite), a virtualenv in .venv with pytrace and its test extra
-# (pytest, hypothesis: pyproject.toml) installed editable.
+# runtime suite), prometheus (the server the exporter's end-to-end test
+# scrapes with), chromium (renders the flame graph SVG in its test), tmux (the
+# REPL's terminal test), a
+# virtualenv in .venv with pytrace installed editable with its test extra
+# (pytest, hypothesis, and pandas, the optional DataFrame dependency: pyproject.toml).
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for pkg in python3-bpfcc bpftool bpftrace python3-venv systemtap-sdt-dev gcc g++ binutils procps util-linux zip git; do
+for pkg in python3-bpfcc bpftool bpftrace python3-venv systemtap-sdt-dev gcc g++ binutils procps util-linux zip git prometheus chromium tmux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

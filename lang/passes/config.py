@@ -10,6 +10,7 @@ applied it to the options).
 from __future__ import annotations
 
 import os
+import re
 
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
@@ -24,13 +25,30 @@ KNOWN = {
     "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
     "str_trunc_trailer": None, "max_cat_bytes": None, "cache_user_symbols": None, "cpp_demangle": None,
     "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
-    "max_probes": "max_probes", "perf_rb_pages": None, "stack_mode": None, "missing_probes": "missing_probes",
+    "max_probes": "max_probes", "perf_rb_pages": "perf_rb_pages", "stack_mode": None, "missing_probes": "missing_probes",
     "print_maps_on_exit": None, "use_blazesym": None, "show_debug_info": None,
     "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
+    "prometheus_labels": "prometheus_labels",  # pytrace's own: label names of map key parts
 }
 RENAMED = {"strlen": "max_strlen", "cat_bytes_max": "max_cat_bytes", "map_keys_max": "max_map_keys"}
 INTEGER_SETTINGS = {"max_strlen", "max_map_keys", "on_stack_limit", "max_cat_bytes", "log_size",
                     "max_bpf_progs", "max_probes", "perf_rb_pages"}
+
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def _label_names(assign: ast.ConfigAssign, ctx: CompileContext) -> list[str] | None:
+    """prometheus_labels = "comm,pid": Prometheus label names, one per key part."""
+    value = assign.value
+    names = [n.strip() for n in value.value.split(",")] if isinstance(value, ast.String) else []
+    if not names or not all(LABEL_NAME.match(n) and not n.startswith("__") and n != "le" for n in names):
+        ctx.diags.error(f"{assign.name}: expects a string of comma-separated label names, e.g. \"comm,pid\"",
+                        value.span)
+        return None
+    return names
+
+
+PARSED_SETTINGS = {"prometheus_labels": _label_names}  # settings whose text is parsed here
 
 CHOICES = {"missing_probes": ("error", "warn", "ignore")}  # settings given as a word
 
@@ -60,6 +78,11 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
         return
     if key.startswith("unstable_"):
         _apply_unstable(ctx, assign, attr)
+        return
+    if key in PARSED_SETTINGS:
+        parsed = PARSED_SETTINGS[key](assign, ctx)
+        if parsed is not None:
+            setattr(ctx.options, attr, parsed)
         return
     if key in CHOICES:
         word = value.name if isinstance(value, ast.Identifier) else value.value if isinstance(value, ast.String) else None

@@ -6,9 +6,13 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from pytrace.runtime.output import folded as folded_format
 from pytrace.runtime.output import json as json_format
 from pytrace.runtime.output import text as text_format
 from pytrace.runtime.output.printf import format_printf
+
+
+FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  # -f FORMAT
 
 
 class Writer:
@@ -19,10 +23,11 @@ class Writer:
         self.quiet = quiet
         self.owns_out = owns_out
         self.is_json = fmt is json_format
+        self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
 
     @classmethod
     def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
-        fmt = json_format if format_name == "json" else text_format
+        fmt = FORMATS.get(format_name, text_format)
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
             return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
@@ -32,9 +37,23 @@ class Writer:
         return cls(fmt, sys.stdout, sys.stderr, quiet)
 
     def _write(self, stream: TextIO, text: str) -> None:
+        if self._batch:
+            self.flush_batch()
         if text:
             stream.write(text)
             stream.flush()
+
+    def printf_text(self, text: str) -> None:
+        """A formatted printf of the current drain: written in one go by flush_batch()."""
+        self._batch.append(self.fmt.format_printf_event(text))
+
+    def flush_batch(self) -> None:
+        """Write and flush the drain's printf output (called after each drain)."""
+        if self._batch:
+            text = "".join(self._batch)
+            self._batch.clear()
+            self.out.write(text)
+            self.out.flush()
 
     def _stream(self, which: str) -> TextIO:
         return self.err if which == "stderr" and not self.is_json else self.out

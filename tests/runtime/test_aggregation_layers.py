@@ -18,6 +18,8 @@ from pytrace.runtime import maps
 from pytrace.runtime.output import json, text
 from pytrace.codegen import agg_read
 from pytrace.runtime.output.tseries_text import format_tseries
+from pytrace.runtime import frames
+from pytrace.runtime.exporters import prometheus
 from pytrace.runtime.output.values import RENDERERS, SORT_KEYS, MapData, TimeSeriesView, TSeries, map_value
 
 PARAMS = {"hist": (0,), "lhist": (0, 100, 10), "tseries": (100, 5, 0)}
@@ -47,6 +49,8 @@ def test_every_layer_knows_the_entry(name):
     assert agg.sort in SORT_KEYS
     assert agg.render in RENDERERS
     assert json.json_type(name) == agg.json_type
+    assert agg.prometheus == "" or agg.prometheus in prometheus.METRICS
+    assert agg.frame in frames.COLUMNS
 
 
 def test_no_lowering_without_an_entry():

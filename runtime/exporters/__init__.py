@@ -1,0 +1,1 @@
+"""Ways to hand a running program's maps to other systems (Prometheus)."""
