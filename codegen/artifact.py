@@ -52,7 +52,7 @@ class EventSpec:
     id: int
     # What user space does with the record (runtime/session.py has a handler per
     # kind): "printf", "print_value", "print_map", "clear", "zero", "exit",
-    # "time", "cat", "system", "join", "map_full".
+    # "time", "cat", "system", "join", "map_full", "runtime_warning".
     kind: str
     fmt: str = ""  # printf format
     arg_layouts: list[dict] = field(default_factory=list)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from pytrace.codegen import agg_read, calls, memory
+from pytrace.codegen import agg_read, calls, memory, operators
 from pytrace.codegen.artifact import EventSpec
 from pytrace.codegen.state import E2BIG, ModuleState, bpf_key_type
 from pytrace.codegen.ctxvar import load_context_var
 from pytrace.codegen.irbuilder import I1, I8, I64, PTR, BpfBuilder
 from pytrace.lang import ast
+from pytrace.lang.passes import type_rules
 from pytrace.lang import types as T
 from pytrace.lang.context import ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
@@ -120,6 +121,12 @@ class ProbeLowering:
     def store_value(self, dst: ir.Value, offset: int, value: ir.Value, src_t: T.Type, dst_t: T.Type) -> None:
         """Write a value of type src_t into memory laid out as dst_t."""
         if isinstance(src_t, T.PointerType) and src_t.addrspace == "ctx" and isinstance(dst_t, T.RecordType):
+            if src_t.pointee.ctx_offsets is not None:  # `args` as a value, gathered field by field
+                for f in src_t.pointee.all_fields():
+                    field_value = self.bb.load(value, f.type.size, T.is_signed(f.type), src_t.pointee.ctx_offset(f),
+                                               name=f.name)
+                    self.bb.store(dst, field_value, f.type.size, offset + f.offset)
+                return
             # `args` as a value: the context has the record's layout.
             self.bb.probe_read(self.bb.gep(dst, offset), dst_t.size, value, user=False)
             return
@@ -567,6 +574,10 @@ class ProbeLowering:
             eq = calls.string_equal(self, self.expr(node.left), lt, self.expr(node.right), rt)
             return eq if op == "==" else self.b.xor(eq, I64(1))
         left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(node.type, T.PointerType):
+            return operators.pointer_arith(self, node, left, right)
+        if isinstance(lt, (T.ArrayType, T.BufferType)):
+            return operators.array_equal(self, node, left, right)
         signed = T.is_signed(lt) and T.is_signed(rt) or T.is_signed(node.type)
         if op in ("==", "!=", "<", "<=", ">", ">="):
             signed = T.comparison_signed(lt, rt, _flexible(node.left), _flexible(node.right))
@@ -574,8 +585,10 @@ class ProbeLowering:
             return self.bb.bool_i64(cmp)
         if op in ("/", "%"):
             if signed:
-                return self.signed_divide(left, right, op)
-            return (self.b.udiv if op == "/" else self.b.urem)(left, right, name="div" if op == "/" else "mod")
+                return operators.checked_divide(self, node, left, right, lambda l, r: self.signed_divide(l, r, op))
+            divide = self.b.udiv if op == "/" else self.b.urem
+            return operators.checked_divide(self, node, left, right,
+                                            lambda l, r: divide(l, r, name="div" if op == "/" else "mod"))
         ops = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
                "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if T.is_signed(lt) else self.b.lshr}
         return ops[op](left, right)
@@ -628,7 +641,8 @@ class ProbeLowering:
         raise NotImplementedError(node.op)
 
     def expr_Increment(self, node: ast.Increment) -> ir.Value:
-        delta = I64(1 if node.op == "++" else -1)
+        step = type_rules.increment_step(node.type)
+        delta = I64(step if node.op == "++" else -step)
         target = node.target
         if isinstance(target, ast.Variable):
             slot = self.var_slot(target)
@@ -662,6 +676,12 @@ class ProbeLowering:
     def expr_Cast(self, node: ast.Cast) -> ir.Value:
         value = self.expr(node.operand)
         t = node.type
+        if isinstance(t, T.ArrayType):
+            return operators.cast_to_array(self, node, value)
+        if isinstance(t, T.StringType):
+            return operators.cast_to_wider_string(self, node, value)
+        if isinstance(node.operand.type, T.ArrayType):
+            return operators.cast_from_array(self, node, value)
         if isinstance(t, T.IntType) and t.bits < 64:
             narrow = self.b.trunc(value, ir.IntType(t.bits))
             return self.bb.to_i64(narrow, t.signed)
@@ -685,8 +705,9 @@ class ProbeLowering:
             out = self.slot(f.type, f.name)
             self.bb.probe_read_str(out, f.type.size, data, user=False)
             return out
+        record = own if own is not None and own.field(node.field_name) is not None else base_t.pointee
         if f.type.is_scalar:
-            return self.bb.load(base, f.type.size, T.is_signed(f.type), f.offset, name=f.name)
+            return self.bb.load(base, f.type.size, T.is_signed(f.type), record.ctx_offset(f), name=f.name)
         # Arrays and strings in the context are copied out with probe_read (as bpftrace
         # does): byte loads through ctx+offset are refused by the verifier once LLVM
         # folds the offset into the pointer ("dereference of modified ctx ptr").
@@ -695,6 +716,8 @@ class ProbeLowering:
         return out
 
     def expr_Index(self, node: ast.Index) -> ir.Value:
+        if node.tuple_element is not None:
+            return operators.tuple_element(self, node)
         return memory.index(self, node)
 
     def expr_Sizeof(self, node: ast.Sizeof) -> ir.Value:

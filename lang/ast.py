@@ -204,10 +204,11 @@ class FieldAccess(Expr):
 
 @dataclass(eq=False)
 class Index(Expr):
-    """`e[i]` on an array or pointer (not a map)."""
+    """`e[i]` on an array, pointer or tuple (not a map)."""
 
     operand: Expr
     index: Expr
+    tuple_element: int | None = annotation(set_by="typecheck")  # `$t[1 + 1]`: the index, folded
 
 
 @dataclass(eq=False)

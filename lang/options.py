@@ -20,6 +20,7 @@ class Options:
     unsafe: bool = False
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID
+    debuginfo: tuple[str, ...] = ()  # --debuginfo DIRs: where separate DWARF of uprobe targets is searched
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
     unstable_tseries: str = "warn"  # config unstable_tseries: "enable", "warn" or "error"
     perf_rb_pages: int = 0  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring buffer's pages (0: by program)

@@ -359,7 +359,8 @@ class _Builder:
         words, array, pointer = [], "", 0
         for c in children:
             if isinstance(c, str) and not hasattr(c, "type"):
-                array = c  # from type_array
+                array = " " + "*" * pointer + c if pointer else c  # from type_array; `T *[N]`: of pointers
+                pointer = 0 if pointer else pointer
             elif c.type == "STAR":
                 pointer += 1
             else:

@@ -45,6 +45,9 @@ OPTIONS:
     --usdt-file-activation
                    activate USDT semaphores in every process running the
                    probed file (always so here: the kernel does it)
+    --debuginfo DIR[:DIR]
+                   also search these directories for uprobe targets'
+                   separate debug files (DWARF)
 
 TROUBLESHOOTING OPTIONS:
     --dry-run      parse, load and attach, then exit without running
@@ -88,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--usdt-file-activation", action="store_true")  # the kernel's ref_ctr already does this
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--cleanup", action="store_true")
+    p.add_argument("--debuginfo", action="append", default=[])
     p.add_argument("--verify-only", action="store_true")
     p.add_argument("--repl", action="store_true")
     p.add_argument("--prometheus")
@@ -191,7 +195,7 @@ class Run:
             sys.stderr.write(USAGE)
             return 1
         options = Options(params=list(args.rest), unsafe=args.unsafe, has_child=bool(args.cmd),
-                          pid_filter=args.pid)
+                          pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
         driver.apply_env(options)
         if args.emit:
             return self._emit(source, options)

@@ -54,8 +54,8 @@ def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.unsafe,
-                 options.has_child,
-                 options.pid_filter, options.dummy_ts_map, options.unstable_tseries, _code_stamp()):
+                 options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
+                 options.unstable_tseries, _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -171,14 +171,17 @@ def verify_only(source: Source, artifact: Artifact, args) -> int:
 def list_probes(source: Source | None, args) -> int:
     """`-l [PATTERN]`: probes the kernel offers, or those a program would attach."""
     from pytrace.lang import probes
+    from pytrace.lang.probes import uprobe
 
+    uprobe.LISTING_DEBUGINFO[:] = args.debuginfo
     ensure_kernel_fs()
     if source is not None and (args.program is not None or source.name != "stdin"):
         from pytrace.lang.diagnostics import CompileError
         from pytrace.lang.passes import analyse
 
         try:
-            ctx = analyse(source, Options(params=list(args.rest), pid_filter=args.pid), until="bind_probes")
+            ctx = analyse(source, Options(params=list(args.rest), pid_filter=args.pid,
+                                          debuginfo=tuple(args.debuginfo)), until="bind_probes")
         except CompileError as e:
             e.diagnostics.emit(sys.stderr)
             return 1

@@ -67,7 +67,7 @@ class Tracer:
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
             "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
-            "join": self._on_join,
+            "join": self._on_join, "runtime_warning": self._on_runtime_warning,
         }
         self._warned: set[str] = set()
         self.dropped: dict[str, int] = {}  # map name -> updates refused because the map was full
@@ -314,6 +314,11 @@ class Tracer:
         if ev.map_name not in self._warned:
             self._warned.add(ev.map_name)
             self.out.warning(ev.fmt)
+
+
+    def _on_runtime_warning(self, ev: EventSpec, args: list) -> None:
+        """A program's run-time warning (e.g. a division by zero): each time it happens."""
+        self.out.warning(ev.fmt)
 
 
 FORMATTED_EVENTS = ("printf", "cat", "system")

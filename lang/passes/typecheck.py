@@ -12,7 +12,8 @@ from pytrace.lang import ast, builtins, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
-from pytrace.lang.passes import agg_reads
+from pytrace.lang.passes import agg_reads, type_rules
+from pytrace.lang.probes.base import ProbeError
 from pytrace.lang.visitor import dispatch_table
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
@@ -48,7 +49,7 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
     return None
 
 
-_FORMAT_KINDS = {T.IntType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.StringType: "str",
+_FORMAT_KINDS = {T.IntType: "int", T.EnumType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.StringType: "str",
                  T.BufferType: "buffer", T.VoidType: "none", T.TupleType: "tuple", T.RecordType: "record",
                  T.ArrayType: "array"}
 
@@ -56,17 +57,6 @@ _FORMAT_KINDS = {T.IntType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.S
 def _format_kind(t: T.Type) -> str:
     """How lang.format_string classifies an argument's type."""
     return _FORMAT_KINDS.get(type(t), "other")
-
-
-def _arith(lt: T.Type, rt: T.Type) -> T.Type:
-    """C's usual arithmetic conversions, after promotion to 64 bits."""
-    ls, rs = T.is_signed(lt), T.is_signed(rt)
-    if ls and rs:
-        return T.S64
-    unsigned = rt if ls else lt
-    if not ls and not rs:
-        return T.U64
-    return T.U64 if getattr(unsigned, "bits", 64) == 64 else T.S64
 
 
 def _literal_bits(value: int) -> int:
@@ -96,6 +86,8 @@ class TypeChecker:
         self.var_counts: dict[str, int] = {}
         self.typed_vars: set[str] = set()  # declared with a type: `let $x: uint8`
         self.untyped_vars: set[str] = set()  # declared without a type or value: `let $x;`
+        self.literal_vars: set[str] = set()  # holding only non-negative literals so far
+        self.literal_maps: set[str] = set()  # the same for maps
 
     # ------------------------------------------------------------ reporting
     def error(self, msg: str, node: ast.Node | None, hints: list[str] | None = None) -> None:
@@ -193,7 +185,8 @@ class TypeChecker:
                            f"keys when map expects {len(have)} keys", node)
             return None
         merged = []
-        for old, new, k in zip(have, key_types, node.keys):
+        key_nodes = node.keys * len(key_types) if node.keys_packed else node.keys  # packed: one node for all
+        for old, new, k in zip(have, key_types, key_nodes):
             m = _merge(old, new)
             if m is None:
                 if self.final:
@@ -229,8 +222,15 @@ class TypeChecker:
             keys = self.map_keys(target, None, assign=True)
             info = MapInfo(target.name, kind, vt, keys, target.span)
             self.ctx.maps[target.name] = info
+            if type_rules.flexible_literal(value):
+                self.literal_maps.add(target.name)
         else:
             self.map_keys(target, info, assign=True)
+            if isinstance(info.value_type, T.IntType) and isinstance(vt, T.IntType) and info.kind == kind:
+                info.value_type, vt = type_rules.int_assignment(info.value_type, vt, value,
+                                                                target.name in self.literal_maps)
+            if not type_rules.flexible_literal(value):
+                self.literal_maps.discard(target.name)
             merged = _merge(info.value_type, vt) if info.kind == kind else None
             if isinstance(vt, T.AggType) and info.kind == kind:
                 merged = vt if vt.params == info.value_type.params else None
@@ -249,7 +249,7 @@ class TypeChecker:
         return node.type
 
     def expr_Integer(self, node: ast.Integer) -> T.Type:
-        return T.U64 if node.value > 2**63 - 1 else T.S64
+        return type_rules.literal_type(self.ctx, node)
 
     def expr_String(self, node: ast.String) -> T.Type:
         return T.StringType(len(node.value.encode("utf-8", "surrogateescape")) + 1)
@@ -265,7 +265,11 @@ class TypeChecker:
         assert unit is not None
         spec = unit.specs[0]
         if node.name == "args":
-            record = unit.provider.args_type(spec)
+            try:
+                record = unit.provider.args_type(spec)
+            except ProbeError as e:  # e.g. a uprobe target without DWARF
+                self.error(str(e), node)
+                return T.U64
             if record is not None:
                 return T.PointerType(record, "ctx")
         cv = unit.provider.variable(node.name, spec)
@@ -320,6 +324,12 @@ class TypeChecker:
                     self.error(f"The {node.op} operator can not be used on expressions of type "
                                f"'{T.describe(t)}'", side)
             return T.BOOL
+        if isinstance(lt, T.PointerType) or isinstance(rt, T.PointerType):
+            return type_rules.pointer_binop(self, node, lt, rt)
+        if isinstance(lt, T.ArrayType) and isinstance(rt, T.ArrayType):
+            return type_rules.array_binop(self, node, lt, rt)
+        if isinstance(lt, T.BufferType) or isinstance(rt, T.BufferType):
+            return type_rules.buffer_binop(self, node, lt, rt)
         if isinstance(lt, T.StringType) or isinstance(rt, T.StringType):
             if isinstance(lt, T.StringType) and isinstance(rt, T.StringType) and node.op in ("==", "!="):
                 return T.BOOL
@@ -350,8 +360,6 @@ class TypeChecker:
         if node.op in ("/", "%") and left != right and (left[1] or right[1]):
             self.warning(f"signed operands for '{node.op}' can lead to undefined behavior "
                          f"(cast to unsigned to silence warning)", node)
-        if isinstance(lt, T.PointerType) or isinstance(rt, T.PointerType):
-            return T.U64
         signed = left[1] if node.op in ("<<", ">>") else (left[1] or right[1] or node.op == "-")
         return T.S64 if signed else T.U64
 
@@ -373,9 +381,7 @@ class TypeChecker:
         if not T.is_integerish(t):
             self.error(f"The {node.op} operator can not be used on expressions of type '{T.describe(t)}'", node)
             return T.S64
-        if node.op == "-":
-            return T.S64
-        return _arith(t, t)
+        return type_rules.unop_int(t)
 
     def address_of(self, node: ast.Unop) -> T.Type:
         """`&$var`: the address of a scratch variable's stack slot."""
@@ -392,8 +398,12 @@ class TypeChecker:
             if t is None:
                 self.error(f"Undefined or undeclared variable: {target.name}", target)
                 return T.S64
-            if not T.is_int(t):
+            if not type_rules.can_increment(t):
                 self.error(f"The {node.op} operator can only be used on integers", node)
+            key = self.var_key(target)
+            if isinstance(t, T.IntType) and key not in self.typed_vars:  # `$i++` makes $i 64 bits wide
+                t = self.variables[key] = _merge(t, type_rules.increment_result(t, node.op))
+                self.literal_vars.discard(key)
             target.type = t
             return t
         if isinstance(target, ast.Map):
@@ -404,7 +414,7 @@ class TypeChecker:
                 self.ctx.maps[target.name] = info
             else:
                 self.map_keys(target, info, assign=True)
-                if info.is_aggregation or not T.is_int(info.value_type):
+                if info.is_aggregation or not type_rules.can_increment(info.value_type):
                     self.error(f"The {node.op} operator can only be used on maps holding integers", node)
             target.type = info.value_type
             return info.value_type
@@ -425,7 +435,9 @@ class TypeChecker:
 
     def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
         """The type a TypeName names, or None after reporting it unknown."""
-        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel)
+        unit = self.unit
+        probe_types = (lambda name: unit.provider.named_type(name, unit.specs[0])) if unit is not None else None
+        t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel, probe_types)
         if t is None:
             self.error(f"Cannot resolve unknown type \"{tn.name}\"", tn)
         return t
@@ -440,10 +452,7 @@ class TypeChecker:
         target = self.resolve_type(node.to, space)
         if target is None:
             return T.U64
-        if isinstance(target, (T.IntType, T.BoolType, T.PointerType)) and T.is_integerish(t):
-            return target
-        self.error(f"Cannot cast from \"{T.describe(t)}\" to \"{T.describe(target)}\"", node)
-        return target if target.is_scalar else T.U64
+        return type_rules.cast(self, node, t, target)
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> T.Type:
         t = self.expr(node.operand)
@@ -463,11 +472,13 @@ class TypeChecker:
                 self.error(f"Struct/union of type '{record.name}' does not contain a field named "
                            f"'{node.field_name}'", node)
             return T.U64
-        return f.type
+        return type_rules.field_type(f.type, t)
 
     def expr_Index(self, node: ast.Index) -> T.Type:
         t = self.expr(node.operand)
         it = self.expr(node.index)
+        if isinstance(t, T.TupleType):
+            return type_rules.tuple_index(self, node, t)
         if isinstance(t, T.PointerType) and (t.pointee is None or t.pointee.size == 0):
             self.error("The array index operator [] cannot be used on a pointer to an unsized type (void *).",
                        node)
@@ -516,7 +527,7 @@ class TypeChecker:
         return T.U64
 
     def expr_Tuple(self, node: ast.Tuple) -> T.Type:
-        elems = tuple(_storage_type(self.expr(e)) for e in node.elems)
+        elems = tuple(type_rules.tuple_elem_type(self.const_int(e), self.expr(e)) for e in node.elems)
         for e, t in zip(node.elems, elems):
             if isinstance(t, T.AggType):
                 self.error(f"Map type {t.name} cannot exist inside a tuple.", e)
@@ -610,8 +621,16 @@ class TypeChecker:
         key = self.var_key(var, declare=True)
         old = self.variables.get(key)
         if old is None:
-            self.variables[key] = vt
+            vt = type_rules.literal_variable_type(self.const_int(value), vt)
+            self.variables[key] = self.learned_type(key, vt, value)
+            if type_rules.flexible_literal(value):
+                self.literal_vars.add(key)
         else:
+            if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and key not in self.typed_vars:
+                old, vt = type_rules.int_assignment(old, vt, value, key in self.literal_vars)
+                self.variables[key] = old
+            if not type_rules.flexible_literal(value):
+                self.literal_vars.discard(key)
             merged = _merge(_storage_type(old), _storage_type(vt)) if T.is_int(old) == T.is_int(vt) else None
             if merged is None:
                 self.error(f"Type mismatch for {var.name}: trying to assign value of type '{T.describe(vt)}' "
@@ -620,9 +639,22 @@ class TypeChecker:
             if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and old != vt \
                     and key not in self.typed_vars:  # `let $x: uint8` keeps its type
                 self.variables[key] = merged
-            elif isinstance(old, T.StringType):
+            elif isinstance(old, (T.StringType, T.TupleType)):
                 self.variables[key] = merged
         var.type = self.variables[key]
+
+    def learned_type(self, key: str, vt: T.Type, value: ast.Expr) -> T.Type:
+        """A string or tuple variable's type from its first assignment on: the
+        widest of all its assignments (learnt by the first round), so that
+        `$a = ("hi", 1); ...; $a = ("longer", 2)` keeps every value whole; an
+        integer literal first assigned takes the type the variable ends with."""
+        learned = self.unit.variables.get(key) if self.final and self.unit is not None else None
+        if learned is not None and type_rules.literal_fits(value, learned):
+            return learned
+        if isinstance(vt, (T.StringType, T.TupleType)) and learned is not None \
+                and _merge(learned, _storage_type(vt)) == learned:
+            return learned
+        return vt
 
     def stmt_VarDecl(self, node: ast.VarDecl) -> None:
         if self.find_var(node.var.name) is not None:
@@ -630,9 +662,8 @@ class TypeChecker:
             return
         key = self.declare_var(node.var)
         if node.type_name is not None:
-            t = T.INT_TYPE_NAMES.get(node.type_name.name)
+            t = self.resolve_type(node.type_name, self.default_addrspace())
             if t is None:
-                self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
                 return
             self.variables[key] = t
             self.typed_vars.add(key)
@@ -715,6 +746,7 @@ class TypeChecker:
         self.var_counts = {}
         self.typed_vars: set[str] = set()
         self.untyped_vars: set[str] = set()
+        self.literal_vars = set()
         if unit.probe.predicate is not None:
             self._cond(unit.probe.predicate)
         self.stmt(unit.probe.block)

@@ -120,7 +120,7 @@ class ProbeProvider:
                          `retval`, `func`...), for the resolve pass and docs;
                          where each lives is variable()/args_type().
 
-    Methods: expand() (required), variable(), args_type(),
+    Methods: expand() (required), variable(), args_type(), named_type(),
     unavailable_reason(), alternative_hint(), list_probes()."""
 
     name: str = ""
@@ -159,7 +159,13 @@ class ProbeProvider:
         return None
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
-        """The record type of `args` for this probe, if the provider has one."""
+        """The record type of `args` for this probe, if the provider has one
+        (ProbeError: it has none for this attach point, and says why)."""
+        return None
+
+    def named_type(self, name: str, spec: ProbeSpec) -> T.Type | None:
+        """A type named in the program that this probe's target defines
+        (a uprobe binary's DWARF structs), after the script's own."""
         return None
 
     def unavailable_reason(self) -> str | None:

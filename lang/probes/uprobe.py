@@ -10,15 +10,22 @@ C++ names. Which files a target names is lang/probes/uprobe_targets.py;
 wildcards are expanded here, from the ELF's symbols. The runtime resolves
 each symbol to a file offset again when it attaches
 (`elf.uprobe_offset`), so a cached program still attaches after the binary
-is rebuilt; that is also where a function's bounds are checked."""
+is rebuilt; that is also where a function's bounds are checked.
+
+With the target's DWARF (lang/dwarf.py, searched in the --debuginfo dirs
+too): `args.NAME` are the function's parameters, typed (a record whose
+fields are the argument registers), `-lv` lists them, and
+`uprobe:BINARY@FILE:LINE[:COL]` attaches at the line's first address."""
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
+from functools import lru_cache
 
-from pytrace.lang import binaries, elf
+from pytrace.lang import binaries, dwarf, elf
 from pytrace.lang import types as T
 from pytrace.lang.options import Options
 from pytrace.lang.probes import uprobe_targets
@@ -26,6 +33,8 @@ from pytrace.lang.probes.base import ContextVar, NoMatches, ProbeError, ProbePro
 from pytrace.lang.probes.kprobe import PT_REGS_ARGS, PT_REGS_AX
 
 FUNC_TYPE = T.StringType(64)
+LISTING_DEBUGINFO: list[str] = []  # --debuginfo dirs for `-lv` (set by the driver)
+_WARNED_NO_DWARF: set[str] = set()
 LANGUAGES = ("cpp",)
 
 
@@ -36,6 +45,7 @@ class AttachPoint:
     lang: str = ""
     offset: int = 0
     address: int | None = None
+    source: str = ""  # FILE:LINE[:COL] of a probe attached by source location
 
 
 def _uint(text: str) -> int | None:
@@ -69,16 +79,18 @@ class UprobeProvider(ProbeProvider):
     addrspace = "user"
     pt_regs_context = True
     retprobe = False
-    variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func")
+    variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func", "args")
     doc = "user function entry: uprobe:BINARY:FUNC[+OFFSET]"
 
     # ------------------------------------------------------------ parsing
-    def parse(self, parts: list[str], pid: int | None) -> AttachPoint:
+    def parse(self, parts: list[str], pid: int | None, debuginfo: tuple[str, ...] = ()) -> AttachPoint:
         """The attach point's parts (after `uprobe:`) as bpftrace reads them."""
         parts = list(parts)
         if pid and (len(parts) == 1 or (len(parts) == 2 and parts[0] in LANGUAGES)):
             exe = binaries.pid_exe(pid)
             parts.insert(0, binaries.path_in_pid(pid, exe) if exe else "")
+        if parts and "@" in parts[0]:
+            return self.parse_source_location(parts, pid, debuginfo)
         if len(parts) not in (2, 3):
             raise ProbeError(f"{self.name} probe type requires 2 or 3 arguments, found {len(parts)}")
         target, func = parts[0], parts[-1]
@@ -108,13 +120,39 @@ class UprobeProvider(ProbeProvider):
             raise ProbeError(f"{self.name} should be attached to a function and/or address")
         return ap
 
+    def parse_source_location(self, parts: list[str], pid: int | None, debuginfo: tuple[str, ...]) -> AttachPoint:
+        """`TARGET@FILE:LINE[:COL]`: the address of the line, from the target's DWARF."""
+        target, _, source = parts[0].partition("@")
+        if self.retprobe:
+            raise ProbeError("Source code location not allowed")
+        if binaries.has_wildcard(target):
+            raise ProbeError("Cannot use wildcards with source code location")
+        if len(parts) not in (2, 3) or not source or not parts[1]:
+            raise ProbeError("Invalid uprobe arguments, expected format: uprobe:TARGET@FILE:LINE[:COL]")
+        line, col = _uint(parts[1]), _uint(parts[2]) if len(parts) == 3 else 0
+        if line is None:
+            raise ProbeError(f"Invalid line number: {parts[1]}")
+        if col is None:
+            raise ProbeError(f"Invalid column number: {parts[2]}")
+        if not binaries.has_wildcard(target) and target.startswith("lib"):
+            target = binaries.which_so(target[3:], pid) or target
+        info = dwarf.DebugInfo.for_binary(target, dwarf.search_path(debuginfo)) if target else None
+        if info is None:
+            raise ProbeError(("Unspecified target binary" if not target else
+                              f"No DWARF debug info found for '{target}'") + ", cannot attach by source code location.")
+        try:
+            address = info.line_address(source, line, col)
+        except dwarf.DwarfError as e:
+            raise ProbeError(str(e)) from None
+        return AttachPoint(target, "", address=address, source=":".join([source, *parts[1:]]))
+
     # ------------------------------------------------------------ expansion
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         return self.expand_with(None, parts, raw, Options())
 
     def expand_with(self, kernel, parts: list[str], raw: str, options) -> list[ProbeSpec]:
         pid, unsafe = options.pid_filter, options.unsafe
-        ap = self.parse(parts, pid)
+        ap = self.parse(parts, pid, options.debuginfo)
         ap.target = uprobe_targets.check_target(self.name, ap.target, pid, unsafe)
         if binaries.has_wildcard(ap.target) or binaries.has_wildcard(ap.func) or ap.lang:
             found = self._matches(ap, pid, unsafe)
@@ -128,7 +166,8 @@ class UprobeProvider(ProbeProvider):
             raise NoMatches(f"{self.name} {ap.target}:{ap.func}",
                              [f"list them with: pytrace -l '{self.name}:{ap.target}:*'"])
         readable = elf.demangle([f for _, f in found])  # `func` prints C++ names demangled, as bpftrace does
-        return [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process)
+        return [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process,
+                           dwarf.search_path(options.debuginfo))
                 for path, func in found]
 
     def _pie_vaddr(self, path: str, func: str, ap: AttachPoint) -> int | None:
@@ -161,18 +200,49 @@ class UprobeProvider(ProbeProvider):
         return sorted(found, key=":".join)
 
     def _spec(self, path: str, func: str, ap: AttachPoint, readable: str, unsafe: bool,
-              cacheable: bool) -> ProbeSpec:
+              cacheable: bool, debuginfo: str) -> ProbeSpec:
         where = func if ap.address is None else str(ap.address)
         name = f"{self.name}:{path}:{where}{'+' + str(ap.offset) if ap.offset else ''}"
+        if ap.source:
+            name = f"{self.name}:{path}@{ap.source}"
         return ProbeSpec(
             self.name, name,
             {"binary": path, "func": func, "offset": ap.offset, "address": ap.address, "readable": readable,
-             "pie_vaddr": self._pie_vaddr(path, func, ap)},
+             "pie_vaddr": self._pie_vaddr(path, func, ap), "debuginfo": debuginfo},
             {"kind": self.attach_kind, "binary": path, "func": func, "offset": ap.offset, "address": ap.address,
              "retprobe": self.retprobe, "unsafe": unsafe},
             cacheable=cacheable)
 
     # ------------------------------------------------------------ variables
+    def debug_info(self, spec: ProbeSpec) -> dwarf.DebugInfo | None:
+        """The target's DWARF (cached per file version and search path)."""
+        return dwarf.DebugInfo.for_binary(spec.target["binary"], spec.target["debuginfo"])
+
+    def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
+        """`args`: the function's parameters from DWARF (up to six, as
+        bpftrace), each read from the register that passes it."""
+        if self.retprobe:
+            return None
+        if not spec.target["func"]:
+            raise ProbeError(f'Could not parse arguments of "{spec.name}": no function (probe attached by address)')
+        info = self.debug_info(spec)
+        if info is None:
+            raise ProbeError(f'Could not parse arguments of "{spec.name}": no debuginfo found for '
+                             f'{spec.target["binary"]}')
+        record = _args_record(info, spec.target["func"])
+        if isinstance(record, str):
+            raise ProbeError(f'Could not parse arguments of "{spec.name}": {record}')
+        spec.cacheable = False  # typed from the binary, which may be rebuilt
+        return record
+
+    def named_type(self, name: str, spec: ProbeSpec) -> T.Type | None:
+        """A struct or union of the target's DWARF (`(struct Foo *)arg0`)."""
+        info = self.debug_info(spec)
+        if info is None:
+            return None
+        spec.cacheable = False
+        return info.struct(name)
+
     def variable(self, name: str, spec: ProbeSpec) -> ContextVar | None:
         if name == "func":
             return ContextVar(FUNC_TYPE, const=spec.target["readable"] or hex(spec.target["address"] or 0))
@@ -195,7 +265,46 @@ class UprobeProvider(ProbeProvider):
             return []
         target, query = search
         lines = [(path, f) for path in uprobe_targets.candidates(target, pid, listing=True) for f in _functions(path)]
-        return [f"{self.name}:{path}:{f}" for path, f in uprobe_targets.match_lines(lines, query)]
+        out = []
+        for path, f in uprobe_targets.match_lines(lines, query):
+            out.append(f"{self.name}:{path}:{f}")
+            if verbose and not self.retprobe:
+                out.extend(f"    {param}" for param in self.param_listing(path, f))
+        return out
+
+    def param_listing(self, path: str, func: str) -> list[str]:
+        """`-lv`: a function's parameters as bpftrace lists them (warns once when the file has no DWARF)."""
+        info = dwarf.DebugInfo.for_binary(path, dwarf.search_path(LISTING_DEBUGINFO))
+        if info is None:
+            if path not in _WARNED_NO_DWARF:
+                _WARNED_NO_DWARF.add(path)
+                sys.stderr.write(f'WARNING: No DWARF found for "{path}", cannot show parameter info\n')
+            return []
+        return info.param_listing(func, _address(path, func))
+
+
+def _address(path: str, func: str) -> int | None:
+    try:
+        return elf.open_elf(path).functions().get(func)
+    except elf.ElfError:
+        return None
+
+
+@lru_cache(maxsize=256)
+def _args_record(info: dwarf.DebugInfo, func: str) -> T.RecordType | str:
+    """The `args` record of a function (one object per function and binary
+    version, so two uses of `args` have the same type; fields are 8 bytes
+    apart), or why there is none, in bpftrace's words."""
+    params = info.params(func, _address(info.binary, func)) or []
+    if len(params) > len(PT_REGS_ARGS):
+        return "'args' builtin is not supported for probes with stack-passed arguments."
+    fields, registers = {}, {}
+    for i, (reg, p) in enumerate(zip(PT_REGS_ARGS, params)):
+        t = dwarf.to_type(p.type_die)
+        if p.name and t is not None and (t.is_scalar or isinstance(t, T.BoolType)):
+            fields[p.name] = T.RecordField(p.name, 8 * i, t)
+            registers[p.name] = reg
+    return T.RecordType(f"struct {func}_args", 8 * len(params), fields, ctx_offsets=registers)
 
 
 def user_listing_search(provider: ProbeProvider, pattern: str, pid: int | None) -> tuple[str, str] | None:
