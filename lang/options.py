@@ -18,6 +18,7 @@ class Options:
     import_paths: list[str] = field(default_factory=list)  # where `import "x"` looks after the script's directory
     max_strlen: int = 64
     max_map_keys: int = 4096
+    max_probes: int = 1024  # attach points after wildcards are expanded (lang/passes/limits.py)
     unsafe: bool = False
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID

@@ -405,8 +405,11 @@ def is_int(t: Type | None) -> bool:
 
 
 def is_integerish(t: Type | None) -> bool:
-    """Usable in arithmetic: integers, bools and pointers."""
-    return isinstance(t, (IntType, BoolType, PointerType))
+    """Usable in arithmetic: integers, bools and pointers (not `args`, a
+    record in the probe's context, as in bpftrace)."""
+    if isinstance(t, PointerType):
+        return t.addrspace != "ctx"
+    return isinstance(t, (IntType, BoolType))
 
 
 def is_signed(t: Type | None) -> bool:

@@ -52,6 +52,7 @@ OPTIONS:
 
 TROUBLESHOOTING OPTIONS:
     --dry-run      parse, load and attach, then exit without running
+    --cleanup      remove tracefs probe events left by killed pytrace runs
     --verify-only  load every program into the kernel's verifier, attach
                    nothing, and exit 0 when all of them are accepted
     -d, --debug STAGE
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe", action="store_true")
     p.add_argument("--usdt-file-activation", action="store_true")  # the kernel's ref_ctr already does this
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--cleanup", action="store_true")
     p.add_argument("--debuginfo", action="append", default=[])
     p.add_argument("--verify-only", action="store_true")
     p.add_argument("--repl", action="store_true")
@@ -143,15 +145,25 @@ def _read_program(args) -> Source | CompiledFile | None:
         return None
     name = args.rest.pop(0)
     if name == "-":
-        return Source("stdin", _decode(sys.stdin.buffer.read()))
+        return Source("stdin", _decode(_read_bounded(sys.stdin.buffer, "stdin")))
     try:
         with open(name, "rb") as f:
-            data = f.read()
+            data = _read_bounded(f, name)
     except OSError as e:
         raise UsageError(f"failed to open file '{name}': {e.strerror}") from None
     from pytrace.runtime import artifact_file
 
     return CompiledFile(name, data) if artifact_file.is_artifact(data) else Source(name, _decode(data))
+
+
+MAX_SCRIPT_BYTES = 16 << 20  # a script larger than this is not a script (e.g. /dev/zero)
+
+
+def _read_bounded(f, name: str) -> bytes:
+    data = f.read(MAX_SCRIPT_BYTES + 1)
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise UsageError(f"file '{name}' is too large for a script (the limit is {MAX_SCRIPT_BYTES} bytes)")
+    return data
 
 
 def _decode(data: bytes) -> str:
@@ -248,6 +260,10 @@ class Run:
             return 1
         if artifact is None:  # -d ast/types only
             return 0
+        if not artifact.programs:  # as bpftrace: an empty program has nothing to run
+            if not args.quiet:
+                sys.stdout.write("No probes to attach\n")
+            return 1
         driver.ensure_kernel_fs()
         if args.verify_only:
             return driver.verify_only(source, artifact, args)
@@ -311,6 +327,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.rest and args.rest[0] == "--":
         args.rest.pop(0)
+    if args.cleanup:
+        from pytrace.runtime import cleanup
+
+        for event in cleanup.remove_stale():
+            sys.stdout.write(f"removed stale probe event {event}\n")
+        return 0
     if args.repl:
         from pytrace.runtime.repl import run_repl
         return run_repl(args)

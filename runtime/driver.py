@@ -17,7 +17,8 @@ from pytrace.lang.source import Source
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
-               "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages"}
+               "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages",
+               "BPFTRACE_MAX_PROBES": "max_probes"}
 
 
 def apply_env(options: Options) -> None:
@@ -57,8 +58,9 @@ def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  repr(options.named_params),
-                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.unsafe, options.has_child,
-                 options.pid_filter, options.debuginfo, options.dummy_ts_map, options.unstable_tseries, _code_stamp()):
+                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.unsafe,
+                 options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
+                 options.unstable_tseries, _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]

@@ -75,6 +75,7 @@ class Tracer:
         # skboutput()'s files, created when the run starts (as bpftrace does), by path
         self.pcaps = {ev.fmt: pcap.PcapWriter(ev.fmt) for ev in artifact.events if ev.kind == "skboutput"}
         self._warned: set[str] = set()
+        self.dropped: dict[str, int] = {}  # map name -> updates refused because the map was full
         self._zeroed: set[str] = set()  # keyless counts in arrays that zero() keeps showing (maps.read_map)
 
     # ------------------------------------------------------------ lifecycle
@@ -235,6 +236,13 @@ class Tracer:
         if final:
             self.out.total_lost(lost)
 
+    def report_dropped(self) -> None:
+        """At exit: how many updates of each full map were dropped."""
+        sizes = {m.name: m.max_entries for m in self.artifact.maps}
+        for name, n in sorted(self.dropped.items()):
+            self.out.warning(f"WARNING: map {name} was full ({sizes.get(name, 0)} keys): "
+                             f"{n} update{'s' if n != 1 else ''} dropped\n")
+
     # ------------------------------------------------------------ events
     def _on_view(self, view: memoryview, start: int, length: int) -> None:
         """One ring buffer record, in place: a compiled printf straight to the
@@ -325,7 +333,9 @@ class Tracer:
         self.out.text_event("join", ev.fmt.join(strings))
 
     def _on_map_full(self, ev: EventSpec, args: list) -> None:
-        """A map update failed because the map is full: warn once per map."""
+        """A map update failed because the map is full: warn once per map
+        (and count every one, reported at exit by report_dropped)."""
+        self.dropped[ev.map_name] = self.dropped.get(ev.map_name, 0) + 1
         if ev.map_name not in self._warned:
             self._warned.add(ev.map_name)
             self.out.warning(ev.fmt)

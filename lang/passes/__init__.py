@@ -16,7 +16,7 @@ from pytrace.lang.imports import resolve_imports
 from pytrace.lang.passes.c_macros import expand_c_macros
 from pytrace.lang.passes.config import apply_config
 from pytrace.lang.passes.macros import expand_macros
-from pytrace.lang.passes.limits import check_limits
+from pytrace.lang.passes.limits import check_limits, check_probe_count
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
 from pytrace.lang.passes.pid_filter import pid_filter
 from pytrace.lang.passes.program_settings import program_settings
@@ -40,6 +40,7 @@ PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("c_macros", expand_c_macros),
     ("program_settings", program_settings),
     ("bind_probes", bind_probes),
+    ("probe_count", check_probe_count),
     ("pid_filter", pid_filter),
     ("resolve", resolve),
     ("legacy_scopes", hoist_probe_variables),
