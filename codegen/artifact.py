@@ -52,13 +52,17 @@ class EventSpec:
     id: int
     # What user space does with the record (runtime/session.py has a handler per
     # kind): "printf", "print_value", "print_map", "clear", "zero", "exit",
-    # "time", "cat", "system", "join", "map_full".
+    # "time", "cat", "system", "join", "map_full", "runtime_warning", "errorf", "warnf", "unwatch",
+    # "skboutput".
     kind: str
     fmt: str = ""  # printf format
     arg_layouts: list[dict] = field(default_factory=list)
     arg_offsets: list[int] = field(default_factory=list)  # offsets after the 8-byte id
     map_name: str = ""  # for map operations
     segments: Any = None  # parsed printf format, rebuilt at load (not serialised)
+    # errorf/warnf: where the call is ("label", "filename", "line", "column") and the
+    # macro calls it was expanded from ("expanded_from": rendered source contexts)
+    source: dict = field(default_factory=dict)
 
 
 @dataclass

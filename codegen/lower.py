@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from pytrace.codegen import agg_read, calls, memory
+from pytrace.codegen import agg_read, calls, memory, operators, value_exprs
 from pytrace.codegen.artifact import EventSpec
 from pytrace.codegen.state import E2BIG, ModuleState, bpf_key_type
 from pytrace.codegen.ctxvar import load_context_var
 from pytrace.codegen.irbuilder import I1, I8, I64, PTR, BpfBuilder
 from pytrace.lang import ast
+from pytrace.lang.passes import type_rules
 from pytrace.lang import types as T
 from pytrace.lang.context import ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
@@ -130,7 +131,7 @@ class ProbeLowering:
             self.bb.probe_read(self.bb.gep(dst, offset), dst_t.size, value, user=False)
             return
         if isinstance(dst_t, T.TupleType) and isinstance(src_t, T.TupleType):
-            for (so, st), (do, dt) in zip(zip(src_t.offsets(), src_t.elems), zip(dst_t.offsets(), dst_t.elems)):
+            for (so, st), (do, dt) in value_exprs.element_pairs(src_t, dst_t):
                 elem = self.load_value(self.bb.gep(value, so), st)
                 self.store_value(dst, offset + do, elem, st, dt)
             return
@@ -573,6 +574,10 @@ class ProbeLowering:
             eq = calls.string_equal(self, self.expr(node.left), lt, self.expr(node.right), rt)
             return eq if op == "==" else self.b.xor(eq, I64(1))
         left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(node.type, T.PointerType):
+            return operators.pointer_arith(self, node, left, right)
+        if isinstance(lt, (T.ArrayType, T.BufferType)):
+            return operators.array_equal(self, node, left, right)
         signed = T.is_signed(lt) and T.is_signed(rt) or T.is_signed(node.type)
         if op in ("==", "!=", "<", "<=", ">", ">="):
             signed = T.comparison_signed(lt, rt, _flexible(node.left), _flexible(node.right))
@@ -580,8 +585,10 @@ class ProbeLowering:
             return self.bb.bool_i64(cmp)
         if op in ("/", "%"):
             if signed:
-                return self.signed_divide(left, right, op)
-            return (self.b.udiv if op == "/" else self.b.urem)(left, right, name="div" if op == "/" else "mod")
+                return operators.checked_divide(self, node, left, right, lambda l, r: self.signed_divide(l, r, op))
+            divide = self.b.udiv if op == "/" else self.b.urem
+            return operators.checked_divide(self, node, left, right,
+                                            lambda l, r: divide(l, r, name="div" if op == "/" else "mod"))
         ops = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
                "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if T.is_signed(lt) else self.b.lshr}
         return ops[op](left, right)
@@ -634,7 +641,8 @@ class ProbeLowering:
         raise NotImplementedError(node.op)
 
     def expr_Increment(self, node: ast.Increment) -> ir.Value:
-        delta = I64(1 if node.op == "++" else -1)
+        step = type_rules.increment_step(node.type)
+        delta = I64(step if node.op == "++" else -step)
         target = node.target
         if isinstance(target, ast.Variable):
             slot = self.var_slot(target)
@@ -668,6 +676,12 @@ class ProbeLowering:
     def expr_Cast(self, node: ast.Cast) -> ir.Value:
         value = self.expr(node.operand)
         t = node.type
+        if isinstance(t, T.ArrayType):
+            return operators.cast_to_array(self, node, value)
+        if isinstance(t, T.StringType):
+            return operators.cast_to_wider_string(self, node, value)
+        if isinstance(node.operand.type, T.ArrayType):
+            return operators.cast_from_array(self, node, value)
         if isinstance(t, T.IntType) and t.bits < 64:
             narrow = self.b.trunc(value, ir.IntType(t.bits))
             return self.bb.to_i64(narrow, t.signed)
@@ -676,6 +690,8 @@ class ProbeLowering:
         return value
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> ir.Value:
+        if node.tuple_index is not None:  # a record's field
+            return value_exprs.element(self, node.operand, node.tuple_index)
         base_t = node.operand.type
         in_ctx = isinstance(base_t, T.PointerType) and base_t.addrspace == "ctx"
         if not in_ctx:
@@ -702,6 +718,8 @@ class ProbeLowering:
         return out
 
     def expr_Index(self, node: ast.Index) -> ir.Value:
+        if node.tuple_element is not None:
+            return operators.tuple_element(self, node)
         return memory.index(self, node)
 
     def expr_Sizeof(self, node: ast.Sizeof) -> ir.Value:
@@ -720,6 +738,11 @@ class ProbeLowering:
         t = node.operand.type
         base = self.expr(node.operand)
         return self.load_value(self.bb.gep(base, t.offsets()[node.index]), t.elems[node.index])
+
+    expr_BlockExpr = value_exprs.lower_block_expr
+    expr_IfExpr = value_exprs.lower_if_expr
+    expr_Record = value_exprs.lower_record
+    stmt_Discard = value_exprs.lower_discard
 
 
 _EXPR_METHODS = dispatch_table(ProbeLowering, "expr_")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from pytrace.codegen import operators
 from pytrace.codegen.irbuilder import I64
 from pytrace.lang import ast
 from pytrace.lang import types as T
@@ -55,6 +56,7 @@ def address(pl: "ProbeLowering", node: ast.Expr) -> tuple[ir.Value, bool] | None
         if base is None:
             return None
         index = pl.expr(node.index)
+        operators.check_index(pl, node, index)
         offset = pl.b.mul(index, I64(_elem_size(node.operand.type)))
         return pl.b.add(base[0], offset, name="elem_addr"), base[1]
     if isinstance(node, ast.Unop) and node.op == "*":
@@ -102,15 +104,12 @@ def _read_bitfield(pl: "ProbeLowering", addr: ir.Value, t: T.Type, user: bool,
     unit = next(n for n in (1, 2, 4, 8) if n >= need)
     buf = pl.slot(T.U64, name)
     pl.bb.probe_read(buf, unit, addr, user=user)
-    return extract_bits(pl, pl.bb.load(buf, unit), shift, bits, T.is_signed(t))
+    return extract_bits(pl, pl.bb.load(buf, unit), shift, bits)
 
 
-def extract_bits(pl: "ProbeLowering", value: ir.Value, shift: int, bits: int, signed: bool) -> ir.Value:
-    """Bits [shift, shift + bits) of a 64-bit value, sign-extended if signed."""
+def extract_bits(pl: "ProbeLowering", value: ir.Value, shift: int, bits: int) -> ir.Value:
+    """Bits [shift, shift + bits) of a 64-bit value: never sign-extended, as bpftrace reads bitfields."""
     b = pl.b
-    if signed:
-        up = b.shl(value, I64(64 - shift - bits))
-        return b.ashr(up, I64(64 - bits), name="bitfield")
     return b.and_(b.lshr(value, I64(shift)), I64((1 << bits) - 1), name="bitfield")
 
 
@@ -124,7 +123,7 @@ def field_access(pl: "ProbeLowering", node: ast.FieldAccess) -> ir.Value:
     if f.bitfield is not None:
         unit = next(n for n in (1, 2, 4, 8) if n >= (f.bitfield[0] + f.bitfield[1] + 7) // 8)
         raw = pl.bb.load(base, unit, False, f.offset)
-        return extract_bits(pl, raw, f.bitfield[0], f.bitfield[1], T.is_signed(f.type))
+        return extract_bits(pl, raw, f.bitfield[0], f.bitfield[1])
     return pl.load_value(pl.bb.gep(base, f.offset), f.type)
 
 
@@ -138,6 +137,7 @@ def index(pl: "ProbeLowering", node: ast.Index) -> ir.Value:
     base = pl.expr(node.operand)  # an array or string on the stack
     count = t.count if isinstance(t, T.ArrayType) else t.size
     i = pl.expr(node.index)
+    operators.check_index(pl, node, i)
     in_bounds = pl.b.icmp_unsigned("<", i, I64(count))
     i = pl.b.select(in_bounds, i, I64(0), name="index")
     return pl.load_value(pl.bb.gep(base, pl.b.mul(i, I64(_elem_size(t)))), elem)

@@ -550,5 +550,7 @@ def register(*entries: BuiltinVar | Function) -> None:
 AGGREGATE_HINTS = {a.name: a.hint for a in aggregations.AGGREGATIONS.values()}
 
 
-# Process, time and probe builtins; strings, string tables and type predicates.
-from pytrace.lang import builtins_process, builtins_strings  # noqa: E402,F401  (they register their entries)
+# Process, time and probe builtins; strings, string tables and type predicates;
+# checks, messages and settings; pointers and memory.
+from pytrace.lang import (  # noqa: E402,F401  (they register their entries)
+    builtins_checks, builtins_memory, builtins_process, builtins_strings)

@@ -34,10 +34,20 @@ class CTypeError(Exception):
 class CDefinitions:
     structs: dict[str, T.RecordType] = field(default_factory=dict)  # "struct foo" -> type
     enums: dict[str, int] = field(default_factory=dict)  # enumerator -> value
+    enum_types: dict[str, T.EnumType] = field(default_factory=dict)  # "enum foo" -> its type
+    enumerator_enum: dict[str, str] = field(default_factory=dict)  # enumerator -> "enum foo"
     kernel: Any = None  # the lang.kernel_view.KernelView whose BTF has the kernel types named
 
     def lookup(self, name: str) -> T.Type | None:
-        return self.structs.get(name)
+        return self.structs.get(name) or self.enum_types.get(name)
+
+    def enumerator_type(self, name: str) -> T.EnumType | None:
+        """The type of an enumerator used as a value: its enum's, 64 bits wide (as bpftrace)."""
+        key = self.enumerator_enum.get(name)
+        if key is None:
+            return None
+        t = self.enum_types[key]
+        return T.EnumType(64, False, t.enum_name, t.names)
 
 
 def _tokens(text: str) -> list[str]:
@@ -62,9 +72,8 @@ def alignment(t: T.Type) -> int:
     if isinstance(t, T.ArrayType):
         return alignment(t.elem)
     if isinstance(t, T.RecordType):
-        natural = getattr(t, "c_align", None)
-        if natural:
-            return natural
+        if t.record_align:
+            return t.record_align
         size = t.size or 1
         return min(8, size & -size)
     return max(1, min(8, t.size))
@@ -103,7 +112,7 @@ class _Parser:
         kind = self.take()
         tag = self.take() if self.peek() not in ("{", None) else ""
         if kind == "enum":
-            self.enum_body()
+            self.enum_body(tag)
         else:
             self.record_body(kind, tag)
         self.skip_attributes()
@@ -112,19 +121,25 @@ class _Parser:
         if self.peek() is not None:
             raise CTypeError(f"unexpected '{self.peek()}' after definition")
 
-    def enum_body(self) -> None:
+    def enum_body(self, tag: str) -> T.EnumType:
         self.take("{")
         value = 0
+        key = f"enum {tag}" if tag else f"enum <anonymous {len(self.defs.enum_types)}>"
+        names = []
         while self.peek() != "}":
             name = self.take()
             if self.peek() == "=":
                 self.take()
                 value = self.const_int()
             self.defs.enums[name] = value
+            self.defs.enumerator_enum[name] = key
+            names.append((value, name))
             value += 1
             if self.peek() == ",":
                 self.take()
         self.take("}")
+        self.defs.enum_types[key] = T.EnumType(32, False, key.removeprefix("enum "), tuple(names))
+        return self.defs.enum_types[key]
 
     def const_int(self) -> int:
         sign = -1 if self.peek() == "-" and self.take() else 1
@@ -160,8 +175,7 @@ class _Parser:
             tag = self.take() if self.peek() != "{" else ""
             if self.peek() == "{":
                 if kind == "enum":
-                    self.enum_body()
-                    return T.S32
+                    return self.enum_body(tag)
                 record = self.record_body(kind, tag)
                 return record
             return self.named(f"{kind} {tag}")
@@ -181,6 +195,8 @@ class _Parser:
         return self.named(spelled)
 
     def named(self, name: str) -> T.Type:
+        if name == "void":  # only behind a pointer: `void *p;`
+            return T.VOID
         t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or self.kernel_type(name)
         if t is None:
             if name.startswith("enum "):
@@ -192,7 +208,10 @@ class _Parser:
         return ktypes.named_type(name, self.defs.kernel.btf()) if self.defs.kernel else None
 
     def member_decl(self) -> list[tuple[str, T.Type, int | None]]:
+        start = self.pos
         base = self.base_type()
+        # Only arrays of plain `char` are strings (not of `unsigned char` or `uint8_t`), as in bpftrace.
+        plain_char = [tok for tok in self.toks[start:self.pos] if tok not in _QUALIFIERS] == ["char"]
         out = []
         if self.peek() == ";":  # anonymous struct/union member
             self.take()
@@ -209,7 +228,7 @@ class _Parser:
                 dims.append(self.const_int() if self.peek() != "]" else 0)
                 self.take("]")
             for n in reversed(dims):
-                t = T.StringType(n) if t in (T.S8, T.U8) and n else T.ArrayType(t, n)
+                t = T.StringType(n) if plain_char and t is base and n else T.ArrayType(t, n)
             bits = None
             if self.peek() == ":":
                 self.take()
@@ -219,7 +238,8 @@ class _Parser:
             if self.peek() == ",":
                 self.take()
                 continue
-            self.take(";")
+            if self.peek() != "}":  # C compilers accept a last member without its ';'
+                self.take(";")
             return out
 
 
@@ -250,9 +270,7 @@ def _layout(name: str, members: list[tuple[str, T.Type, int | None]], union: boo
         size = max(size, (end_bits + 7) // 8)
         if not union:
             offset_bits = end_bits
-    record = T.RecordType(name, T.align_up(size, align), fields)
-    object.__setattr__(record, "c_align", align)
-    return record
+    return T.RecordType(name, T.align_up(size, align), fields, record_align=align)
 
 
 # Integer macros of kernel headers that bpftrace's tools rely on, known when

@@ -94,7 +94,8 @@ def from_btf(btf: BTF, tid: int) -> T.Type | None:
         return _int(t)
     if kind in ("enum", "enum64"):
         size = t.size if t.size in _INT_SIZES else 8
-        return T.IntType(size * 8, bool(t.signed))
+        names = tuple((v, n) for n, v in t.values)
+        return T.EnumType(size * 8, bool(t.signed), t.name, names)
     if kind == "ptr":
         pointee_id = btf.resolve(t.type)
         if pointee_id == 0 or btf.type(pointee_id).kind in ("func_proto", "fwd"):
@@ -145,6 +146,15 @@ def task_struct_ptr(btf: BTF | None) -> T.Type:
     """The type of `curtask`: `struct task_struct *`, or `void *` without BTF."""
     ts = named_type("struct task_struct", btf)
     return T.PointerType(ts, "kernel")
+
+
+def enumerator_type(name: str, btf: BTF | None) -> T.EnumType | None:
+    """The type of a kernel enumerator used as a value: its enum's, 64 bits wide."""
+    hit = btf.enum_value(name) if btf is not None else None
+    if hit is None:
+        return None
+    t = from_btf(btf, hit[1])
+    return T.EnumType(64, False, t.enum_name, t.names) if isinstance(t, T.EnumType) else None
 
 
 def enum_value(name: str, btf: BTF | None) -> int | None:

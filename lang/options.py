@@ -14,8 +14,11 @@ UNSTABLE_MODES = {"enable": "enable", "true": "enable", "warn": "warn", "error":
 @dataclass
 class Options:
     params: list[str] = field(default_factory=list)  # positional parameters $1..$N
+    named_params: list[str] = field(default_factory=list)  # program options after `--`: "name=value", "name"
+    import_paths: list[str] = field(default_factory=list)  # where `import "x"` looks after the script's directory
     max_strlen: int = 64
     max_map_keys: int = 4096
+    max_probes: int = 1024  # attach points after wildcards are expanded (lang/passes/limits.py)
     unsafe: bool = False
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID

@@ -54,6 +54,22 @@ class IntType(Type):
 
 
 @dataclass(frozen=True)
+class EnumType(IntType):
+    """An integer of a C enum: printed as the enumerator's name when it has one
+    (`names`: (value, name) pairs). Arithmetic on it gives a plain integer."""
+
+    enum_name: str = ""
+    names: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"enum {self.enum_name}"
+
+    def layout(self) -> dict:
+        return {**super().layout(), "enum": [[v, n] for v, n in self.names]}
+
+
+@dataclass(frozen=True)
 class BoolType(Type):
     is_scalar = True
     name = "bool"
@@ -105,7 +121,10 @@ class BufferType(Type):
 
 @dataclass(frozen=True)
 class TupleType(Type):
+    """A tuple, or with `names` a record (`(a = 1, b = "x")`): laid out the same."""
+
     elems: tuple[Type, ...] = ()
+    names: tuple[str, ...] = ()  # a record's field names, one per element
 
     # The layout is computed once per type: nested tuples would otherwise
     # recompute their elements' layouts exponentially often.
@@ -132,9 +151,15 @@ class TupleType(Type):
 
     @property
     def name(self) -> str:  # type: ignore[override]
+        if self.names:
+            return "record { " + ", ".join(f"{t} {n}" for n, t in zip(self.names, self.elems)) + " }"
         return "(" + ",".join(str(t) for t in self.elems) + ")"
 
     def layout(self) -> dict:
+        if self.names:
+            return {"kind": "record", "size": self.size,
+                    "fields": [{"name": n, "offset": o, "layout": t.layout()}
+                               for n, o, t in zip(self.names, self.offsets(), self.elems)]}
         return {
             "kind": "tuple",
             "size": self.size,
@@ -179,6 +204,7 @@ class RecordType(Type):
     record_size: int = 0
     fields: dict[str, RecordField] = field(default_factory=dict)
     btf_id: int | None = None
+    record_align: int = 0  # C's alignment of a script-defined struct; 0: unknown (8 is used)
     # A provider's `args` whose fields are not laid out in the context as in the
     # record (uprobe arguments live in pt_regs registers): field -> context offset.
     ctx_offsets: dict[str, int] | None = None
@@ -191,7 +217,9 @@ class RecordType(Type):
     def size(self) -> int:  # type: ignore[override]
         return self.record_size
 
-    align = 8
+    @property
+    def align(self) -> int:  # type: ignore[override]
+        return self.record_align or 8
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -377,8 +405,11 @@ def is_int(t: Type | None) -> bool:
 
 
 def is_integerish(t: Type | None) -> bool:
-    """Usable in arithmetic: integers, bools and pointers."""
-    return isinstance(t, (IntType, BoolType, PointerType))
+    """Usable in arithmetic: integers, bools and pointers (not `args`, a
+    record in the probe's context, as in bpftrace)."""
+    if isinstance(t, PointerType):
+        return t.addrspace != "ctx"
+    return isinstance(t, (IntType, BoolType))
 
 
 def is_signed(t: Type | None) -> bool:
@@ -409,14 +440,16 @@ def describe(t: Type | None) -> str:
 
 def storage_type(t: Type) -> Type:
     """How a value is stored in a map or sent to user space: integers widen
-    to 64 bits (keeping their sign), tuples widen element-wise, and `args`
+    to 64 bits (keeping their sign), except inside tuples, and `args`
     (a pointer into the probe's context) is stored as the record it points to."""
+    if isinstance(t, EnumType):
+        return EnumType(64, t.signed, t.enum_name, t.names)
     if isinstance(t, IntType):
         return S64 if t.signed else U64
     if isinstance(t, PointerType):
         if t.addrspace == "ctx" and isinstance(t.pointee, RecordType):
             return t.pointee
         return t  # kept (8 bytes): str(@m[k]) still knows user from kernel memory
-    if isinstance(t, TupleType):
-        return TupleType(tuple(storage_type(e) for e in t.elems))
+    if isinstance(t, TupleType):  # a tuple's integers keep their size, as in bpftrace
+        return TupleType(tuple(e if isinstance(e, IntType) else storage_type(e) for e in t.elems), t.names)
     return t

@@ -36,6 +36,7 @@ OPTIONS:
                    redirect pytrace output to FILE
     -f FORMAT      output format ('text', 'json', 'folded': stack maps as folded stacks)
     -q, --quiet    keep messages quiet
+    --no-warnings  disable all warning messages
     --prometheus [HOST:]PORT
                    serve the maps as Prometheus metrics at http://HOST:PORT/metrics
     --stacks-out FILE
@@ -53,6 +54,7 @@ OPTIONS:
 
 TROUBLESHOOTING OPTIONS:
     --dry-run      parse, load and attach, then exit without running
+    --cleanup      remove tracefs probe events left by killed pytrace runs
     --verify-only  load every program into the kernel's verifier, attach
                    nothing, and exit 0 when all of them are accepted
     -d, --debug STAGE
@@ -103,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bench", action="store_true")
     p.add_argument("--probe-filter")
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--cleanup", action="store_true")
     p.add_argument("--debuginfo", action="append", default=[])
     p.add_argument("--verify-only", action="store_true")
     p.add_argument("--verify-llvm-ir", action="store_true")  # llvmlite verifies every module anyway
@@ -122,9 +125,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
     rest, positional = args.rest, []
+    args.named = []
     while rest:
         if rest[0] == "--":
-            positional.extend(rest[1:] if positional else rest)
+            # After `--`: program options (`--name[=value]`, read by getopt()) and positional parameters.
+            after = rest[1:]
+            args.named = [a[2:] for a in after if a.startswith("--") and len(a) > 2]
+            after = [a for a in after if not (a.startswith("--") and len(a) > 2)]
+            positional.extend(after if positional else ["--", *after])
             break
         if rest[0].startswith("-") and rest[0] != "-":
             args = parser.parse_args(rest, namespace=args)
@@ -151,15 +159,25 @@ def _read_program(args) -> Source | CompiledFile | None:
         return None
     name = args.rest.pop(0)
     if name == "-":
-        return Source("stdin", _decode(sys.stdin.buffer.read()))
+        return Source("stdin", _decode(_read_bounded(sys.stdin.buffer, "stdin")))
     try:
         with open(name, "rb") as f:
-            data = f.read()
+            data = _read_bounded(f, name)
     except OSError as e:
         raise UsageError(f"failed to open file '{name}': {e.strerror}") from None
     from pytrace.runtime import artifact_file
 
     return CompiledFile(name, data) if artifact_file.is_artifact(data) else Source(name, _decode(data))
+
+
+MAX_SCRIPT_BYTES = 16 << 20  # a script larger than this is not a script (e.g. /dev/zero)
+
+
+def _read_bounded(f, name: str) -> bytes:
+    data = f.read(MAX_SCRIPT_BYTES + 1)
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise UsageError(f"file '{name}' is too large for a script (the limit is {MAX_SCRIPT_BYTES} bytes)")
+    return data
 
 
 def _decode(data: bytes) -> str:
@@ -252,8 +270,8 @@ class Run:
         if source is None:
             sys.stderr.write(USAGE)
             return 1
-        options = Options(params=list(args.rest), unsafe=args.unsafe, has_child=bool(args.cmd),
-                          pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
+        options = Options(params=list(args.rest), named_params=args.named, unsafe=args.unsafe,
+                          has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
         driver.apply_env(options)
         if args.emit:
             return self._emit(source, options)
@@ -311,6 +329,10 @@ class Run:
             return 1
         if artifact is None:  # -d ast/types only
             return 0
+        if not artifact.programs:  # as bpftrace: an empty program has nothing to run
+            if not args.quiet:
+                sys.stdout.write("No probes to attach\n")
+            return 1
         driver.ensure_kernel_fs()
         if args.verify_only:
             return driver.verify_only(source, artifact, args)
@@ -392,6 +414,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.rest and args.rest[0] == "--":
         args.rest.pop(0)
+    if args.cleanup:
+        from pytrace.runtime import cleanup
+
+        for event in cleanup.remove_stale():
+            sys.stdout.write(f"removed stale probe event {event}\n")
+        return 0
     if args.repl:
         from pytrace.runtime.repl import run_repl
         return run_repl(args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 
 from pytrace import __version__
@@ -17,7 +18,8 @@ from pytrace.lang.source import Source
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
-               "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages"}
+               "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages",
+               "BPFTRACE_MAX_PROBES": "max_probes"}
 
 
 def apply_env(options: Options) -> None:
@@ -53,12 +55,16 @@ def ensure_kernel_fs() -> None:
             subprocess.run(["mount", "-t", fstype, fstype, path], capture_output=True)
 
 
+_IMPORT_RE = re.compile(r'\bimport\s*"')
+
+
 def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
-                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.unsafe, options.has_child,
-                 options.pid_filter, options.debuginfo, options.dummy_ts_map, options.unstable_tseries,
-                 options.stack_mode, _code_stamp()):
+                 repr(options.named_params),
+                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.unsafe,
+                 options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
+                 options.unstable_tseries, options.stack_mode, _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -93,6 +99,7 @@ def compile_source(source: Source, options: Options, debug: list[str], warnings:
     if "all" in want:
         want |= {"ast", "types", "ir", "asm", "verifier"}
     use_cache = not (want & {"ast", "types", "ir", "asm"}) and os.environ.get("PYTRACE_NO_CACHE") != "1"
+    use_cache = use_cache and not _IMPORT_RE.search(source.text)  # imported files are not in the cache key
     key = _cache_key(source, options) if use_cache else ""
     path = os.path.join(CACHE_DIR, key + ".json")
     if use_cache and os.path.exists(path):

@@ -152,6 +152,7 @@ class Session:
         if run_end:
             self.tracer.run_special("END")
         self.tracer.report_lost(final=True)
+        self.tracer.report_dropped()
 
     def print_maps(self) -> None:
         self._step("print_maps")

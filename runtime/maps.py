@@ -37,10 +37,7 @@ def _decode_field(f: dict, data: bytes):
         return decode(f["layout"], data[f["offset"]:])
     shift, bits = f["bitfield"]
     raw = int.from_bytes(data[f["offset"]:f["offset"] + (shift + bits + 7) // 8], "little")
-    value = (raw >> shift) & ((1 << bits) - 1)
-    if f["layout"].get("signed") and value >> (bits - 1):
-        value -= 1 << bits
-    return value
+    return (raw >> shift) & ((1 << bits) - 1)  # never sign-extended, as in bpftrace
 
 
 def decode(layout: dict, data: bytes):
@@ -51,7 +48,11 @@ def decode(layout: dict, data: bytes):
     if kind in user_values.DECODERS:  # usernames, timestamps, addresses, buffers
         return user_values.DECODERS[kind](layout, data)
     if kind == "int":
-        return _decode_int(data, layout["size"], layout["signed"])
+        n = _decode_int(data, layout["size"], layout["signed"])
+        if "enum" in layout:  # an enum: its enumerator's name, when it has one
+            name = next((e_name for v, e_name in layout["enum"] if v == n), None)
+            return Symbolic(name, n, enum=True) if name is not None else n
+        return n
     if kind == "bool":
         return data[0] != 0
     if kind == "string":
@@ -210,7 +211,8 @@ def read_map(spec: MapSpec, fd: int, keep_zero: bool = False) -> MapData:
             entries.append((user_key, value))
     for user_key, buckets in grouped.items():
         entries.append((user_key, HISTOGRAMS[agg.buckets](buckets, spec.params)))
-    zero = "" if (spec.value_layout or {}).get("kind") == "string" else 0
+    # What print() shows for an empty scalar map: its type's zero value ("", (0, ), { .a = 0 }...).
+    zero = decode(spec.value_layout, bytes(spec.value_size)) if spec.value_layout and agg is None else 0
     return MapData(spec.name, spec.kind, entries, scalar=scalar, zero=zero)
 
 

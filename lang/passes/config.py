@@ -15,6 +15,7 @@ import re
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
 from pytrace.lang.options import UNSTABLE_MODES
+from pytrace.lang.passes.limits import MAX_STRLEN
 
 ENV_PREFIX = "BPFTRACE_"
 
@@ -24,7 +25,7 @@ KNOWN = {
     "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
     "str_trunc_trailer": None, "max_cat_bytes": None, "cache_user_symbols": None, "cpp_demangle": None,
     "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
-    "max_probes": None, "perf_rb_pages": "perf_rb_pages", "stack_mode": "stack_mode",
+    "max_probes": "max_probes", "perf_rb_pages": "perf_rb_pages", "stack_mode": "stack_mode",
     "missing_probes": "missing_probes", "print_maps_on_exit": "print_maps_on_exit", "use_blazesym": None,
     "show_debug_info": None, "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
     "unstable_import_statement": None, "unstable_typeinfo": None,
@@ -107,6 +108,10 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
     if key == "max_strlen" and value.value < 1:  # type: ignore[attr-defined]
         ctx.diags.error(f"{assign.name}: must be at least 1", value.span)
         return
+    if key == "max_strlen" and value.value > MAX_STRLEN:  # type: ignore[attr-defined]
+        ctx.diags.error(f"{assign.name}: {value.value} is over the limit of {MAX_STRLEN} bytes",  # type: ignore[attr-defined]
+                        value.span)
+        return
     setattr(ctx.options, attr, value.value)  # type: ignore[attr-defined]
 
 
@@ -150,6 +155,9 @@ def apply_config(ctx: CompileContext) -> None:
     if program.config is not None:
         for assign in program.config.assigns:
             _apply(ctx, assign)
+    if ctx.options.max_strlen > MAX_STRLEN:  # from the environment (or an API caller's options)
+        name = "BPFTRACE_MAX_STRLEN" if os.environ.get("BPFTRACE_MAX_STRLEN") else "max_strlen"
+        ctx.diags.error(f"{name}: {ctx.options.max_strlen} is over the limit of {MAX_STRLEN} bytes")
     decls: dict[str, ast.MapDecl] = {}
     for decl in program.map_decls:
         if decl.kind not in MAP_DECL_TYPES:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from pytrace.lang import ast, builtins, ktypes, typenames
+from pytrace.lang import ast, builtins, builtins_memory, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
-from pytrace.lang.passes import agg_reads
+from pytrace.lang.passes import agg_reads, type_rules, value_exprs
 from pytrace.lang.probes.base import ProbeError
 from pytrace.lang.visitor import dispatch_table
 
@@ -41,6 +41,8 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
         return T.S64 if (old.signed or new.signed) else T.U64
     if isinstance(old, T.StringType) and isinstance(new, T.StringType):
         return T.StringType(max(old.length, new.length))
+    if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and (old.names or new.names):
+        return value_exprs.merge_records(old, new, _merge)
     if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and len(old.elems) == len(new.elems):
         elems = [_merge(a, b) for a, b in zip(old.elems, new.elems)]
         return None if None in elems else T.TupleType(tuple(elems))  # type: ignore[arg-type]
@@ -51,7 +53,7 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
     return None
 
 
-_FORMAT_KINDS = {T.IntType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.StringType: "str",
+_FORMAT_KINDS = {T.IntType: "int", T.EnumType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.StringType: "str",
                  T.BufferType: "buffer", T.VoidType: "none", T.TupleType: "tuple", T.RecordType: "record",
                  T.ArrayType: "array"}
 
@@ -59,17 +61,6 @@ _FORMAT_KINDS = {T.IntType: "int", T.BoolType: "bool", T.PointerType: "ptr", T.S
 def _format_kind(t: T.Type) -> str:
     """How lang.format_string classifies an argument's type."""
     return _FORMAT_KINDS.get(type(t), "other")
-
-
-def _arith(lt: T.Type, rt: T.Type) -> T.Type:
-    """C's usual arithmetic conversions, after promotion to 64 bits."""
-    ls, rs = T.is_signed(lt), T.is_signed(rt)
-    if ls and rs:
-        return T.S64
-    unsigned = rt if ls else lt
-    if not ls and not rs:
-        return T.U64
-    return T.U64 if getattr(unsigned, "bits", 64) == 64 else T.S64
 
 
 def _literal_bits(value: int) -> int:
@@ -99,6 +90,8 @@ class TypeChecker:
         self.var_counts: dict[str, int] = {}
         self.typed_vars: set[str] = set()  # declared with a type: `let $x: uint8`
         self.untyped_vars: set[str] = set()  # declared without a type or value: `let $x;`
+        self.literal_vars: set[str] = set()  # holding only non-negative literals so far
+        self.literal_maps: set[str] = set()  # the same for maps
 
     # ------------------------------------------------------------ reporting
     def error(self, msg: str, node: ast.Node | None, hints: list[str] | None = None) -> None:
@@ -196,7 +189,8 @@ class TypeChecker:
                            f"keys when map expects {len(have)} keys", node)
             return None
         merged = []
-        for old, new, k in zip(have, key_types, node.keys):
+        key_nodes = node.keys * len(key_types) if node.keys_packed else node.keys  # packed: one node for all
+        for old, new, k in zip(have, key_types, key_nodes):
             m = _merge(old, new)
             if m is None:
                 if self.final:
@@ -232,8 +226,15 @@ class TypeChecker:
             keys = self.map_keys(target, None, assign=True)
             info = MapInfo(target.name, kind, vt, keys, target.span)
             self.ctx.maps[target.name] = info
+            if type_rules.flexible_literal(value):
+                self.literal_maps.add(target.name)
         else:
             self.map_keys(target, info, assign=True)
+            if isinstance(info.value_type, T.IntType) and isinstance(vt, T.IntType) and info.kind == kind:
+                info.value_type, vt = type_rules.int_assignment(info.value_type, vt, value,
+                                                                target.name in self.literal_maps)
+            if not type_rules.flexible_literal(value):
+                self.literal_maps.discard(target.name)
             merged = _merge(info.value_type, vt) if info.kind == kind else None
             if isinstance(vt, T.AggType) and info.kind == kind:
                 merged = vt if vt.params == info.value_type.params else None
@@ -252,7 +253,7 @@ class TypeChecker:
         return node.type
 
     def expr_Integer(self, node: ast.Integer) -> T.Type:
-        return T.U64 if node.value > 2**63 - 1 else T.S64
+        return type_rules.literal_type(self.ctx, node)
 
     def expr_String(self, node: ast.String) -> T.Type:
         return T.StringType(len(node.value.encode("utf-8", "surrogateescape")) + 1)
@@ -281,8 +282,6 @@ class TypeChecker:
         if node.name == "probe":  # never cut: user-space probe names hold whole paths
             return T.StringType(max(64, 1 + max(len(s.name) for s in unit.specs)))
         var = builtins.variable(node.name)
-        if node.name == "cpid" and not self.ctx.options.has_child:
-            self.error("cpid cannot be used without child command", node)
         if var is None or var.probes != builtins.ALL_PROBES:
             self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
             return T.U64
@@ -329,6 +328,12 @@ class TypeChecker:
                     self.error(f"The {node.op} operator can not be used on expressions of type "
                                f"'{T.describe(t)}'", side)
             return T.BOOL
+        if isinstance(lt, T.PointerType) or isinstance(rt, T.PointerType):
+            return type_rules.pointer_binop(self, node, lt, rt)
+        if isinstance(lt, T.ArrayType) and isinstance(rt, T.ArrayType):
+            return type_rules.array_binop(self, node, lt, rt)
+        if isinstance(lt, T.BufferType) or isinstance(rt, T.BufferType):
+            return type_rules.buffer_binop(self, node, lt, rt)
         if isinstance(lt, T.StringType) or isinstance(rt, T.StringType):
             if isinstance(lt, T.StringType) and isinstance(rt, T.StringType) and node.op in ("==", "!="):
                 return T.BOOL
@@ -359,8 +364,6 @@ class TypeChecker:
         if node.op in ("/", "%") and left != right and (left[1] or right[1]):
             self.warning(f"signed operands for '{node.op}' can lead to undefined behavior "
                          f"(cast to unsigned to silence warning)", node)
-        if isinstance(lt, T.PointerType) or isinstance(rt, T.PointerType):
-            return T.U64
         signed = left[1] if node.op in ("<<", ">>") else (left[1] or right[1] or node.op == "-")
         return T.S64 if signed else T.U64
 
@@ -382,9 +385,7 @@ class TypeChecker:
         if not T.is_integerish(t):
             self.error(f"The {node.op} operator can not be used on expressions of type '{T.describe(t)}'", node)
             return T.S64
-        if node.op == "-":
-            return T.S64
-        return _arith(t, t)
+        return type_rules.unop_int(t)
 
     def address_of(self, node: ast.Unop) -> T.Type:
         """`&$var`: the address of a scratch variable's stack slot."""
@@ -401,8 +402,12 @@ class TypeChecker:
             if t is None:
                 self.error(f"Undefined or undeclared variable: {target.name}", target)
                 return T.S64
-            if not T.is_int(t):
+            if not type_rules.can_increment(t):
                 self.error(f"The {node.op} operator can only be used on integers", node)
+            key = self.var_key(target)
+            if isinstance(t, T.IntType) and key not in self.typed_vars:  # `$i++` makes $i 64 bits wide
+                t = self.variables[key] = _merge(t, type_rules.increment_result(t, node.op))
+                self.literal_vars.discard(key)
             target.type = t
             return t
         if isinstance(target, ast.Map):
@@ -413,7 +418,7 @@ class TypeChecker:
                 self.ctx.maps[target.name] = info
             else:
                 self.map_keys(target, info, assign=True)
-                if info.is_aggregation or not T.is_int(info.value_type):
+                if info.is_aggregation or not type_rules.can_increment(info.value_type):
                     self.error(f"The {node.op} operator can only be used on maps holding integers", node)
             target.type = info.value_type
             return info.value_type
@@ -434,6 +439,8 @@ class TypeChecker:
 
     def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
         """The type a TypeName names, or None after reporting it unknown."""
+        if tn.of is not None:
+            return value_exprs.typeof_type(self, tn, addrspace)
         unit = self.unit
         probe_types = (lambda name: unit.provider.named_type(name, unit.specs[0])) if unit is not None else None
         t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel, probe_types)
@@ -451,13 +458,12 @@ class TypeChecker:
         target = self.resolve_type(node.to, space)
         if target is None:
             return T.U64
-        if isinstance(target, (T.IntType, T.BoolType, T.PointerType)) and T.is_integerish(t):
-            return target
-        self.error(f"Cannot cast from \"{T.describe(t)}\" to \"{T.describe(target)}\"", node)
-        return target if target.is_scalar else T.U64
+        return type_rules.cast(self, node, t, target)
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> T.Type:
         t = self.expr(node.operand)
+        if isinstance(t, T.TupleType) and not node.arrow:
+            return value_exprs.record_field(self, node, t)
         record = t
         while isinstance(record, T.PointerType):  # `.` and `->` both follow pointers
             record = record.pointee
@@ -474,11 +480,13 @@ class TypeChecker:
                 self.error(f"Struct/union of type '{record.name}' does not contain a field named "
                            f"'{node.field_name}'", node)
             return T.U64
-        return f.type
+        return type_rules.field_type(f.type, t)
 
     def expr_Index(self, node: ast.Index) -> T.Type:
         t = self.expr(node.operand)
         it = self.expr(node.index)
+        if isinstance(t, T.TupleType):
+            return type_rules.tuple_index(self, node, t)
         if isinstance(t, T.PointerType) and (t.pointee is None or t.pointee.size == 0):
             self.error("The array index operator [] cannot be used on a pointer to an unsized type (void *).",
                        node)
@@ -499,9 +507,12 @@ class TypeChecker:
 
     def sized_type(self, arg: ast.Node) -> T.Type | None:
         """The type named by a sizeof/offsetof argument: a TypeName or an expression."""
-        if isinstance(arg, ast.TypeName):
-            return self.resolve_type(arg)
-        return self.expr(arg)  # type: ignore[arg-type]
+        return value_exprs.type_context(self, arg)
+
+    def expr_TypeName(self, node: ast.TypeName) -> T.Type:
+        """`typeof(...)` where a value is expected (it names a type)."""
+        self.error(builtins_memory.TYPEOF_CONTEXTS, node)
+        return T.VOID
 
     def expr_Sizeof(self, node: ast.Sizeof) -> T.Type:
         t = self.sized_type(node.arg)
@@ -527,7 +538,7 @@ class TypeChecker:
         return T.U64
 
     def expr_Tuple(self, node: ast.Tuple) -> T.Type:
-        elems = tuple(_storage_type(self.expr(e)) for e in node.elems)
+        elems = tuple(type_rules.tuple_elem_type(self.const_int(e), self.expr(e)) for e in node.elems)
         for e, t in zip(node.elems, elems):
             if isinstance(t, T.AggType):
                 self.error(f"Map type {t.name} cannot exist inside a tuple.", e)
@@ -548,6 +559,10 @@ class TypeChecker:
         return T.U64
 
     expr_PositionalParam = _unsupported
+    expr_BlockExpr = value_exprs.check_block_expr
+    expr_IfExpr = value_exprs.check_if_expr
+    expr_Record = value_exprs.check_record
+    stmt_Discard = value_exprs.check_discard
 
     # ------------------------------------------------------------ statements
     def stmt(self, node: ast.Stmt) -> None:
@@ -621,8 +636,16 @@ class TypeChecker:
         key = self.var_key(var, declare=True)
         old = self.variables.get(key)
         if old is None:
-            self.variables[key] = vt
+            vt = type_rules.literal_variable_type(self.const_int(value), vt)
+            self.variables[key] = self.learned_type(key, vt, value)
+            if type_rules.flexible_literal(value):
+                self.literal_vars.add(key)
         else:
+            if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and key not in self.typed_vars:
+                old, vt = type_rules.int_assignment(old, vt, value, key in self.literal_vars)
+                self.variables[key] = old
+            if not type_rules.flexible_literal(value):
+                self.literal_vars.discard(key)
             merged = _merge(_storage_type(old), _storage_type(vt)) if T.is_int(old) == T.is_int(vt) else None
             if merged is None:
                 self.error(f"Type mismatch for {var.name}: trying to assign value of type '{T.describe(vt)}' "
@@ -631,9 +654,22 @@ class TypeChecker:
             if isinstance(old, T.IntType) and isinstance(vt, T.IntType) and old != vt \
                     and key not in self.typed_vars:  # `let $x: uint8` keeps its type
                 self.variables[key] = merged
-            elif isinstance(old, T.StringType):
+            elif isinstance(old, (T.StringType, T.TupleType)):
                 self.variables[key] = merged
         var.type = self.variables[key]
+
+    def learned_type(self, key: str, vt: T.Type, value: ast.Expr) -> T.Type:
+        """A string or tuple variable's type from its first assignment on: the
+        widest of all its assignments (learnt by the first round), so that
+        `$a = ("hi", 1); ...; $a = ("longer", 2)` keeps every value whole; an
+        integer literal first assigned takes the type the variable ends with."""
+        learned = self.unit.variables.get(key) if self.final and self.unit is not None else None
+        if learned is not None and type_rules.literal_fits(value, learned):
+            return learned
+        if isinstance(vt, (T.StringType, T.TupleType)) and learned is not None \
+                and _merge(learned, _storage_type(vt)) == learned:
+            return learned
+        return vt
 
     def stmt_VarDecl(self, node: ast.VarDecl) -> None:
         if self.find_var(node.var.name) is not None:
@@ -641,13 +677,8 @@ class TypeChecker:
             return
         key = self.declare_var(node.var)
         if node.type_name is not None:
-            t = T.INT_TYPE_NAMES.get(node.type_name.name)
-            if t is None and node.type_name.pointer == 0 and node.type_name.name.endswith("]"):
-                t = self.resolve_type(node.type_name, self.default_addrspace())  # `struct Foo *[2]`
-                if t is None:
-                    return
+            t = self.resolve_type(node.type_name, self.default_addrspace())
             if t is None:
-                self.error(f"Cannot resolve unknown type \"{node.type_name.name}\"", node.type_name)
                 return
             self.variables[key] = t
             self.typed_vars.add(key)
@@ -730,6 +761,7 @@ class TypeChecker:
         self.var_counts = {}
         self.typed_vars: set[str] = set()
         self.untyped_vars: set[str] = set()
+        self.literal_vars = set()
         if unit.probe.predicate is not None:
             self._cond(unit.probe.predicate)
         self.stmt(unit.probe.block)

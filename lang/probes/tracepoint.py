@@ -55,6 +55,12 @@ def _field_type(decl: str, size: int, signed: bool, user_pointers: bool, kernel=
     if base == "bool" or base == "_Bool":
         return name, T.BOOL
     bits = 8 * size if size in (1, 2, 4, 8) else 64
+    if base.startswith("enum "):  # printed by its enumerators' names, from BTF
+        from pytrace.lang import ktypes
+
+        named_enum = ktypes.named_type(base, kernel.btf() if kernel else None)
+        if isinstance(named_enum, T.EnumType):
+            return name, T.EnumType(bits, named_enum.signed, named_enum.enum_name, named_enum.names)
     # The C type decides the sign (the format's `signed:` is 0 for every syscall
     # argument); the field's size decides the width, as in bpftrace.
     named = T.INT_TYPE_NAMES.get(" ".join(base.split()))

@@ -225,3 +225,11 @@ def test_result(names: list[str], index: int, duration_ns: int, passed: list[boo
 def benchmark_result(names: list[str], index: int, average_ns: int, iters: int) -> str:
     """JsonOutput::benchmark_result."""
     return _data('benchmark_result', f'{{"average": {average_ns}, "iters": {iters}}}', names[index])
+
+
+def message_event(severity: str, text: str, source: dict) -> str:
+    """errorf()/warnf() (JsonOutput::printf): the message and the call's place only."""
+    kind = "errorf" if severity == "ERROR" else "warnf"
+    filename = escape_string(source.get("filename", ""))
+    return (f'{{"type": "{kind}", "msg": {escape_string(text)}, "filename": {filename}, '
+            f'"line": {source.get("line", 0)}, "col": {source.get("column", 0)}}}\n')

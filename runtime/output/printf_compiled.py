@@ -50,7 +50,7 @@ def _conversion(seg, layout: dict, trailer: str):
     width = str(seg.width) if seg.width else ""
     left = "-" if seg.left_align else ""
     conv = seg.conv
-    if kind == "int" and size in (1, 2, 4, 8):
+    if kind == "int" and size in (1, 2, 4, 8) and not (conv == "s" and "enum" in layout):  # %s of an enum: its name
         signed_layout = layout.get("signed", False)
         if conv in ("d", "i"):
             if seg.lead_zeros:   # bpftrace fills before the sign: 00-42

@@ -324,3 +324,13 @@ def benchmark_result(names: list[str], index: int, average_ns: int, iters: int) 
         out.append("-" * (width + 15 + len("Iterations")) + "\n")
     out.append(f"{names[index]:<{width}}{average_ns:<15}{iters}\n")
     return "".join(out)
+
+
+def message_event(severity: str, text: str, source: dict) -> str:
+    """errorf()/warnf() (TextOutput::printf): the text at the call, then each
+    macro call it was expanded from with its source context. One trailing
+    newline of the text is dropped (bpftrace's LOG does)."""
+    text = text[:-1] if text.endswith("\n") else text
+    lines = [f"{source.get('label', '')}: {severity}: {text}\n"]
+    lines += [f"{label}: {severity}: expanded from\n{context}\n" for label, context in source.get("expanded_from", [])]
+    return "".join(lines)

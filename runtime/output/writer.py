@@ -97,6 +97,15 @@ class Writer:
         if self.warnings or not text.startswith("WARNING"):
             self._write(self.err, text)
 
+    def message(self, severity: str, text: str, source: dict) -> None:
+        """errorf()/warnf(): text as an error or warning at the call (stderr; JSON: stdout)."""
+        if severity == "WARNING" and not self.warnings:
+            return
+        if self.is_json:
+            self._write(self.out, json_format.message_event(severity, text, source))
+        else:
+            self._write(self.err, text_format.message_event(severity, text, source))
+
     def lost(self, n: int) -> None:
         self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
 

@@ -83,3 +83,12 @@ def test_conversions_python_cannot_reproduce_keep_the_exact_path(fmt, layout):
 def test_argument_count_mismatch_keeps_the_exact_path():
     segments, _ = parse_format("%d %d")
     assert compile_printf(segments, [{"kind": "int", "size": 8, "signed": True}], [8]) is None
+
+
+def test_an_enum_printed_with_s_takes_the_exact_path():
+    layout = {"kind": "int", "size": 8, "signed": False, "enum": [[1, "ONE"]]}
+    segments, _ = parse_format("%s %d")
+    assert compile_printf(segments, [layout, layout], [8, 16]) is None
+    data, offsets = record([layout, layout], [1, 1])
+    args = [maps.decode(layout, data[off:]) for off in offsets]
+    assert format_printf(segments, args) == "ONE 1"
