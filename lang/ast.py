@@ -187,6 +187,7 @@ class TypeName(Node):
 
     name: str  # "uint32", "struct task_struct", "int8[4]"...
     pointer: int = 0  # number of `*`
+    of: Node | None = None  # `typeof(x)`: the TypeName or expression whose type this names (name "typeof")
 
 
 @dataclass(eq=False)
@@ -202,6 +203,8 @@ class FieldAccess(Expr):
     operand: Expr
     field_name: str
     arrow: bool = False
+    # On a record (`$r.name`): the position of the field in the record's tuple layout.
+    tuple_index: int | None = annotation("typecheck")
 
 
 @dataclass(eq=False)
@@ -224,6 +227,32 @@ class TupleIndex(Expr):
 @dataclass(eq=False)
 class Tuple(Expr):
     elems: list[Expr] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Record(Expr):
+    """`(name = value, ...)`: a tuple whose elements have names."""
+
+    names: list[str] = field(default_factory=list)
+    values: list[Expr] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class BlockExpr(Expr):
+    """`{ stmts; value }` used as a value; `value` is None when the block ends
+    with a statement (its type is then none)."""
+
+    stmts: list["Stmt"] = field(default_factory=list)
+    value: Expr | None = None
+
+
+@dataclass(eq=False)
+class IfExpr(Expr):
+    """`if cond { a } else { b }` used as a value."""
+
+    cond: Expr
+    then: BlockExpr
+    otherwise: Expr | None = None  # a BlockExpr, an IfExpr (else if), or None
 
 
 @dataclass(eq=False)
@@ -262,6 +291,13 @@ class Block(Stmt):
 
 @dataclass(eq=False)
 class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass(eq=False)
+class Discard(Stmt):
+    """`_ = expr;`: the value is computed and dropped, without a warning."""
+
     expr: Expr
 
 
@@ -378,9 +414,17 @@ class CDefinition(Node):
 
 
 @dataclass(eq=False)
+class Import(Node):
+    """`import "path";` at top level."""
+
+    path: str
+
+
+@dataclass(eq=False)
 class Program(Node):
     probes: list[Probe] = field(default_factory=list)
     config: Config | None = None
     macros: list[Macro] = field(default_factory=list)
     map_decls: list[MapDecl] = field(default_factory=list)
     c_definitions: list[CDefinition] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)

@@ -37,6 +37,9 @@ def _tai_delta() -> int:
     return tai - (before + after) // 2
 
 
+RUN_BY_MODE = ("TEST", "BENCH")  # `when` of the programs only --test / --bench run
+
+
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
@@ -76,6 +79,7 @@ class Tracer:
         # skboutput()'s files, created when the run starts (as bpftrace does), by path
         self.pcaps = {ev.fmt: pcap.PcapWriter(ev.fmt) for ev in artifact.events if ev.kind == "skboutput"}
         self._warned: set[str] = set()
+        self.dropped: dict[str, int] = {}  # map name -> updates refused because the map was full
         self._zeroed: set[str] = set()  # keyless counts in arrays that zero() keeps showing (maps.read_map)
 
     # ------------------------------------------------------------ lifecycle
@@ -87,6 +91,12 @@ class Tracer:
     def programs(self, when: str = "") -> list[loader.LoadedProgram]:
         assert self.loaded is not None
         return [p for p in self.loaded.programs if p.spec.when == when]
+
+    def waits_for_events(self) -> bool:
+        """Whether anything can still run after BEGIN: an event probe or a
+        self:signal probe. Without one, bpftrace ends once BEGIN's output is
+        delivered."""
+        return any(p.when in ("", "SIGNAL") for p in self.artifact.programs)
 
     def check_attachable(self) -> None:
         """Refuse, before attaching anything, probes this kernel cannot attach."""
@@ -102,6 +112,8 @@ class Tracer:
             self.count_runs()
         try:
             for prog in self.loaded.programs:
+                if prog.spec.when in RUN_BY_MODE:  # test:/bench: probes run only by --test/--bench
+                    continue
                 for spec in prog.spec.attach:
                     fds = attach_mod.attach(prog.spec, spec, prog.fd, self.pid)
                     self.links.extend(fds)
@@ -113,6 +125,11 @@ class Tracer:
         except BaseException:
             self.detach()
             raise
+        if self.attached_count == 0:
+            for prog in self.loaded.programs:
+                if prog.spec.when in RUN_BY_MODE:
+                    flag = "--test to run test" if prog.spec.when == "TEST" else "--bench to run benchmark"
+                    raise attach_mod.AttachError(prog.spec, f"No probes attached; use {flag} probes.", plain=True)
         return self.attached_count
 
     def run_iterators(self) -> int:
@@ -229,7 +246,8 @@ class Tracer:
         self._zeroed.discard(name)
 
     def print_maps(self) -> None:
-        self.out.exit_maps([self.read_map(n) for n in self.map_names()])
+        maps = [self.read_map(n) for n in self.map_names()] if self.artifact.print_maps_on_exit else []
+        self.out.exit_maps(maps)
 
     def lost_events(self) -> int:
         assert self.loaded is not None
@@ -245,6 +263,13 @@ class Tracer:
             self.lost_reported = lost
         if final:
             self.out.total_lost(lost)
+
+    def report_dropped(self) -> None:
+        """At exit: how many updates of each full map were dropped."""
+        sizes = {m.name: m.max_entries for m in self.artifact.maps}
+        for name, n in sorted(self.dropped.items()):
+            self.out.warning(f"WARNING: map {name} was full ({sizes.get(name, 0)} keys): "
+                             f"{n} update{'s' if n != 1 else ''} dropped\n")
 
     # ------------------------------------------------------------ events
     def _on_view(self, view: memoryview, start: int, length: int) -> None:
@@ -336,7 +361,9 @@ class Tracer:
         self.out.text_event("join", ev.fmt.join(strings))
 
     def _on_map_full(self, ev: EventSpec, args: list) -> None:
-        """A map update failed because the map is full: warn once per map."""
+        """A map update failed because the map is full: warn once per map
+        (and count every one, reported at exit by report_dropped)."""
+        self.dropped[ev.map_name] = self.dropped.get(ev.map_name, 0) + 1
         if ev.map_name not in self._warned:
             self._warned.add(ev.map_name)
             self.out.warning(ev.fmt)

@@ -7,8 +7,8 @@
 # runtime suite), prometheus (the server the exporter's end-to-end test
 # scrapes with), chromium (renders the flame graph SVG in its test), tmux (the
 # REPL's terminal test), a
-# virtualenv in .venv with pytrace installed editable (with pandas, the
-# optional DataFrame dependency, for the tests).
+# virtualenv in .venv with pytrace installed editable with its test extra
+# (pytest, hypothesis, and pandas, the optional DataFrame dependency: pyproject.toml).
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive

@@ -163,6 +163,12 @@ class _Expander:
                 if isinstance(child, ast.Identifier) and child.name in exprs:
                     node.replace_child(child, clone(exprs[child.name]))
                     continue
+                if isinstance(child, ast.TypeName) and isinstance(exprs.get(child.name), ast.TypeName):
+                    # `(a *)x` with a typeof argument for a
+                    arg = exprs[child.name]
+                    node.replace_child(child, ast.TypeName(arg.name, arg.pointer + child.pointer, clone(arg.of),
+                                                           span=child.span))
+                    continue
                 if isinstance(child, ast.VarDecl) and child.var.name in variables:
                     self.error(f"Variable declaration shadows macro arg {child.var.name}", child)
                 if isinstance(child, ast.Variable):

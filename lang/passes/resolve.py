@@ -62,7 +62,7 @@ class _Resolver:
         if isinstance(node, ast.Identifier) and isinstance(parent, ast.Call) and _keeps_identifiers(parent):
             return node  # e.g. the stack mode in kstack(perf, 8): checked by the builtin
         if isinstance(node, ast.Identifier):
-            if isinstance(parent, (ast.Sizeof, ast.Offsetof)) and not self.is_builtin(node.name) \
+            if isinstance(parent, (ast.Sizeof, ast.Offsetof, ast.TypeName)) and not self.is_builtin(node.name) \
                     and self.enum_value(node.name) is None:
                 return ast.TypeName(node.name, span=node.span)  # `sizeof(pid_t)`: a type
             return self.identifier(node)
