@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import run_pytrace
+from conftest import run_pytrace as _run_pytrace
 
 pytestmark = pytest.mark.vm
 IN_VM = os.environ.get("PYTRACE_VM_TIER") == "1"
@@ -34,13 +34,17 @@ def _iter_refused() -> str | None:
     return None if ok else "this kernel refuses BPF iterator programs; run scripts/vm-tests.sh"
 
 
+def run_pytrace(*args: str):
+    return _run_pytrace(*args, timeout=300)  # the VM is slow: TCG, ~25x
+
+
 _REASON = None if IN_VM else _iter_refused()
 skip_unless_iter = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 
 
 @pytest.fixture
 def target(tmp_path):
-    """A sleeping process named NAME (a symlink to sleep), with a known file open
+    """A process named NAME sleeping (a symlink to sleep), with a known file open
     on fd 3 and /dev/null on 0-2. Yields (pid, path of fd 3)."""
     exe = tmp_path / NAME
     exe.symlink_to("/bin/sleep")
@@ -49,10 +53,11 @@ def target(tmp_path):
     proc = subprocess.Popen(["sh", "-c", f'exec 3<"{data}"; exec "{exe}" 60'], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):  # until it runs sleep (its maps then name the binary)
-            with open(f"/proc/{proc.pid}/comm") as c:
-                if c.read().strip() == NAME:
-                    break
+        for _ in range(1000):  # until it sleeps in sleep(1): its loader has set up every mapping
+            with open(f"/proc/{proc.pid}/status") as status:
+                fields = dict(line.split(":\t", 1) for line in status.read().splitlines() if ":\t" in line)
+            if fields.get("Name") == NAME and fields.get("State", "").startswith("S"):
+                break
             time.sleep(0.01)
         yield proc.pid, data
     finally:
