@@ -45,7 +45,7 @@ def test_tracepoint_args_used_as_an_integer_is_a_diagnostic():
 def test_max_strlen_past_the_limit_in_config_is_a_diagnostic_naming_the_limit():
     started = time.monotonic()
     text = outcome('config = { max_strlen = 100000 } BEGIN { $s = str(0); printf("%s\\n", $s); }')
-    assert "max_strlen: 100000 is over the limit of 8192 bytes" in text
+    assert "max_strlen: 100000 is over the limit of 16384 bytes" in text
     assert time.monotonic() - started < 5
 
 
@@ -57,7 +57,7 @@ def test_max_strlen_past_the_limit_from_the_environment_is_a_diagnostic(monkeypa
     driver.apply_env(options)
     assert options.max_strlen == 100000
     text = outcome('BEGIN { printf("%s\\n", str(0)); }', max_strlen=options.max_strlen)
-    assert "BPFTRACE_MAX_STRLEN: 100000 is over the limit of 8192 bytes" in text
+    assert "BPFTRACE_MAX_STRLEN: 100000 is over the limit of 16384 bytes" in text
 
 
 def test_max_strlen_at_the_limit_compiles_in_seconds():
