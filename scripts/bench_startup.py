@@ -70,7 +70,8 @@ def main() -> int:
     env = dict(os.environ, XDG_CACHE_HOME=cache)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure with .pyc files, as installed Python runs
     env.pop("PYTRACE_NO_CACHE", None)
-    pytrace = [sys.executable, "-m", "pytrace", "-e", PROGRAM]
+    python = plain_install(cache)
+    pytrace = [python, "-m", "pytrace", "-e", PROGRAM]
     bpftrace = shutil.which("bpftrace")
     version = subprocess.run([bpftrace, "--version"], capture_output=True,
                              text=True).stdout.strip() if bpftrace else ""
@@ -94,7 +95,7 @@ def main() -> int:
         whole["pytrace, cached"].append(time_whole_run(pytrace + ["-c", "/bin/true"], env))
         uncache()
         for name in ("pytrace, uncached", "pytrace, cached"):
-            first[name].append((time_to_attach([sys.executable, "-m", "pytrace", "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
+            first[name].append((time_to_attach([python, "-m", "pytrace", "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
         if bpftrace:
             first[version].append((time_to_attach([bpftrace, "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
             attach[version].append((time_to_attach([bpftrace, "-e", PROGRAM], env), 0, 0))
@@ -108,6 +109,27 @@ def main() -> int:
     report(f"exec -> first event printed, `{FIRST_EVENT}` (getppid every 0.1 ms)", first, version)
     report("whole run with -c /bin/true (wall, CPU, peak RSS)", whole, version)
     return 0
+
+
+def plain_install(workdir: str) -> str:
+    """A Python that imports this checkout as an installed (not editable) pytrace would be
+    imported: a virtualenv whose .pth names a directory holding `pytrace` (a symlink to the
+    checkout) and this venv's site-packages (lark, llvmlite). The development venv's editable
+    install adds an import hook that costs about 20 ms at every start; a `pip install` has none."""
+    import sysconfig
+    import venv
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env_dir, src = os.path.join(workdir, "venv"), os.path.join(workdir, "src")
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(env_dir)
+    os.makedirs(src)
+    os.symlink(root, os.path.join(src, "pytrace"))
+    python = os.path.join(env_dir, "bin", "python")
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(purelib, "pytrace-bench.pth"), "w") as f:
+        f.write(f"{src}\n{sysconfig.get_paths()['purelib']}\n")
+    return python
 
 
 def time_whole_run(argv: list[str], env: dict) -> tuple[float, float, int]:
