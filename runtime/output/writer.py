@@ -3,16 +3,15 @@ modules (which share their function names), to stdout or `-o FILE`."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import TextIO
 
-from pytrace.runtime.output import folded as folded_format
-from pytrace.runtime.output import json as json_format
 from pytrace.runtime.output import text as text_format
 from pytrace.runtime.output.printf import format_printf
 
 
-FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  # -f FORMAT
+FORMATS = {"text": "text", "json": "json", "folded": "folded"}  # -f FORMAT: its module here, imported when chosen
 
 
 class Writer:
@@ -22,12 +21,12 @@ class Writer:
         self.err = err
         self.quiet = quiet
         self.owns_out = owns_out
-        self.is_json = fmt is json_format
+        self.is_json = fmt.__name__ == "pytrace.runtime.output.json"
         self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
 
     @classmethod
     def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
-        fmt = FORMATS.get(format_name, text_format)
+        fmt = importlib.import_module(f"pytrace.runtime.output.{FORMATS.get(format_name, 'text')}")
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
             return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
