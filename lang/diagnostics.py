@@ -12,8 +12,7 @@ stops after a pass that recorded an error (see lang/passes/__init__.py).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import TextIO
+from io import TextIOBase as TextIO
 
 from pytrace.lang.source import Span
 
@@ -21,12 +20,15 @@ ERROR = "ERROR"
 WARNING = "WARNING"
 
 
-@dataclass
 class Diagnostic:
-    severity: str
-    message: str
-    span: Span | None = None
-    hints: list[str] = field(default_factory=list)
+    def __init__(self, severity: str, message: str, span: Span | None = None, hints: list[str] | None = None) -> None:
+        self.severity = severity
+        self.message = message
+        self.span = span
+        self.hints = hints if hints is not None else []
+
+    def __repr__(self) -> str:
+        return f"Diagnostic({self.severity!r}, {self.message!r}, {self.span!r}, {self.hints!r})"
 
     def render(self) -> str:
         lines = []

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TextIO
+from io import TextIOBase as TextIO
 
 from pytrace.runtime.output import text as text_format
-from pytrace.runtime.output.printf import format_printf
 
 
 FORMATS = {"text": "text", "json": "json", "folded": "folded"}  # -f FORMAT: its module here, imported when chosen
@@ -62,6 +61,8 @@ class Writer:
             self._write(self._stream(text_format.ATTACH_STREAM), self.fmt.attached_probes(n))
 
     def printf(self, segments, args: list) -> None:
+        from pytrace.runtime.output.printf import format_printf
+
         self._write(self.out, self.fmt.format_printf_event(format_printf(segments, args)))
 
     def value(self, v) -> None:
