@@ -4,9 +4,16 @@ listing probes, and making sure the kernel filesystems are mounted."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
+
+try:  # CPython's own SHA-256 (3.11: _sha256, 3.12: _sha2): hashlib would load OpenSSL, ~3 ms of every start
+    from _sha256 import sha256
+except ImportError:
+    try:
+        from _sha2 import sha256
+    except ImportError:
+        from hashlib import sha256
 
 from pytrace import __version__
 from pytrace.codegen.artifact import Artifact
@@ -50,7 +57,7 @@ def ensure_kernel_fs() -> None:
 
 
 def _cache_key(source: Source, options: Options) -> str:
-    h = hashlib.sha256()
+    h = sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.unsafe, options.has_child,
                  options.pid_filter, options.debuginfo, options.dummy_ts_map, options.unstable_tseries, _code_stamp()):
