@@ -58,17 +58,22 @@ class EventSpec(_Record):
     """Something a probe sends to user space through the ring buffer."""
 
     def __init__(self, id: int, kind: str, fmt: str = "", arg_layouts: list[dict] | None = None,
-                 arg_offsets: list[int] | None = None, map_name: str = "", segments: object = None) -> None:
+                 arg_offsets: list[int] | None = None, map_name: str = "", segments: object = None,
+                 source: dict | None = None) -> None:
         self.id = id
         # What user space does with the record (runtime/session.py has a handler per
         # kind): "printf", "print_value", "print_map", "clear", "zero", "exit",
-        # "time", "cat", "system", "join", "map_full", "runtime_warning".
+        # "time", "cat", "system", "join", "map_full", "runtime_warning", "errorf", "warnf", "unwatch",
+        # "skboutput".
         self.kind = kind
         self.fmt = fmt  # printf format
         self.arg_layouts = arg_layouts if arg_layouts is not None else []
         self.arg_offsets = arg_offsets if arg_offsets is not None else []  # offsets after the 8-byte id
         self.map_name = map_name  # for map operations
         self.segments = segments  # parsed printf format, rebuilt at load (not serialised)
+        # errorf/warnf: where the call is ("label", "filename", "line", "column") and the
+        # macro calls it was expanded from ("expanded_from": rendered source contexts)
+        self.source = source if source is not None else {}
 
 
 class ProgramSpec(_Record):
@@ -93,7 +98,7 @@ class ProgramSpec(_Record):
 class Artifact(_Record):
     def __init__(self, programs: list[ProgramSpec] | None = None, maps: list[MapSpec] | None = None,
                  events: list[EventSpec] | None = None, source_name: str = "stdin", ringbuf_map: int = -1,
-                 lost_map: int = -1, kernel_vars: list[str] | None = None,
+                 lost_map: int = -1, kernel_vars: list[str] | None = None, print_maps_on_exit: bool = True,
                  prometheus_labels: list[str] | None = None, version: int = FORMAT_VERSION) -> None:
         self.programs = programs if programs is not None else []
         self.maps = maps if maps is not None else []
@@ -104,6 +109,7 @@ class Artifact(_Record):
         # Kernel variables (percpu_kaddr()) referenced as `ld_imm64 src_reg=BPF_PSEUDO_BTF_ID
         # imm=<index here>`; the loader swaps in their BTF ids.
         self.kernel_vars = kernel_vars if kernel_vars is not None else []
+        self.print_maps_on_exit = print_maps_on_exit  # config print_maps_on_exit
         self.prometheus_labels = prometheus_labels if prometheus_labels is not None else []  # config (exporters)
         self.version = version
 

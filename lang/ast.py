@@ -155,8 +155,10 @@ class Call(Expr):
     signum: int | None = annotation("typecheck")  # signal("NAME"): the signal's number
     const_value: int | None = annotation("typecheck")  # a value known at compile time: cgroupid(), is_str()...
     key_map: Map | None = annotation("typecheck")  # has_key(), delete(@m, key): the element it names
-    arg_type: Any = annotation("typecheck")  # join(): the type of each string read
+    arg_type: Any = annotation("typecheck")  # join(): the type of each string read; skboutput(): struct sk_buff
     expansion: Any = annotation("typecheck")  # ppid(), find()...: the typed expression it stands for
+    # A call inside an expanded macro: the spans of the macro calls it came from, innermost first.
+    expanded_from: list[Span] | None = annotation("macros")
 
 
 @node
@@ -194,6 +196,7 @@ class TypeName(Node):
 
     name: str  # "uint32", "struct task_struct", "int8[4]"...
     pointer: int = 0  # number of `*`
+    of: Node | None = None  # `typeof(x)`: the TypeName or expression whose type this names (name "typeof")
 
 
 @node
@@ -209,6 +212,8 @@ class FieldAccess(Expr):
     operand: Expr
     field_name: str
     arrow: bool = False
+    # On a record (`$r.name`): the position of the field in the record's tuple layout.
+    tuple_index: int | None = annotation("typecheck")
 
 
 @node
@@ -231,6 +236,32 @@ class TupleIndex(Expr):
 @node
 class Tuple(Expr):
     elems: list[Expr] = field(default_factory=list)
+
+
+@node
+class Record(Expr):
+    """`(name = value, ...)`: a tuple whose elements have names."""
+
+    names: list[str] = field(default_factory=list)
+    values: list[Expr] = field(default_factory=list)
+
+
+@node
+class BlockExpr(Expr):
+    """`{ stmts; value }` used as a value; `value` is None when the block ends
+    with a statement (its type is then none)."""
+
+    stmts: list["Stmt"] = field(default_factory=list)
+    value: Expr | None = None
+
+
+@node
+class IfExpr(Expr):
+    """`if cond { a } else { b }` used as a value."""
+
+    cond: Expr
+    then: BlockExpr
+    otherwise: Expr | None = None  # a BlockExpr, an IfExpr (else if), or None
 
 
 @node
@@ -269,6 +300,13 @@ class Block(Stmt):
 
 @node
 class ExprStmt(Stmt):
+    expr: Expr
+
+
+@node
+class Discard(Stmt):
+    """`_ = expr;`: the value is computed and dropped, without a warning."""
+
     expr: Expr
 
 
@@ -385,9 +423,17 @@ class CDefinition(Node):
 
 
 @node
+class Import(Node):
+    """`import "path";` at top level."""
+
+    path: str
+
+
+@node
 class Program(Node):
     probes: list[Probe] = field(default_factory=list)
     config: Config | None = None
     macros: list[Macro] = field(default_factory=list)
     map_decls: list[MapDecl] = field(default_factory=list)
     c_definitions: list[CDefinition] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)

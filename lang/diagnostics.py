@@ -21,21 +21,27 @@ WARNING = "WARNING"
 
 
 class Diagnostic:
-    def __init__(self, severity: str, message: str, span: Span | None = None, hints: list[str] | None = None) -> None:
+    def __init__(self, severity: str, message: str, span: Span | None = None, hints: list[str] | None = None,
+                 label: str = "") -> None:
         self.severity = severity
         self.message = message
         self.span = span
         self.hints = hints if hints is not None else []
+        # Where, when it is not in the program's text: "definitions.h:2:10" (a clang-style
+        # message about the script's C definitions), printed as `LABEL: MESSAGE`.
+        self.label = label
 
     def __repr__(self) -> str:
-        return f"Diagnostic({self.severity!r}, {self.message!r}, {self.span!r}, {self.hints!r})"
+        return f"Diagnostic({self.severity!r}, {self.message!r}, {self.span!r}, {self.hints!r}, {self.label!r})"
 
     def render(self) -> str:
         lines = []
-        if self.span is not None:
+        if self.label:
+            lines.append(f"{self.label}: {self.message}")
+        elif self.span is not None:
             lines.append(f"{self.span.location()}: {self.severity}: {self.message}")
             lines.extend(self.span.context())
-        else:
+        elif self.message:  # (a message may be all hints: `-- --help` lists the program options)
             lines.append(f"{self.severity}: {self.message}")
         lines.extend(f"HINT: {h}" for h in self.hints)
         return "\n".join(lines) + "\n"
@@ -47,8 +53,9 @@ class Diagnostics:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def error(self, message: str, span: Span | None = None, hints: list[str] | None = None) -> Diagnostic:
-        d = Diagnostic(ERROR, message, span, list(hints or []))
+    def error(self, message: str, span: Span | None = None, hints: list[str] | None = None,
+              label: str = "") -> Diagnostic:
+        d = Diagnostic(ERROR, message, span, list(hints or []), label)
         self.items.append(d)
         return d
 

@@ -9,27 +9,37 @@ UNSTABLE_MODES = {"enable": "enable", "true": "enable", "warn": "warn", "error":
 
 
 class Options:
-    """A plain class rather than a dataclass: the CLI imports it at every start, and importing
-    `dataclasses` (which imports `inspect`) costs about 10 ms of a cached program's start."""
+    """Compile options. A plain class rather than a dataclass: the CLI imports it at every start,
+    and importing `dataclasses` (which imports `inspect`) costs ~10 ms of a cached program's start.
+    Options(name=value, ...) sets any option declared below; the lists start empty."""
 
-    def __init__(self, *, params: list[str] | None = None, max_strlen: int = 64, max_map_keys: int = 4096,
-                 unsafe: bool = False, has_child: bool = False, pid_filter: int | None = None,
-                 debuginfo: tuple[str, ...] = (), missing_probes: str = "error", unstable_tseries: str = "warn",
-                 perf_rb_pages: int = 0, dummy_ts_map: str = "", prometheus_labels: list[str] | None = None,
-                 kernel: object = None) -> None:
-        self.params = params if params is not None else []  # positional parameters $1..$N
-        self.max_strlen = max_strlen
-        self.max_map_keys = max_map_keys
-        self.unsafe = unsafe
-        self.has_child = has_child  # -c given, so cpid is meaningful
-        self.pid_filter = pid_filter  # -p PID
-        self.debuginfo = debuginfo  # --debuginfo DIRs: where separate DWARF of uprobe targets is searched
-        self.missing_probes = missing_probes  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
-        self.unstable_tseries = unstable_tseries  # config unstable_tseries: "enable", "warn" or "error"
-        self.perf_rb_pages = perf_rb_pages  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring's pages (0: by program)
-        self.dummy_ts_map = dummy_ts_map  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
-        self.prometheus_labels = prometheus_labels if prometheus_labels is not None else []  # config prometheus_labels
-        self.kernel = kernel  # a lang.kernel_view.KernelView to compile for; None: this machine's
+    params: list[str]  # positional parameters $1..$N
+    named_params: list[str]  # program options after `--`: "name=value", "name"
+    import_paths: list[str]  # where `import "x"` looks after the script's directory
+    max_strlen: int = 64
+    max_map_keys: int = 4096
+    max_probes: int = 1024  # attach points after wildcards are expanded (lang/passes/limits.py)
+    unsafe: bool = False
+    has_child: bool = False  # -c given, so cpid is meaningful
+    pid_filter: int | None = None  # -p PID
+    debuginfo: tuple[str, ...] = ()  # --debuginfo DIRs: where separate DWARF of uprobe targets is searched
+    missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
+    unstable_tseries: str = "warn"  # config unstable_tseries: "enable", "warn" or "error"
+    stack_mode: str = "bpftrace"  # config stack_mode: kstack/ustack's mode when none is written
+    print_maps_on_exit: bool = True  # config print_maps_on_exit: print every map when the run ends
+    perf_rb_pages: int = 0  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring buffer's pages (0: by program)
+    dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
+    prometheus_labels: list[str]  # config prometheus_labels: names of key parts
+    kernel: object = None  # a lang.kernel_view.KernelView to compile for; None: this machine's
+
+    def __init__(self, **settings) -> None:
+        for name in ("params", "named_params", "import_paths", "prometheus_labels"):  # the lists, each its own
+            setattr(self, name, [])
+        for name, value in settings.items():
+            if name not in Options.__annotations__:
+                raise TypeError(f"Options() got an unexpected keyword argument {name!r}")
+            setattr(self, name, value)
 
     def __repr__(self) -> str:
-        return f"Options({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in Options.__annotations__)
+        return f"Options({shown})"

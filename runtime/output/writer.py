@@ -11,10 +11,12 @@ from pytrace.runtime.output import text as text_format
 
 
 FORMATS = {"text": "text", "json": "json", "folded": "folded"}  # -f FORMAT: its module here, imported when chosen
+BUFFERING = ("line", "full", "none")  # -B: flush after every write ("line", "none") or when the buffer fills
 
 
 class Writer:
-    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False) -> None:
+    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False,
+                 flush: bool = True, warnings: bool = True) -> None:
         self.fmt = fmt
         self.out = out
         self.err = err
@@ -22,24 +24,29 @@ class Writer:
         self.owns_out = owns_out
         self.is_json = fmt.__name__ == "pytrace.runtime.output.json"
         self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
+        self.flush = flush  # after every write; False: -B full (the stream's own buffer decides)
+        self.warnings = warnings  # False: --no-warnings
 
     @classmethod
-    def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
+    def open(cls, format_name: str, path: str | None = None, quiet: bool = False, buffering: str = "line",
+             warnings: bool = True) -> "Writer":
         fmt = importlib.import_module(f"pytrace.runtime.output.{FORMATS.get(format_name, 'text')}")
+        flush = buffering != "full"
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
-            return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
-                       owns_out=True)
+            return cls(fmt, open(path, "w", buffering=1 if flush else -1, errors="surrogateescape"), sys.stderr,
+                       quiet, owns_out=True, flush=flush, warnings=warnings)
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(errors="surrogateescape")
-        return cls(fmt, sys.stdout, sys.stderr, quiet)
+        return cls(fmt, sys.stdout, sys.stderr, quiet, flush=flush, warnings=warnings)
 
     def _write(self, stream: TextIO, text: str) -> None:
         if self._batch:
             self.flush_batch()
         if text:
             stream.write(text)
-            stream.flush()
+            if self.flush or stream is self.err:
+                stream.flush()
 
     def printf_text(self, text: str) -> None:
         """A formatted printf of the current drain: written in one go by flush_batch()."""
@@ -51,7 +58,8 @@ class Writer:
             text = "".join(self._batch)
             self._batch.clear()
             self.out.write(text)
-            self.out.flush()
+            if self.flush:
+                self.out.flush()
 
     def _stream(self, which: str) -> TextIO:
         return self.err if which == "stderr" and not self.is_json else self.out
@@ -78,9 +86,25 @@ class Writer:
         """time(), cat(), join() and system() output ("syscall" is system's)."""
         self._write(self.out, getattr(self.fmt, kind + "_event")(text))
 
+    def test_result(self, names: list[str], index: int, duration_ns: int, passed: list[bool], output: str) -> None:
+        self._write(self.out, self.fmt.test_result(names, index, duration_ns, passed, output))
+
+    def benchmark_result(self, names: list[str], index: int, average_ns: int, iters: int) -> None:
+        self._write(self.out, self.fmt.benchmark_result(names, index, average_ns, iters))
+
     def warning(self, text: str) -> None:
-        """A run-time warning (e.g. a map is full), on stderr."""
-        self._write(self.err, text)
+        """A run-time warning (e.g. a map is full), on stderr (none with --no-warnings)."""
+        if self.warnings or not text.startswith("WARNING"):
+            self._write(self.err, text)
+
+    def message(self, severity: str, text: str, source: dict) -> None:
+        """errorf()/warnf(): text as an error or warning at the call (stderr; JSON: stdout)."""
+        if severity == "WARNING" and not self.warnings:
+            return
+        if self.is_json:
+            self._write(self.out, self.fmt.message_event(severity, text, source))
+        else:
+            self._write(self.err, text_format.message_event(severity, text, source))
 
     def lost(self, n: int) -> None:
         self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
@@ -91,5 +115,7 @@ class Writer:
             self._write(self.err, text_format.total_lost_events(n))
 
     def close(self) -> None:
+        self.flush_batch()
+        self.out.flush()
         if self.owns_out:
             self.out.close()
