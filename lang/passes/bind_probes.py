@@ -9,7 +9,6 @@ provider (its own program type, variables and pid filter)."""
 from __future__ import annotations
 
 import copy
-import difflib
 
 from pytrace.lang import ast, probes
 from pytrace.lang.context import CompileContext, ProbeUnit
@@ -31,6 +30,8 @@ def bind_probes(ctx: CompileContext) -> None:
             name, parts = split_attach_point(raw)
             prov = probes.lookup(name)
             if prov is None:
+                import difflib  # only for this error (start-up time)
+
                 close = difflib.get_close_matches(name, probes.all_names(), n=1)
                 ctx.diags.error(f"Invalid probe type: {name}", ap.span,
                                 [f"Did you mean {close[0]}?"] if close else [])
