@@ -84,7 +84,7 @@ def report() -> str:
                              ("module btf", _yes(any(f != "vmlinux" for f in btf_files)))]),
         ("Probe types", [("kprobe", _yes(_attachable("kprobe"))), ("fentry", _yes(fentry)),
                          ("kprobe_multi", "no"), ("uprobe_multi", "no"), ("kprobe_session", "no"),
-                         ("iter", _yes(_attachable("iter")))]),
+                         ("iter", _yes(_attachable("iter") and _runs("iter:task { }")))]),
         ("pytrace", [("Loop support", "yes"), ("probe_read_kernel", "yes"),
                      ("send_signal", _yes(_has_builtin("signal"))),
                      ("bcc library path resolution", "yes"),  # libraries by name (lang/binaries.py)

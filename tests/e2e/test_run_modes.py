@@ -162,7 +162,7 @@ def test_list_warns_about_a_missing_file():
 def test_info_claims_only_what_works_here():
     r = run_pytrace("--info")
     assert r.rc == 0 and "kprobe_session: no\n" in r.out and "libdw (DWARF support): yes\n" in r.out
-    assert "  iter: no\n" in r.out  # pytrace cannot attach iterators yet
+    assert "  iter: yes\n" in r.out  # this kernel accepts iterator programs (tests/kernel/test_iter.py)
 
 
 @pytest.mark.kernel
