@@ -12,6 +12,7 @@ import sys
 from pytrace import __version__
 from pytrace.codegen.artifact import Artifact
 from pytrace.lang.options import UNSTABLE_MODES, Options
+from pytrace.lang.probes.base import ProbeError
 from pytrace.lang.source import Source
 
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
@@ -206,6 +207,10 @@ def list_probes(source: Source | None, args) -> int:
     out = []
     for prov in probes.PROVIDERS:
         if prov.listable:  # each filters by the pattern (see ProbeProvider.list_probes)
-            out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))
+            try:
+                out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))
+            except ProbeError as e:  # e.g. a wildcard naming too many files
+                sys.stderr.write(f"ERROR: {e}\n" + "".join(f"HINT: {hint}\n" for hint in e.hints))
+                return 1
     sys.stdout.write("".join(line + "\n" for line in out))
     return 0
