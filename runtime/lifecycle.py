@@ -269,7 +269,7 @@ class StopConditions:
 
     @contextmanager
     def signals(self) -> Iterator[None]:
-        """SIGINT and SIGTERM end the loop instead of killing the process;
+        """SIGINT, SIGTERM and SIGHUP end the loop instead of killing the process;
         ending() then ignores SIGINT while END runs. Main thread only."""
         if threading.current_thread() is not threading.main_thread():
             yield
@@ -278,7 +278,7 @@ class StopConditions:
         def on_signal(signum, frame):
             self.signalled = True
 
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             yield
         finally:
