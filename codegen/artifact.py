@@ -93,6 +93,7 @@ class Artifact:
     # Kernel variables (percpu_kaddr()) referenced as `ld_imm64 src_reg=BPF_PSEUDO_BTF_ID
     # imm=<index here>`; the loader swaps in their BTF ids.
     kernel_vars: list[str] = field(default_factory=list)
+    print_maps_on_exit: bool = True  # config print_maps_on_exit
     prometheus_labels: list[str] = field(default_factory=list)  # config prometheus_labels (runtime/exporters)
     version: int = FORMAT_VERSION
 

@@ -13,6 +13,7 @@ from pytrace import __version__
 from pytrace.codegen.artifact import Artifact
 from pytrace.lang.options import UNSTABLE_MODES, Options
 from pytrace.lang.probes.base import ProbeError
+from pytrace.lang.types import STACK_MODES
 from pytrace.lang.source import Source
 
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
@@ -29,6 +30,9 @@ def apply_env(options: Options) -> None:
         if value and value.isdigit():
             setattr(options, attr, int(value))
     options.dummy_ts_map = os.environ.get("BPFTRACE_DUMMY_TS_MAP", "")
+    stack_mode = os.environ.get("BPFTRACE_STACK_MODE", "").lower()
+    if stack_mode in STACK_MODES:
+        options.stack_mode = stack_mode
     unstable = os.environ.get("BPFTRACE_UNSTABLE_TSERIES", "").lower()
     options.unstable_tseries = UNSTABLE_MODES.get(unstable, options.unstable_tseries)
 
@@ -61,7 +65,7 @@ def _cache_key(source: Source, options: Options) -> str:
                  repr(options.named_params),
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.unsafe,
                  options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
-                 options.unstable_tseries, _code_stamp()):
+                 options.unstable_tseries, options.stack_mode, _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -140,7 +144,8 @@ def compile_source(source: Source, options: Options, debug: list[str], warnings:
 def make_output(args):
     from pytrace.runtime.output.writer import Writer
 
-    return Writer.open(args.format, args.output, quiet=args.quiet, warnings=not args.no_warnings)
+    return Writer.open(args.format, args.output, quiet=args.quiet, buffering=args.buffering,
+                       warnings=not args.no_warnings)
 
 
 def write_verifier_logs(logs: dict[str, str]) -> None:
@@ -214,3 +219,17 @@ def list_probes(source: Source | None, args) -> int:
                 return 1
     sys.stdout.write("".join(line + "\n" for line in out))
     return 0
+
+
+def filter_probes(artifact: Artifact, pattern: str) -> Artifact | None:
+    """--probe-filter: keep the event, test and bench probes whose name the
+    regex matches (BEGIN, END and self:signal always stay); unmatched ones are
+    never loaded. None when no probe is left."""
+    import dataclasses
+    import re
+
+    regex = re.compile(pattern)
+    kept = [p for p in artifact.programs if p.when in ("BEGIN", "END", "SIGNAL") or regex.search(p.probe)]
+    if not kept:
+        return None
+    return dataclasses.replace(artifact, programs=kept)

@@ -37,6 +37,9 @@ def _tai_delta() -> int:
     return tai - (before + after) // 2
 
 
+RUN_BY_MODE = ("TEST", "BENCH")  # `when` of the programs only --test / --bench run
+
+
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
@@ -88,6 +91,12 @@ class Tracer:
         assert self.loaded is not None
         return [p for p in self.loaded.programs if p.spec.when == when]
 
+    def waits_for_events(self) -> bool:
+        """Whether anything can still run after BEGIN: an event probe or a
+        self:signal probe. Without one, bpftrace ends once BEGIN's output is
+        delivered."""
+        return any(p.when in ("", "SIGNAL") for p in self.artifact.programs)
+
     def check_attachable(self) -> None:
         """Refuse, before attaching anything, probes this kernel cannot attach."""
         for prog in self.artifact.programs:
@@ -102,6 +111,8 @@ class Tracer:
             self.count_runs()
         try:
             for prog in self.loaded.programs:
+                if prog.spec.when in RUN_BY_MODE:  # test:/bench: probes run only by --test/--bench
+                    continue
                 for spec in prog.spec.attach:
                     fds = attach_mod.attach(prog.spec, spec, prog.fd, self.pid)
                     self.links.extend(fds)
@@ -111,6 +122,11 @@ class Tracer:
         except BaseException:
             self.detach()
             raise
+        if self.attached_count == 0:
+            for prog in self.loaded.programs:
+                if prog.spec.when in RUN_BY_MODE:
+                    flag = "--test to run test" if prog.spec.when == "TEST" else "--bench to run benchmark"
+                    raise attach_mod.AttachError(prog.spec, f"No probes attached; use {flag} probes.", plain=True)
         return self.attached_count
 
     def run_special(self, when: str, deliver: bool = True) -> None:
@@ -219,7 +235,8 @@ class Tracer:
         self._zeroed.discard(name)
 
     def print_maps(self) -> None:
-        self.out.exit_maps([self.read_map(n) for n in self.map_names()])
+        maps = [self.read_map(n) for n in self.map_names()] if self.artifact.print_maps_on_exit else []
+        self.out.exit_maps(maps)
 
     def lost_events(self) -> int:
         assert self.loaded is not None

@@ -13,38 +13,42 @@ from pytrace.runtime.output.printf import format_printf
 
 
 FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  # -f FORMAT
+BUFFERING = ("line", "full", "none")  # -B: flush after every write ("line", "none") or when the buffer fills
 
 
 class Writer:
     def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False,
-                 warnings: bool = True) -> None:
+                 flush: bool = True, warnings: bool = True) -> None:
         self.fmt = fmt
         self.out = out
         self.err = err
         self.quiet = quiet
         self.owns_out = owns_out
         self.is_json = fmt is json_format
-        self.warnings = warnings  # False: --no-warnings
         self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
+        self.flush = flush  # after every write; False: -B full (the stream's own buffer decides)
+        self.warnings = warnings  # False: --no-warnings
 
     @classmethod
-    def open(cls, format_name: str, path: str | None = None, quiet: bool = False,
+    def open(cls, format_name: str, path: str | None = None, quiet: bool = False, buffering: str = "line",
              warnings: bool = True) -> "Writer":
         fmt = FORMATS.get(format_name, text_format)
+        flush = buffering != "full"
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
-            return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
-                       owns_out=True, warnings=warnings)
+            return cls(fmt, open(path, "w", buffering=1 if flush else -1, errors="surrogateescape"), sys.stderr,
+                       quiet, owns_out=True, flush=flush, warnings=warnings)
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(errors="surrogateescape")
-        return cls(fmt, sys.stdout, sys.stderr, quiet, warnings=warnings)
+        return cls(fmt, sys.stdout, sys.stderr, quiet, flush=flush, warnings=warnings)
 
     def _write(self, stream: TextIO, text: str) -> None:
         if self._batch:
             self.flush_batch()
         if text:
             stream.write(text)
-            stream.flush()
+            if self.flush or stream is self.err:
+                stream.flush()
 
     def printf_text(self, text: str) -> None:
         """A formatted printf of the current drain: written in one go by flush_batch()."""
@@ -56,7 +60,8 @@ class Writer:
             text = "".join(self._batch)
             self._batch.clear()
             self.out.write(text)
-            self.out.flush()
+            if self.flush:
+                self.out.flush()
 
     def _stream(self, which: str) -> TextIO:
         return self.err if which == "stderr" and not self.is_json else self.out
@@ -81,9 +86,16 @@ class Writer:
         """time(), cat(), join() and system() output ("syscall" is system's)."""
         self._write(self.out, getattr(self.fmt, kind + "_event")(text))
 
+    def test_result(self, names: list[str], index: int, duration_ns: int, passed: list[bool], output: str) -> None:
+        self._write(self.out, self.fmt.test_result(names, index, duration_ns, passed, output))
+
+    def benchmark_result(self, names: list[str], index: int, average_ns: int, iters: int) -> None:
+        self._write(self.out, self.fmt.benchmark_result(names, index, average_ns, iters))
+
     def warning(self, text: str) -> None:
-        """A run-time warning (e.g. a map is full), on stderr."""
-        self._write(self.err, text)
+        """A run-time warning (e.g. a map is full), on stderr (none with --no-warnings)."""
+        if self.warnings or not text.startswith("WARNING"):
+            self._write(self.err, text)
 
     def message(self, severity: str, text: str, source: dict) -> None:
         """errorf()/warnf(): text as an error or warning at the call (stderr; JSON: stdout)."""
@@ -103,5 +115,7 @@ class Writer:
             self._write(self.err, text_format.total_lost_events(n))
 
     def close(self) -> None:
+        self.flush_batch()
+        self.out.flush()
         if self.owns_out:
             self.out.close()
