@@ -2,6 +2,7 @@
 (issue 12): each now compiles, or gets a diagnostic naming the limit, within
 a time limit. Compiled for the fixture kernel (nothing loaded)."""
 
+import time
 
 import pytest
 
