@@ -578,33 +578,17 @@ class ProbeLowering:
             return operators.pointer_arith(self, node, left, right)
         if isinstance(lt, (T.ArrayType, T.BufferType)):
             return operators.array_equal(self, node, left, right)
-        signed = T.is_signed(lt) and T.is_signed(rt) or T.is_signed(node.type)
         if op in ("==", "!=", "<", "<=", ">", ">="):
             signed = T.comparison_signed(lt, rt, _flexible(node.left), _flexible(node.right))
             cmp = (self.b.icmp_signed if signed else self.b.icmp_unsigned)(op, left, right, name="cmp")
             return self.bb.bool_i64(cmp)
-        if op in ("/", "%"):
-            if signed:
-                return operators.checked_divide(self, node, left, right, lambda l, r: self.signed_divide(l, r, op))
+        if op in ("/", "%"):  # unsigned even for signed operands, as bpftrace (literals are folded)
             divide = self.b.udiv if op == "/" else self.b.urem
             return operators.checked_divide(self, node, left, right,
                                             lambda l, r: divide(l, r, name="div" if op == "/" else "mod"))
         ops = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
-               "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if T.is_signed(lt) else self.b.lshr}
+               "^": self.b.xor, "<<": self.b.shl, ">>": self.b.lshr}  # `>>` is logical, as bpftrace
         return ops[op](left, right)
-
-    def signed_divide(self, left: ir.Value, right: ir.Value, op: str) -> ir.Value:
-        """C's signed / and % from unsigned ones (BPF before cpu v4 has no sdiv)."""
-        b = self.b
-        lneg = b.icmp_signed("<", left, I64(0))
-        rneg = b.icmp_signed("<", right, I64(0))
-        labs = b.select(lneg, b.neg(left), left)
-        rabs = b.select(rneg, b.neg(right), right)
-        if op == "/":
-            q = b.udiv(labs, rabs, name="div")
-            return b.select(b.xor(lneg, rneg), b.neg(q), q)
-        r = b.urem(labs, rabs, name="mod")
-        return b.select(lneg, b.neg(r), r)
 
     def logical(self, node: ast.Binop) -> ir.Value:
         result = self.slot_uninit(T.U64, "logical")
