@@ -1,4 +1,5 @@
-"""End-to-end: `/`, `%` and `>>` as bpftrace lowers them. Literals are folded
+"""End-to-end: `/`, `%` and `>>` as bpftrace lowers them, and positional
+parameters folded as literals. Literals are folded
 when compiling with C's signed semantics; values known only at run time are
 divided and shifted as unsigned 64-bit numbers (udiv, urem, lshr), even when
 their type is signed, so -7 / 2 at run time prints 9223372036854775804."""
@@ -27,3 +28,9 @@ def test_mixed_signedness_division_warns():
     r = run_begin("$a = (uint64)8; $b = -2; print($a / $b);")
     assert r.out == "0\n\n\n", r
     assert "WARNING: signed operands for '/' can lead to undefined behavior" in r.err, r
+
+
+def test_positional_parameters_fold_like_literals():
+    r = run_begin('printf("%s|%d %o 0x%x|%s|%lu|%d\\n", str($1 + 1), $2, $3, $4, str($4), $5, $6 / 2);',
+                  "hello", "123", "0775", "0x123", "0xffffffffffffffff", "-7")
+    assert r.out == "ello|123 775 0x123|0x123|18446744073709551615|-3\n\n\n", r
