@@ -1,0 +1,15 @@
+"""End-to-end: a variable assigned in blocks and declared later with `let`
+keeps today's block scoping (no legacy hoisting): each block has its own."""
+
+import pytest
+
+from conftest import run_begin
+
+pytestmark = pytest.mark.kernel
+
+
+def test_block_variables_then_a_later_declaration():
+    r = run_begin("@m[7] = 7; if 1 { $v = 10; print(($v, 1)); } for $e : @m { $v = 20; print(($v, 2)); }"
+                  " let $v; if 0 { $v = 30; } print(($v, 3)); delete(@m, 7);")
+    assert r.out == "(10, 1)\n(20, 2)\n(0, 3)\n\n\n", r
+    assert "WARNING" not in r.err, r
