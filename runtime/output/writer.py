@@ -15,6 +15,13 @@ from pytrace.runtime.output.printf import format_printf
 FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  # -f FORMAT
 
 
+def _line_flush(stream: TextIO, text: str) -> None:
+    """bpftrace's default output buffering is by line: what ends without a
+    newline (`printf("%s", x)`) waits for the next newline or the exit."""
+    if "\n" in text:
+        stream.flush()
+
+
 class Writer:
     def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False,
                  warnings: bool = True) -> None:
@@ -44,7 +51,7 @@ class Writer:
             self.flush_batch()
         if text:
             stream.write(text)
-            stream.flush()
+            _line_flush(stream, text)
 
     def printf_text(self, text: str) -> None:
         """A formatted printf of the current drain: written in one go by flush_batch()."""
@@ -56,7 +63,7 @@ class Writer:
             text = "".join(self._batch)
             self._batch.clear()
             self.out.write(text)
-            self.out.flush()
+            _line_flush(self.out, text)
 
     def _stream(self, which: str) -> TextIO:
         return self.err if which == "stderr" and not self.is_json else self.out

@@ -1,9 +1,10 @@
-"""End-to-end: a variable assigned in blocks and declared later with `let`
+"""End-to-end: the `probe` builtin in begin/end; a variable assigned in blocks
+and declared later with `let`
 keeps today's block scoping (no legacy hoisting): each block has its own."""
 
 import pytest
 
-from conftest import run_begin
+from conftest import run_begin, run_pytrace
 
 pytestmark = pytest.mark.kernel
 
@@ -13,3 +14,10 @@ def test_block_variables_then_a_later_declaration():
                   " let $v; if 0 { $v = 30; } print(($v, 3)); delete(@m, 7);")
     assert r.out == "(10, 1)\n(20, 2)\n(0, 3)\n\n\n", r
     assert "WARNING" not in r.err, r
+
+
+def test_probe_builtin_names_begin_and_end_in_lower_case():
+    r = run_pytrace("-e", 'BEGIN { printf("%s", probe); } end { printf("-%s\\n", probe); }'
+                    " interval:ms:200 { exit(); }")
+    assert r.rc == 0, r
+    assert r.out == "begin-end\n\n\n", r
