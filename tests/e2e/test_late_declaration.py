@@ -1,5 +1,5 @@
 """End-to-end: the `probe` builtin in begin/end; a variable assigned in blocks
-and declared later with `let`
+and declared later with `let`; range loops as bpf_loop callbacks
 keeps today's block scoping (no legacy hoisting): each block has its own."""
 
 import pytest
@@ -21,3 +21,10 @@ def test_probe_builtin_names_begin_and_end_in_lower_case():
                     " interval:ms:200 { exit(); }")
     assert r.rc == 0, r
     assert r.out == "begin-end\n\n\n", r
+
+
+def test_range_loops_with_bounds_known_only_at_run_time():
+    r = run_begin("@n = 5; $s = 0; for $i : 0..@n { $s += $i; } print($s);"
+                  ' for $i : -2..2 { if $i == 1 { continue; } printf("%d ", $i); } for $j : 5..1 { print($j); }'
+                  " for $k : 0..@n { if $k == 3 { break; } print($k); } delete(@n);")
+    assert r.out == "10\n-2 -1 0 0\n1\n2\n\n\n", r
