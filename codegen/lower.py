@@ -493,11 +493,16 @@ class ProbeLowering:
         self.b.ret(I64(1))
 
     def after_callback_loop(self, cb_ctx: ir.Value) -> None:
-        """A `return` in the loop's body (stop field 2) returns from the probe."""
+        """A `return` in the loop's body (stop field 2) returns from the probe
+        (from an enclosing loop's callback too: as a `return` there)."""
         returned, go_on = self.block("for_returned"), self.block("for_done")
         self.b.cbranch(self.b.icmp_unsigned("==", self.bb.load(cb_ctx), I64(2)), returned, go_on)
         self.b.position_at_end(returned)
-        self.b.ret(I64(0))
+        if self.callback_ctx is not None:
+            self.bb.store(self.callback_ctx, I64(2))  # stop this loop too; the probe returns
+            self.b.ret(I64(1))
+        else:
+            self.b.ret(I64(0))
         self.b.position_at_end(go_on)
 
     def for_map_body(self, node: ast.For, key: ir.Value, value: ir.Value) -> None:

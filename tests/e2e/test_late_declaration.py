@@ -28,3 +28,10 @@ def test_range_loops_with_bounds_known_only_at_run_time():
                   ' for $i : -2..2 { if $i == 1 { continue; } printf("%d ", $i); } for $j : 5..1 { print($j); }'
                   " for $k : 0..@n { if $k == 3 { break; } print($k); } delete(@n);")
     assert r.out == "10\n-2 -1 0 0\n1\n2\n\n\n", r
+
+
+def test_return_in_a_nested_loop_returns_from_the_probe():
+    r = run_pytrace("-e", "BEGIN { for $i : 1..4 { for $j : 1..$i { print($j); if $j == 2 { return; } } }"
+                    " print(99); } interval:ms:200 { exit(); }")
+    assert r.rc == 0, r
+    assert r.out == "1\n1\n2\n\n\n", r
