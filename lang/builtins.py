@@ -217,7 +217,7 @@ MAX_STACK_LIMIT = 1024
 def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
     """kstack([mode, ][limit]) / ustack(...): mode is a bare word, limit a literal."""
     def check(call: ast.Call, tc: "TypeChecker") -> T.Type:
-        mode, limit = "bpftrace", T.DEFAULT_STACK_LIMIT
+        mode, limit = tc.ctx.options.stack_mode, T.DEFAULT_STACK_LIMIT  # config stack_mode
         args = list(call.args)
         if args and isinstance(args[0], ast.Identifier):
             word = args.pop(0)

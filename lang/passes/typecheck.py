@@ -8,6 +8,8 @@ map types, the second reports diagnostics against the learned types.
 
 from __future__ import annotations
 
+import dataclasses
+
 from pytrace.lang import ast, builtins, builtins_memory, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
@@ -283,7 +285,10 @@ class TypeChecker:
         if var is None or var.probes != builtins.ALL_PROBES:
             self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
             return T.U64
-        return _BTF_TYPED.get(node.name, lambda _btf: var.type)(self.ctx.kernel.btf())
+        if isinstance(var.type, T.StackType):  # bare kstack/ustack: in the config's stack_mode
+            return dataclasses.replace(var.type, mode=self.ctx.options.stack_mode)
+        typed = _BTF_TYPED.get(node.name)  # (vmlinux BTF is read only for a builtin typed from it)
+        return var.type if typed is None else typed(self.ctx.kernel.btf())
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
         key = self.var_key(node)

@@ -8,9 +8,10 @@ stderr, everything else to stdout (or the -o file).
 
 from __future__ import annotations
 
-from .tseries_text import format_tseries
-from .values import (HistView, MapData, OrderedMap, Record, StatsValue,
-                     Symbolic, TimeSeriesView, map_value)
+from functools import cache
+
+# The value model (values.py, dataclasses) is imported when a value is first printed, not
+# before: the attach notice is printed from here, and a program's start ends with it.
 
 ATTACH_STREAM = 'stderr'        # TextOutput::attached_probes writes err_
 LOST_EVENTS_STREAM = 'stderr'   # TextOutput::lost_events writes err_
@@ -81,14 +82,16 @@ def emit(v, st: StreamState | None = None) -> str:
         return st.put_int(v, signed=v < (1 << 63))
     if isinstance(v, str):
         return st.put_str(v)
-    if isinstance(v, Symbolic):
-        return st.put_str(v.symbol)
     if isinstance(v, bytes):
         return st.put_str(hex_format_buffer(v))
     if isinstance(v, tuple):
         return _seq(v, st, '(', ', ', ')')   # tuples get spaces, arrays do not
     if isinstance(v, list):
         return _seq(v, st, '[', ',', ']')
+    from .values import Record, Symbolic
+
+    if isinstance(v, Symbolic):
+        return st.put_str(v.symbol)
     if isinstance(v, Record):
         if not v.fields:
             return st.put_str('{}')
@@ -181,27 +184,33 @@ def format_hist(h: HistView) -> str:
 
 # --- maps --------------------------------------------------------------------
 
-# Values printed on the lines after their name: text by type.
-MULTI_LINE = {HistView: format_hist, TimeSeriesView: format_tseries}
+@cache
+def multi_line() -> dict:
+    """Values printed on the lines after their name: text by type."""
+    from .tseries_text import format_tseries
+    from .values import HistView, TimeSeriesView
+
+    return {HistView: format_hist, TimeSeriesView: format_tseries}
 
 
 def _emit_value(v) -> str:
-    if type(v) in MULTI_LINE:
-        return MULTI_LINE[type(v)](v)
-    return emit(v)
+    formatter = multi_line().get(type(v))
+    return emit(v) if formatter is None else formatter(v)
 
 
 def _emit_map(name: str, m: OrderedMap) -> str:
     out = []
     for key, value in m.entries:
-        sep = ']:\n' if type(value) in MULTI_LINE else ']: '
+        sep = ']:\n' if type(value) in multi_line() else ']: '
         out.append(f"{name}[{_strip_parens(emit(key))}{sep}{_emit_value(value)}\n")
     return ''.join(out)
 
 
 def format_map_value(name: str, value) -> str:
     """TextOutput::map for an already built output value."""
-    if type(value) in MULTI_LINE:
+    from .values import OrderedMap, StatsValue
+
+    if type(value) in multi_line():
         return f"{name}:\n{_emit_value(value)}\n"
     if isinstance(value, StatsValue):
         if isinstance(value.value, OrderedMap):
@@ -218,6 +227,8 @@ def format_map(m: MapData, top: int = 0, div: int = 1, *, at_exit: bool = False)
     map prints nothing there instead of its zero value).  There are no blank
     lines around maps in current bpftrace except the one that ends each
     histogram."""
+    from .values import map_value
+
     return format_map_value(m.name, map_value(m, top, div, at_exit=at_exit))
 
 
@@ -270,6 +281,60 @@ def join_event(text: str) -> str:
 
 def syscall_event(text: str) -> str:
     return text + "\n"
+
+
+# --- --test and --bench ---------------------------------------------------------
+
+GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
+
+
+def _duration_unit(ns: int) -> tuple[str, int]:
+    """util::duration_str: the unit and its scale for a duration."""
+    for unit, scale in (("s", 1_000_000_000), ("ms", 1_000_000), ("μs", 1_000)):
+        if ns >= scale:
+            return unit, scale
+    return "ns", 1
+
+
+def _tests(n: int) -> str:
+    return "test" if n == 1 else "tests"
+
+
+def test_result(names: list[str], index: int, duration_ns: int, passed: list[bool], output: str) -> str:
+    """TextOutput::test_result: a gtest-like block per test, the summary after
+    the last. (Like bpftrace, the duration shows the unit's scale.)"""
+    out = []
+    if index == 0:
+        out.append(f"{GREEN}[==========]{RESET} Running {len(names)} tests.\n")
+    name = names[index]
+    out.append(f"{GREEN}[ RUN      ]{RESET} {name}\n")
+    if passed[index]:
+        out.append(f"{GREEN}[       OK ]{RESET} {name}")
+    else:
+        out.extend(line + "\n" for line in output.split("\n") if line)
+        out.append(f"{RED}[  FAILED  ]{RESET} {name}")
+    unit, scale = _duration_unit(duration_ns)
+    out.append(f" ({scale} {unit})\n")
+    if index == len(names) - 1:
+        failed = passed.count(False)
+        ok = passed.count(True)
+        out.append(f"{GREEN}[==========]{RESET} {len(names)} {_tests(len(names))} ran.\n")
+        out.append(f"{GREEN}[  PASSED  ]{RESET} {ok} {_tests(ok)}.\n")
+        if failed:
+            out.append(f"{RED}[  FAILED  ]{RESET} {failed} {_tests(failed)}, listed below:\n")
+            out.extend(f"{RED}[  FAILED  ]{RESET} {n}\n" for n, p in zip(names, passed) if not p)
+    return "".join(out)
+
+
+def benchmark_result(names: list[str], index: int, average_ns: int, iters: int) -> str:
+    """TextOutput::benchmark_result: a table, its header before the first row."""
+    width = max([40, len("Benchmark")] + [len(n) for n in names]) + 1
+    out = []
+    if index == 0:
+        out.append(f"{'Benchmark':<{width}}{'Time(ns)':<15}Iterations\n")
+        out.append("-" * (width + 15 + len("Iterations")) + "\n")
+    out.append(f"{names[index]:<{width}}{average_ns:<15}{iters}\n")
+    return "".join(out)
 
 
 def message_event(severity: str, text: str, source: dict) -> str:
