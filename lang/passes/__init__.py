@@ -15,6 +15,7 @@ from pytrace.lang.passes.bind_probes import bind_probes
 from pytrace.lang.imports import resolve_imports
 from pytrace.lang.passes.c_macros import expand_c_macros
 from pytrace.lang.passes.config import apply_config
+from pytrace.lang.passes.fold_literals import fold_literals
 from pytrace.lang.passes.macros import expand_macros
 from pytrace.lang.passes.limits import check_limits, check_probe_count
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
@@ -39,6 +40,7 @@ PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("macros", expand_macros),
     ("c_macros", expand_c_macros),
     ("program_settings", program_settings),
+    ("fold_literals", fold_literals),
     ("bind_probes", bind_probes),
     ("probe_count", check_probe_count),
     ("pid_filter", pid_filter),

@@ -25,18 +25,13 @@ def _arg_count_error(fn: builtins.Function, n: int) -> str | None:
 
 
 def _positional(ctx: CompileContext, node: ast.PositionalParam, in_str: bool) -> ast.Expr:
-    params = ctx.options.params
-    if node.index == 0:
-        return ast.Integer(len(params), str(len(params)), span=node.span)
-    value = params[node.index - 1] if node.index <= len(params) else None
-    if value is not None and not in_str:
-        try:
-            return ast.Integer(int(value, 0), value, span=node.span)
-        except ValueError:
-            pass
-    if value is None and not in_str:
-        return ast.Integer(0, "0", span=node.span)
-    return ast.String(value or "", span=node.span)
+    """Positional parameters left after fold_literals (which replaces those of probes)."""
+    from pytrace.lang.passes.fold_literals import positional_literal
+
+    if in_str and node.index:
+        return ast.String(ctx.options.params[node.index - 1] if node.index <= len(ctx.options.params) else "",
+                          span=node.span)
+    return positional_literal(ctx.options.params, node)
 
 
 def _keeps_identifiers(call: ast.Call) -> bool:
