@@ -41,6 +41,12 @@ class Writer:
             self.flush_batch()
         if text:
             stream.write(text)
+            self._flush(stream, text)
+
+    def _flush(self, stream: TextIO, text: str) -> None:
+        """Output is line-buffered, as bpftrace's: a line is flushed when it ends, so text
+        without a newline (`printf("%d", x)`) waits for the next newline or the exit."""
+        if stream is not self.out or "\n" in text:
             stream.flush()
 
     def printf_text(self, text: str) -> None:
@@ -53,7 +59,7 @@ class Writer:
             text = "".join(self._batch)
             self._batch.clear()
             self.out.write(text)
-            self.out.flush()
+            self._flush(self.out, text)
 
     def _stream(self, which: str) -> TextIO:
         return self.err if which == "stderr" and not self.is_json else self.out
