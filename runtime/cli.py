@@ -292,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(USAGE)
         return 0
     if args.version:
-        sys.stdout.write(f"pytrace v{__version__}\n")
+        # Named as invoked: started as `bpftrace` (a drop-in link), it says so, as bpftrace does.
+        name = "bpftrace" if os.path.basename(sys.argv[0]) == "bpftrace" else "pytrace"
+        sys.stdout.write(f"{name} v{__version__}\n")
         return 0
     if args.format not in FORMATS:
         _error(f"Invalid output format \"{args.format}\"\nValid formats: 'text', 'json', 'folded'")

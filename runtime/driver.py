@@ -188,7 +188,21 @@ def list_probes(source: Source | None, args) -> int:
                 details = unit.provider.list_probes(spec.name, True)[1:] if args.verbose else []
                 sys.stdout.write("".join(line + "\n" for line in [spec.name, *details]))
         return 0
-    pattern = args.rest[0] if args.rest else "*"
+    searches = [" ".join(s.split()) for s in args.rest[0].split(",")] if args.rest else ["*"]
+    out = []
+    for search in searches:  # bpftrace lists each of `-l 'A,B'` in turn
+        out.extend(_list_search(search, args))
+    sys.stdout.write("".join(line + "\n" for line in out))
+    return 0
+
+
+def _list_search(pattern: str, args) -> list[str]:
+    from pytrace.lang import btf_listing, probes
+    from pytrace.lang.kernel_view import host_kernel
+
+    if btf_listing.is_type_search(pattern):
+        btf = host_kernel().btf()
+        return btf_listing.list_types(btf, pattern, args.verbose) if btf is not None else []
     if ":" not in pattern:
         pattern = "*:" + pattern if "*" not in pattern else pattern
     prefix, _, _rest = pattern.partition(":")
@@ -199,5 +213,4 @@ def list_probes(source: Source | None, args) -> int:
     for prov in probes.PROVIDERS:
         if prov.listable:  # each filters by the pattern (see ProbeProvider.list_probes)
             out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))
-    sys.stdout.write("".join(line + "\n" for line in out))
-    return 0
+    return out

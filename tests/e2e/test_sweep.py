@@ -1,0 +1,44 @@
+"""Odds and ends of bpftrace conformance: listing kernel types, line-buffered output,
+the version line, ..."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run_pytrace
+
+
+@pytest.mark.kernel  # this machine's BTF
+def test_list_struct_definitions_of_several_types():
+    r = run_pytrace("-lv", "struct task_struct, struct  fd")
+    assert r.rc == 0, r
+    blocks = r.out.split("\n\n")
+    assert blocks[0].startswith("vmlinux: struct task_struct {\n\tstruct thread_info thread_info;\n")
+    assert blocks[0].endswith("\n};")
+    assert blocks[1] == "vmlinux: struct fd {\n\tlong unsigned int word;\n};"
+    r = run_pytrace("-l", "struct task_struct")
+    assert r.out == "struct task_struct\n"
+
+
+@pytest.mark.kernel
+def test_version_is_named_as_invoked(tmp_path):
+    link = tmp_path / "bpftrace"
+    link.symlink_to(os.path.join(os.path.dirname(sys.executable), "pytrace"))
+    out = subprocess.run([str(link), "--version"], capture_output=True, text=True).stdout
+    assert out.startswith("bpftrace v")
+
+
+@pytest.mark.kernel
+def test_partial_line_is_written_at_sigterm_after_the_end():
+    proc = subprocess.Popen([sys.executable, "-m", "pytrace", "-e", 'BEGIN { printf("%x", 0x3412); }'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTRACE_NO_CACHE="1"))
+    assert proc.stderr.readline() == "Attached 1 probe\n"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and out == "3412\n\n"
