@@ -52,13 +52,17 @@ class EventSpec:
     id: int
     # What user space does with the record (runtime/session.py has a handler per
     # kind): "printf", "print_value", "print_map", "clear", "zero", "exit",
-    # "time", "cat", "system", "join", "map_full", "runtime_warning".
+    # "time", "cat", "system", "join", "map_full", "runtime_warning", "errorf", "warnf", "unwatch",
+    # "skboutput".
     kind: str
     fmt: str = ""  # printf format
     arg_layouts: list[dict] = field(default_factory=list)
     arg_offsets: list[int] = field(default_factory=list)  # offsets after the 8-byte id
     map_name: str = ""  # for map operations
     segments: Any = None  # parsed printf format, rebuilt at load (not serialised)
+    # errorf/warnf: where the call is ("label", "filename", "line", "column") and the
+    # macro calls it was expanded from ("expanded_from": rendered source contexts)
+    source: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Artifact:
     # Kernel variables (percpu_kaddr()) referenced as `ld_imm64 src_reg=BPF_PSEUDO_BTF_ID
     # imm=<index here>`; the loader swaps in their BTF ids.
     kernel_vars: list[str] = field(default_factory=list)
+    print_maps_on_exit: bool = True  # config print_maps_on_exit
     prometheus_labels: list[str] = field(default_factory=list)  # config prometheus_labels (runtime/exporters)
     version: int = FORMAT_VERSION
 

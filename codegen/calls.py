@@ -122,7 +122,11 @@ def _probe(pl, node):
 
 @variable("cpid")
 def _cpid(pl, node):
-    return pl.bb.runtime_const("cpid")
+    from pytrace.codegen.calls_checks import warn_if_no_child
+
+    cpid = pl.bb.runtime_const("cpid")
+    warn_if_no_child(pl, node, cpid)
+    return cpid
 
 
 @variable("rand")
@@ -705,5 +709,6 @@ def _buf(pl, call):
     return out
 
 
-# Lowerings of the builtins defined in lang/builtins_process.py and lang/builtins_strings.py.
-from pytrace.codegen import calls_process, calls_strings  # noqa: E402,F401  (they register their lowerings)
+# Lowerings of the builtins defined in lang/builtins_{process,strings,checks,memory}.py.
+from pytrace.codegen import (  # noqa: E402,F401  (they register their lowerings)
+    calls_checks, calls_memory, calls_process, calls_strings)

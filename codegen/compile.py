@@ -10,7 +10,7 @@ from pytrace.codegen import emit
 from pytrace.codegen.artifact import Artifact, ProgramSpec
 from pytrace.codegen.lower import ProbeLowering
 from pytrace.codegen.state import ModuleState
-from pytrace.lang import ast, builtins
+from pytrace.lang import ast, builtins, probes
 from pytrace.lang.context import CompileContext, ProbeUnit
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.visitor import walk
@@ -24,6 +24,15 @@ def _needs_one_program_per_spec(unit: ProbeUnit) -> bool:
         isinstance(n, ast.Builtin) and builtins.per_attach_point(n.name)
         or isinstance(n, ast.Call) and builtins.call_per_attach_point(n.name)
         for n in walk(unit.probe))
+
+
+def _by_provider(specs: list) -> list[list]:
+    """A probe's attach points split by provider, in order: `begin,end { }`
+    is two programs, one run at BEGIN and one at END."""
+    groups: dict[str, list] = {}
+    for spec in specs:
+        groups.setdefault(spec.provider, []).append(spec)
+    return list(groups.values())
 
 
 def _func_name(index: int, probe_name: str) -> str:
@@ -48,7 +57,8 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
     planned: list[tuple[str, ProbeUnit, list]] = []
     count = 0
     for unit in ctx.units:
-        groups = [[s] for s in unit.specs] if _needs_one_program_per_spec(unit) else [unit.specs]
+        per_spec = _needs_one_program_per_spec(unit)
+        groups = [g for specs in _by_provider(unit.specs) for g in ([[s] for s in specs] if per_spec else [specs])]
         for specs in groups:
             name = _func_name(count, specs[0].name)
             count += 1
@@ -63,9 +73,9 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
         raise _backend_diagnostic(ctx, e, planned) from None
     art = Artifact(maps=state.maps, events=state.events, source_name=ctx.source.name,
                    ringbuf_map=state.ringbuf, lost_map=state.lost, kernel_vars=state.kernel_vars,
-                   prometheus_labels=ctx.options.prometheus_labels)
+                   print_maps_on_exit=ctx.options.print_maps_on_exit, prometheus_labels=ctx.options.prometheus_labels)
     for name, unit, specs in planned:
-        provider = unit.provider
+        provider = probes.lookup(specs[0].provider) or unit.provider
         ap_span = unit.probe.attach_points[0].span
         art.programs.append(ProgramSpec(
             name=name, probe=specs[0].name, provider=provider.name, prog_type=provider.prog_type,
@@ -73,5 +83,5 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
             location=ap_span.location() if ap_span is not None else "",
             span=[ap_span.start, ap_span.end] if ap_span is not None else None,
             unavailable=provider.unavailable_reason(), hint=provider.alternative_hint(specs[0]),
-            when=provider.runs_at, warn_never_fired=provider.warn_never_fired))
+            when=specs[0].attach.get("when", provider.runs_at), warn_never_fired=provider.warn_never_fired))
     return art

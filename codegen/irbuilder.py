@@ -32,6 +32,7 @@ HELPERS = {
     "get_stack": 67, "get_func_ip": 173, "map_lookup_percpu_elem": 195,
     "get_socket_cookie": 46, "override_return": 58, "send_signal_thread": 117, "get_ns_current_pid_tgid": 120,
     "ktime_get_boot_ns": 125, "d_path": 147, "per_cpu_ptr": 153, "this_cpu_ptr": 154, "ktime_get_tai_ns": 208,
+    "trace_printk": 6, "probe_write_user": 36,
 }
 
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
@@ -156,6 +157,14 @@ class BpfBuilder:
         fnty = ir.FunctionType(ret, [a.type for a in args])
         callee = self.b.inttoptr(I64(HELPERS[name]), ir.PointerType(fnty), name=f"{name}_fn")
         return self.b.call(callee, args, name=result or name)
+
+    # long bpf_trace_printk(const char *fmt, u32 fmt_size, ...): at most 3 arguments
+    def trace_printk(self, fmt: ir.Value, fmt_size: int, args: list[ir.Value]) -> ir.Value:
+        return self.helper("trace_printk", [fmt, ir.Constant(ir.IntType(32), fmt_size), *args], I64, "printk")
+
+    # long bpf_probe_write_user(void *dst, const void *src, u32 len)
+    def probe_write_user(self, dst: ir.Value, src: ir.Value, size: ir.Value) -> ir.Value:
+        return self.helper("probe_write_user", [dst, src, self.b.trunc(size, ir.IntType(32))], I64, "write_user")
 
     # void *bpf_map_lookup_elem(struct bpf_map *map, const void *key)
     def map_lookup_elem(self, map_ptr: ir.Value, key: ir.Value, name: str = "lookup") -> ir.Value:

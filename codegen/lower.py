@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from pytrace.codegen import agg_read, calls, memory, operators
+from pytrace.codegen import agg_read, calls, memory, operators, value_exprs
 from pytrace.codegen.artifact import EventSpec
 from pytrace.codegen.state import E2BIG, ModuleState, bpf_key_type
 from pytrace.codegen.ctxvar import load_context_var
@@ -131,7 +131,7 @@ class ProbeLowering:
             self.bb.probe_read(self.bb.gep(dst, offset), dst_t.size, value, user=False)
             return
         if isinstance(dst_t, T.TupleType) and isinstance(src_t, T.TupleType):
-            for (so, st), (do, dt) in zip(zip(src_t.offsets(), src_t.elems), zip(dst_t.offsets(), dst_t.elems)):
+            for (so, st), (do, dt) in value_exprs.element_pairs(src_t, dst_t):
                 elem = self.load_value(self.bb.gep(value, so), st)
                 self.store_value(dst, offset + do, elem, st, dt)
             return
@@ -690,6 +690,8 @@ class ProbeLowering:
         return value
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> ir.Value:
+        if node.tuple_index is not None:  # a record's field
+            return value_exprs.element(self, node.operand, node.tuple_index)
         base_t = node.operand.type
         in_ctx = isinstance(base_t, T.PointerType) and base_t.addrspace == "ctx"
         if not in_ctx:
@@ -736,6 +738,11 @@ class ProbeLowering:
         t = node.operand.type
         base = self.expr(node.operand)
         return self.load_value(self.bb.gep(base, t.offsets()[node.index]), t.elems[node.index])
+
+    expr_BlockExpr = value_exprs.lower_block_expr
+    expr_IfExpr = value_exprs.lower_if_expr
+    expr_Record = value_exprs.lower_record
+    stmt_Discard = value_exprs.lower_discard
 
 
 _EXPR_METHODS = dispatch_table(ProbeLowering, "expr_")

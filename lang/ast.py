@@ -146,8 +146,10 @@ class Call(Expr):
     signum: int | None = annotation("typecheck")  # signal("NAME"): the signal's number
     const_value: int | None = annotation("typecheck")  # a value known at compile time: cgroupid(), is_str()...
     key_map: Map | None = annotation("typecheck")  # has_key(), delete(@m, key): the element it names
-    arg_type: Any = annotation("typecheck")  # join(): the type of each string read
+    arg_type: Any = annotation("typecheck")  # join(): the type of each string read; skboutput(): struct sk_buff
     expansion: Any = annotation("typecheck")  # ppid(), find()...: the typed expression it stands for
+    # A call inside an expanded macro: the spans of the macro calls it came from, innermost first.
+    expanded_from: list[Span] | None = annotation("macros")
 
 
 @dataclass(eq=False)
@@ -185,6 +187,7 @@ class TypeName(Node):
 
     name: str  # "uint32", "struct task_struct", "int8[4]"...
     pointer: int = 0  # number of `*`
+    of: Node | None = None  # `typeof(x)`: the TypeName or expression whose type this names (name "typeof")
 
 
 @dataclass(eq=False)
@@ -200,6 +203,8 @@ class FieldAccess(Expr):
     operand: Expr
     field_name: str
     arrow: bool = False
+    # On a record (`$r.name`): the position of the field in the record's tuple layout.
+    tuple_index: int | None = annotation("typecheck")
 
 
 @dataclass(eq=False)
@@ -222,6 +227,32 @@ class TupleIndex(Expr):
 @dataclass(eq=False)
 class Tuple(Expr):
     elems: list[Expr] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Record(Expr):
+    """`(name = value, ...)`: a tuple whose elements have names."""
+
+    names: list[str] = field(default_factory=list)
+    values: list[Expr] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class BlockExpr(Expr):
+    """`{ stmts; value }` used as a value; `value` is None when the block ends
+    with a statement (its type is then none)."""
+
+    stmts: list["Stmt"] = field(default_factory=list)
+    value: Expr | None = None
+
+
+@dataclass(eq=False)
+class IfExpr(Expr):
+    """`if cond { a } else { b }` used as a value."""
+
+    cond: Expr
+    then: BlockExpr
+    otherwise: Expr | None = None  # a BlockExpr, an IfExpr (else if), or None
 
 
 @dataclass(eq=False)
@@ -260,6 +291,13 @@ class Block(Stmt):
 
 @dataclass(eq=False)
 class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass(eq=False)
+class Discard(Stmt):
+    """`_ = expr;`: the value is computed and dropped, without a warning."""
+
     expr: Expr
 
 
@@ -376,9 +414,17 @@ class CDefinition(Node):
 
 
 @dataclass(eq=False)
+class Import(Node):
+    """`import "path";` at top level."""
+
+    path: str
+
+
+@dataclass(eq=False)
 class Program(Node):
     probes: list[Probe] = field(default_factory=list)
     config: Config | None = None
     macros: list[Macro] = field(default_factory=list)
     map_decls: list[MapDecl] = field(default_factory=list)
     c_definitions: list[CDefinition] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)

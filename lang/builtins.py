@@ -217,7 +217,7 @@ MAX_STACK_LIMIT = 1024
 def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
     """kstack([mode, ][limit]) / ustack(...): mode is a bare word, limit a literal."""
     def check(call: ast.Call, tc: "TypeChecker") -> T.Type:
-        mode, limit = "bpftrace", T.DEFAULT_STACK_LIMIT
+        mode, limit = tc.ctx.options.stack_mode, T.DEFAULT_STACK_LIMIT  # config stack_mode
         args = list(call.args)
         if args and isinstance(args[0], ast.Identifier):
             word = args.pop(0)
@@ -550,5 +550,7 @@ def register(*entries: BuiltinVar | Function) -> None:
 AGGREGATE_HINTS = {a.name: a.hint for a in aggregations.AGGREGATIONS.values()}
 
 
-# Process, time and probe builtins; strings, string tables and type predicates.
-from pytrace.lang import builtins_process, builtins_strings  # noqa: E402,F401  (they register their entries)
+# Process, time and probe builtins; strings, string tables and type predicates;
+# checks, messages and settings; pointers and memory.
+from pytrace.lang import (  # noqa: E402,F401  (they register their entries)
+    builtins_checks, builtins_memory, builtins_process, builtins_strings)

@@ -110,6 +110,8 @@ def _pton(call: ast.Call, tc: "TypeChecker") -> T.Type:
 def _is_literal(node: ast.Expr) -> bool:
     if isinstance(node, ast.Unop) and node.op == "-":
         return isinstance(node.operand, ast.Integer)
+    if isinstance(node, ast.Tuple):  # a tuple of literals is one (bpftrace's Expression::is_literal)
+        return all(_is_literal(e) for e in node.elems)
     return isinstance(node, (ast.Integer, ast.String, ast.Boolean))
 
 

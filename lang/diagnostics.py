@@ -27,13 +27,18 @@ class Diagnostic:
     message: str
     span: Span | None = None
     hints: list[str] = field(default_factory=list)
+    # Where, when it is not in the program's text: "definitions.h:2:10" (a clang-style
+    # message about the script's C definitions), printed as `LABEL: MESSAGE`.
+    label: str = ""
 
     def render(self) -> str:
         lines = []
-        if self.span is not None:
+        if self.label:
+            lines.append(f"{self.label}: {self.message}")
+        elif self.span is not None:
             lines.append(f"{self.span.location()}: {self.severity}: {self.message}")
             lines.extend(self.span.context())
-        else:
+        elif self.message:  # (a message may be all hints: `-- --help` lists the program options)
             lines.append(f"{self.severity}: {self.message}")
         lines.extend(f"HINT: {h}" for h in self.hints)
         return "\n".join(lines) + "\n"
@@ -45,8 +50,9 @@ class Diagnostics:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def error(self, message: str, span: Span | None = None, hints: list[str] | None = None) -> Diagnostic:
-        d = Diagnostic(ERROR, message, span, list(hints or []))
+    def error(self, message: str, span: Span | None = None, hints: list[str] | None = None,
+              label: str = "") -> Diagnostic:
+        d = Diagnostic(ERROR, message, span, list(hints or []), label)
         self.items.append(d)
         return d
 

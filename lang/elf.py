@@ -83,6 +83,8 @@ class ElfFile:
         d = self.data
         if d[:4] != b"\x7fELF":
             raise ElfError(f"{path} is not an ELF file")
+        if len(d) < 64:
+            self._corrupt("shorter than an ELF header")
         if d[4] != 2 or d[5] != 1:
             raise ElfError(f"{path}: only 64-bit little-endian ELF files are supported")
         (self.e_type, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum,

@@ -14,14 +14,19 @@ UNSTABLE_MODES = {"enable": "enable", "true": "enable", "warn": "warn", "error":
 @dataclass
 class Options:
     params: list[str] = field(default_factory=list)  # positional parameters $1..$N
+    named_params: list[str] = field(default_factory=list)  # program options after `--`: "name=value", "name"
+    import_paths: list[str] = field(default_factory=list)  # where `import "x"` looks after the script's directory
     max_strlen: int = 64
     max_map_keys: int = 4096
+    max_probes: int = 1024  # attach points after wildcards are expanded (lang/passes/limits.py)
     unsafe: bool = False
     has_child: bool = False  # -c given, so cpid is meaningful
     pid_filter: int | None = None  # -p PID
     debuginfo: tuple[str, ...] = ()  # --debuginfo DIRs: where separate DWARF of uprobe targets is searched
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
     unstable_tseries: str = "warn"  # config unstable_tseries: "enable", "warn" or "error"
+    stack_mode: str = "bpftrace"  # config stack_mode: kstack/ustack's mode when none is written
+    print_maps_on_exit: bool = True  # config print_maps_on_exit: print every map when the run ends
     perf_rb_pages: int = 0  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring buffer's pages (0: by program)
     dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
     prometheus_labels: list[str] = field(default_factory=list)  # config prometheus_labels: names of key parts

@@ -161,12 +161,16 @@ class _Builder:
                 program.probes.append(child)
             elif isinstance(child, ast.CDefinition):
                 program.c_definitions.append(child)
+            elif isinstance(child, ast.Config) and program.config is not None:
+                self.diags.error("duplicate config block", self.source.span(child.span.start, child.span.start + 6))
             elif isinstance(child, ast.Config):
                 program.config = child
             elif isinstance(child, ast.Macro):
                 program.macros.append(child)
             elif isinstance(child, ast.MapDecl):
                 program.map_decls.append(child)
+            elif isinstance(child, ast.Import):
+                program.imports.append(child)
         return program
 
     def c_definition(self, meta: Any, children: list) -> ast.CDefinition:
@@ -177,6 +181,10 @@ class _Builder:
         else:
             kind = "include" if re.match(r"#\s*include\b", text) else "define"
         return ast.CDefinition(kind, text, span=self.source.span(tok.start_pos, tok.start_pos + len(text)))
+
+    def root_import(self, meta: Any, children: list) -> ast.Import:
+        path = children[-1]
+        return ast.Import(self._string(path), span=self.source.span(meta.start_pos, path.end_pos))
 
     def config(self, meta: Any, children: list) -> ast.Config:
         return ast.Config(self._nodes(children), span=self._span(meta))
@@ -215,8 +223,46 @@ class _Builder:
 
     angle_block = block
 
-    def assign(self, meta: Any, children: list) -> ast.Assign:
+    def block_expr(self, meta: Any, children: list) -> ast.BlockExpr:
+        return self._value_block(self._nodes(children), self._span(meta))
+
+    def _value_block(self, stmts: list, span: Span) -> ast.BlockExpr:
+        """A block used as a value: its last statement, when it is an
+        expression, a block or an `if` with no `;` after it, is the value."""
+        last = stmts[-1] if stmts else None
+        if last is None or not _LAYOUT_RE.fullmatch(self.source.text, last.span.end, span.end - 1):
+            return ast.BlockExpr(stmts, None, span=span)
+        value = self._value_of(last)
+        return ast.BlockExpr(stmts if value is None else stmts[:-1], value, span=span)
+
+    def _value_of(self, stmt: ast.Stmt) -> ast.Expr | None:
+        if isinstance(stmt, ast.ExprStmt):
+            return stmt.expr
+        if isinstance(stmt, ast.Block):
+            return self._value_block(stmt.stmts, stmt.span)
+        if isinstance(stmt, ast.If):
+            otherwise = stmt.otherwise and (self._value_of(stmt.otherwise) if isinstance(stmt.otherwise, ast.If)
+                                            else self._value_block(stmt.otherwise.stmts, stmt.otherwise.span))
+            return ast.IfExpr(stmt.cond, self._value_block(stmt.then.stmts, stmt.then.span), otherwise,
+                              span=stmt.span)
+        return None
+
+    value_block = block_expr
+
+    def if_expr(self, meta: Any, children: list) -> ast.IfExpr:
+        cond, then, *otherwise = self._nodes(children)
+        return ast.IfExpr(cond, then, otherwise[0] if otherwise else None, span=self._span(meta))
+
+    def discard(self, meta: Any, children: list) -> ast.Discard:
+        return ast.Discard(children[-1], span=self._span(meta))
+
+    def assign(self, meta: Any, children: list) -> ast.Stmt:
         target, value = children
+        if isinstance(target, ast.Map) and isinstance(value, ast.BlockExpr) and isinstance(value.value, ast.Call):
+            # `@ = { let $a = 1; avg($a) }` runs as `{ let $a = 1; @ = avg($a) }`,
+            # so a map can take an aggregation's value from a block.
+            inner = ast.Assign(target, value.value, span=self._span(meta))
+            return ast.Block([*value.stmts, inner], span=self._span(meta))
         return ast.Assign(target, value, span=self._span(meta))
 
     def compound_assign(self, meta: Any, children: list) -> ast.Assign:
@@ -237,7 +283,7 @@ class _Builder:
         return ast.ExprStmt(children[0], span=self._span(meta))
 
     def if_stmt(self, meta: Any, children: list) -> ast.If:
-        cond, then, *otherwise = children
+        cond, then, *otherwise = self._nodes(children)
         return ast.If(cond, then, otherwise[0] if otherwise else None, span=self._span(meta))
 
     def while_stmt(self, meta: Any, children: list) -> ast.While:
@@ -257,6 +303,13 @@ class _Builder:
 
     def ternary(self, meta: Any, children: list) -> ast.Ternary:
         return ast.Ternary(*children, span=self._span(meta))
+
+    def elvis(self, meta: Any, children: list) -> ast.Ternary:
+        """`a ?: b` is `a ? a : b` (bpftrace evaluates `a` twice)."""
+        from pytrace.lang.passes.macros import clone
+
+        cond, other = self._nodes(children)
+        return ast.Ternary(cond, clone(cond), other, span=self._span(meta))
 
     def binop(self, meta: Any, children: list) -> ast.Binop:
         left, op, right = children
@@ -315,6 +368,19 @@ class _Builder:
     def tuple(self, meta: Any, children: list) -> ast.Tuple:
         return ast.Tuple(children, span=self._span(meta))
 
+    def record(self, meta: Any, children: list) -> ast.Record:
+        fields = self._nodes(children)
+        seen: set[str] = set()
+        for name, _value, span in fields:
+            if name in seen:
+                self.diags.error(f"Named argument list already contains name: {name}", span)
+            seen.add(name)
+        return ast.Record([f[0] for f in fields], [f[1] for f in fields], span=self._span(meta))
+
+    def record_field(self, meta: Any, children: list) -> tuple:
+        name, value = children[0], children[-1]
+        return (name.value, value, self._span(meta))
+
     def sizeof(self, meta: Any, children: list) -> ast.Sizeof:
         (arg,) = children
         if not isinstance(arg, ast.Node):  # a (name) or (name *) token
@@ -355,8 +421,19 @@ class _Builder:
 
     # Types --------------------------------------------------------------------
 
+    def named_pointer(self, meta: Any, children: list) -> ast.TypeName:
+        tok = children[0]
+        name = re.match(r"\w+", tok.value).group(0)
+        return ast.TypeName(name, tok.value.count("*"), span=self._span(meta))
+
+    def typeof(self, meta: Any, children: list) -> ast.TypeName:
+        return ast.TypeName("typeof", 0, self._nodes(children)[0], span=self._span(meta))
+
     def type_name(self, meta: Any, children: list) -> ast.TypeName:
         words, array, pointer = [], "", 0
+        if isinstance(children[0], ast.TypeName):  # typeof(...) *
+            inner = children[0]
+            return ast.TypeName(inner.name, inner.pointer + len(children) - 1, inner.of, span=self._span(meta))
         for c in children:
             if isinstance(c, str) and not hasattr(c, "type"):
                 array = " " + "*" * pointer + c if pointer else c  # from type_array; `T *[N]`: of pointers
@@ -386,6 +463,7 @@ class _Builder:
         return value
 
 
+_LAYOUT_RE = re.compile(r"(?:\s|//[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)*")  # what %ignore skips
 _INT_RE = re.compile(
     r"(?:0[xX](?P<hex>[0-9a-fA-F_]+)|0[bB](?P<bin>[01_]+)"
     r"|(?P<dec>[0-9][0-9_]*)(?:[eE](?P<exp>[0-9][0-9_]*))?)(?P<suffix>[A-Za-z]\w*)?"

@@ -121,7 +121,10 @@ class BufferType(Type):
 
 @dataclass(frozen=True)
 class TupleType(Type):
+    """A tuple, or with `names` a record (`(a = 1, b = "x")`): laid out the same."""
+
     elems: tuple[Type, ...] = ()
+    names: tuple[str, ...] = ()  # a record's field names, one per element
 
     # The layout is computed once per type: nested tuples would otherwise
     # recompute their elements' layouts exponentially often.
@@ -148,9 +151,15 @@ class TupleType(Type):
 
     @property
     def name(self) -> str:  # type: ignore[override]
+        if self.names:
+            return "record { " + ", ".join(f"{t} {n}" for n, t in zip(self.names, self.elems)) + " }"
         return "(" + ",".join(str(t) for t in self.elems) + ")"
 
     def layout(self) -> dict:
+        if self.names:
+            return {"kind": "record", "size": self.size,
+                    "fields": [{"name": n, "offset": o, "layout": t.layout()}
+                               for n, o, t in zip(self.names, self.offsets(), self.elems)]}
         return {
             "kind": "tuple",
             "size": self.size,
@@ -396,8 +405,11 @@ def is_int(t: Type | None) -> bool:
 
 
 def is_integerish(t: Type | None) -> bool:
-    """Usable in arithmetic: integers, bools and pointers."""
-    return isinstance(t, (IntType, BoolType, PointerType))
+    """Usable in arithmetic: integers, bools and pointers (not `args`, a
+    record in the probe's context, as in bpftrace)."""
+    if isinstance(t, PointerType):
+        return t.addrspace != "ctx"
+    return isinstance(t, (IntType, BoolType))
 
 
 def is_signed(t: Type | None) -> bool:
@@ -439,5 +451,5 @@ def storage_type(t: Type) -> Type:
             return t.pointee
         return t  # kept (8 bytes): str(@m[k]) still knows user from kernel memory
     if isinstance(t, TupleType):  # a tuple's integers keep their size, as in bpftrace
-        return TupleType(tuple(e if isinstance(e, IntType) else storage_type(e) for e in t.elems))
+        return TupleType(tuple(e if isinstance(e, IntType) else storage_type(e) for e in t.elems), t.names)
     return t

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from pytrace import __version__
 from pytrace.lang.options import Options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.source import Source
+from pytrace.runtime.output.writer import BUFFERING
 
 USAGE = """\
 pytrace - a bpftrace-compatible tracing language for Linux, in Python
@@ -34,6 +36,7 @@ OPTIONS:
                    redirect pytrace output to FILE
     -f FORMAT      output format ('text', 'json', 'folded': stack maps as folded stacks)
     -q, --quiet    keep messages quiet
+    --no-warnings  disable all warning messages
     --prometheus [HOST:]PORT
                    serve the maps as Prometheus metrics at http://HOST:PORT/metrics
     --stacks-out FILE
@@ -51,6 +54,7 @@ OPTIONS:
 
 TROUBLESHOOTING OPTIONS:
     --dry-run      parse, load and attach, then exit without running
+    --cleanup      remove tracefs probe events left by killed pytrace runs
     --verify-only  load every program into the kernel's verifier, attach
                    nothing, and exit 0 when all of them are accepted
     -d, --debug STAGE
@@ -68,6 +72,8 @@ EXAMPLES:
 
 FORMATS = ("text", "json", "folded")
 DEBUG_STAGES = ("ast", "types", "ir", "asm", "verifier", "all")
+MODES = {"test": "test", "bench": "bench"}  # --mode values pytrace runs (bpftrace's others: codegen, ...)
+PID_MAX = 0x400000  # the largest pid any kernel configuration allows
 
 
 class UsageError(Exception):
@@ -81,16 +87,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("-V", "--version", action="store_true")
-    p.add_argument("-p", "--pid", type=int)
+    p.add_argument("--info", action="store_true")
+    p.add_argument("-p", "--pid")
     p.add_argument("-c", "--cmd")
     p.add_argument("-o", "--output")
     p.add_argument("-f", dest="format", default="text")
+    p.add_argument("-B", dest="buffering", default="line")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-k", "--warnings", action="count", default=0)
+    p.add_argument("--no-warnings", action="store_true")
+    p.add_argument("-I", dest="include_dirs", action="append", default=[])
+    p.add_argument("--include", dest="include_files", action="append", default=[])
     p.add_argument("--unsafe", action="store_true")
     p.add_argument("--usdt-file-activation", action="store_true")  # the kernel's ref_ctr already does this
+    p.add_argument("--mode")
+    p.add_argument("--test", action="store_true")
+    p.add_argument("--bench", action="store_true")
+    p.add_argument("--probe-filter")
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--cleanup", action="store_true")
     p.add_argument("--debuginfo", action="append", default=[])
     p.add_argument("--verify-only", action="store_true")
+    p.add_argument("--verify-llvm-ir", action="store_true")  # llvmlite verifies every module anyway
     p.add_argument("--repl", action="store_true")
     p.add_argument("--prometheus")
     p.add_argument("--stacks-out")
@@ -107,9 +125,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
     rest, positional = args.rest, []
+    args.named = []
     while rest:
         if rest[0] == "--":
-            positional.extend(rest[1:] if positional else rest)
+            # After `--`: program options (`--name[=value]`, read by getopt()) and positional parameters.
+            after = rest[1:]
+            args.named = [a[2:] for a in after if a.startswith("--") and len(a) > 2]
+            after = [a for a in after if not (a.startswith("--") and len(a) > 2)]
+            positional.extend(after if positional else ["--", *after])
             break
         if rest[0].startswith("-") and rest[0] != "-":
             args = parser.parse_args(rest, namespace=args)
@@ -136,15 +159,25 @@ def _read_program(args) -> Source | CompiledFile | None:
         return None
     name = args.rest.pop(0)
     if name == "-":
-        return Source("stdin", _decode(sys.stdin.buffer.read()))
+        return Source("stdin", _decode(_read_bounded(sys.stdin.buffer, "stdin")))
     try:
         with open(name, "rb") as f:
-            data = f.read()
+            data = _read_bounded(f, name)
     except OSError as e:
         raise UsageError(f"failed to open file '{name}': {e.strerror}") from None
     from pytrace.runtime import artifact_file
 
     return CompiledFile(name, data) if artifact_file.is_artifact(data) else Source(name, _decode(data))
+
+
+MAX_SCRIPT_BYTES = 16 << 20  # a script larger than this is not a script (e.g. /dev/zero)
+
+
+def _read_bounded(f, name: str) -> bytes:
+    data = f.read(MAX_SCRIPT_BYTES + 1)
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise UsageError(f"file '{name}' is too large for a script (the limit is {MAX_SCRIPT_BYTES} bytes)")
+    return data
 
 
 def _decode(data: bytes) -> str:
@@ -158,6 +191,57 @@ def _decode(data: bytes) -> str:
 
 def _error(msg: str) -> None:
     sys.stderr.write(f"ERROR: {msg}\n")
+
+
+def _invoked_name() -> str:
+    """The command's name as invoked (bpftrace prints "bpftrace v0.24.0"); `python -m pytrace` is pytrace."""
+    name = os.path.basename(sys.argv[0])
+    return "pytrace" if not name or name.endswith(".py") else name
+
+
+def parse_pid(text: str) -> int:
+    """-p's value, checked as bpftrace checks it (util::to_uint, then the range)."""
+    digits = text.replace("_", "")
+    number = re.match(r"[0-9]+", digits)
+    if number is None:
+        raise UsageError(f"Failed to parse pid: invalid integer: {text}")
+    if number.end() != len(digits):
+        raise UsageError(f"Failed to parse pid: invalid trailing bytes: {text}")
+    pid = int(digits)
+    if pid > PID_MAX:
+        raise UsageError(f"Pid out of range: {pid}")
+    return pid
+
+
+def _check_options(args) -> str | None:
+    """Option combinations bpftrace refuses, with its messages; sets args.mode
+    and args.pid (an int). Returns an error message or None."""
+    if args.buffering not in BUFFERING:
+        return "USAGE: -B must be either 'line', 'full', or 'none'."
+    if args.warnings > 1:
+        return ("USAGE: -kk has been deprecated. Use a single -k for runtime warnings for errors in map "
+                "lookups and probe reads.")
+    if args.warnings and args.no_warnings:
+        return "USAGE: -k, --warnings conflicts with --no-warnings"
+    if args.mode is not None and args.mode not in ("codegen", "compiler-bench", "bench", "test", "format"):
+        return "USAGE: --mode can only be 'codegen', 'compiler-bench', 'bench', 'test' or 'format'."
+    for flag in ("test", "bench"):
+        if getattr(args, flag):
+            if args.mode is not None:
+                return f"USAGE: --{flag} conflicts with existing --mode"
+            args.mode = flag
+    if args.mode is not None and args.mode not in MODES:
+        return f"--mode {args.mode} is not supported by pytrace"
+    if args.cmd and args.pid is not None:
+        return "USAGE: Cannot use both -c and -p."
+    if args.probe_filter is not None:
+        try:
+            re.compile(args.probe_filter)
+        except re.error as e:
+            return f"Invalid --probe-filter regex '{args.probe_filter}': {e}"
+    if args.pid is not None:
+        args.pid = parse_pid(args.pid)
+    return None
 
 
 class Run:
@@ -174,6 +258,10 @@ class Run:
         args = self.args
         if args.list:
             is_file = args.rest and os.path.isfile(args.rest[0])
+            search = args.rest[0] if args.rest and not is_file and args.program is None else ""
+            if "." in search and not any(c in search for c in ":*") and not args.no_warnings:
+                sys.stderr.write(f"WARNING: It appears that '{args.rest[0]}' is a filename but the file does not "
+                                 f"exist. Treating '{args.rest[0]}' as a search pattern.\n")
             source = _read_program(args) if args.program is not None or is_file else None
             if isinstance(source, CompiledFile):
                 raise UsageError("-l lists the probes of a program's source, not of a compiled file")
@@ -182,8 +270,8 @@ class Run:
         if source is None:
             sys.stderr.write(USAGE)
             return 1
-        options = Options(params=list(args.rest), unsafe=args.unsafe, has_child=bool(args.cmd),
-                          pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
+        options = Options(params=list(args.rest), named_params=args.named, unsafe=args.unsafe,
+                          has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
         driver.apply_env(options)
         if args.emit:
             return self._emit(source, options)
@@ -222,7 +310,8 @@ class Run:
             except artifact_file.ArtifactFileError as e:
                 raise UsageError(str(e)) from None
         try:
-            return driver.compile_source(source, options, self.args.debug), source
+            return driver.compile_source(source, options, self.args.debug,
+                                         warnings=not self.args.no_warnings), source
         except ModuleNotFoundError as e:
             if e.name not in ("lark", "llvmlite"):
                 raise
@@ -240,9 +329,19 @@ class Run:
             return 1
         if artifact is None:  # -d ast/types only
             return 0
+        if not artifact.programs:  # as bpftrace: an empty program has nothing to run
+            if not args.quiet:
+                sys.stdout.write("No probes to attach\n")
+            return 1
         driver.ensure_kernel_fs()
         if args.verify_only:
             return driver.verify_only(source, artifact, args)
+        if args.probe_filter is not None:
+            artifact = driver.filter_probes(artifact, args.probe_filter)
+            if artifact is None:
+                if not args.quiet:
+                    sys.stdout.write("No probes to attach\n")
+                return 1
         try:
             extras = run_extras.RunExtras(args, artifact)
         except run_extras.UsageError as e:
@@ -265,7 +364,8 @@ class Run:
 
         try:
             return lifecycle.run_program(session, stop, dry_run=args.dry_run, log_level=2 if verifier_log else 0,
-                                         on_loaded=on_loaded, on_closing=extras.on_closing)
+                                         on_loaded=on_loaded, on_closing=extras.on_closing,
+                                         mode=MODES.get(args.mode or "", ""))
         except run_extras.UsageError as e:
             raise UsageError(str(e)) from None
         except lifecycle.KERNEL_REFUSALS as e:
@@ -292,10 +392,19 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(USAGE)
         return 0
     if args.version:
-        # Named as invoked: started as `bpftrace` (a drop-in link), it says so, as bpftrace does.
-        name = "bpftrace" if os.path.basename(sys.argv[0]) == "bpftrace" else "pytrace"
-        sys.stdout.write(f"{name} v{__version__}\n")
+        sys.stdout.write(f"{_invoked_name()} v{__version__}\n")
         return 0
+    if args.info:
+        from pytrace.runtime.info import report
+        sys.stdout.write(report())
+        return 0
+    try:
+        problem = _check_options(args)
+    except UsageError as e:
+        problem = str(e)
+    if problem:
+        _error(problem)
+        return 1
     if args.format not in FORMATS:
         _error(f"Invalid output format \"{args.format}\"\nValid formats: 'text', 'json', 'folded'")
         return 1
@@ -305,6 +414,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.rest and args.rest[0] == "--":
         args.rest.pop(0)
+    if args.cleanup:
+        from pytrace.runtime import cleanup
+
+        for event in cleanup.remove_stale():
+            sys.stdout.write(f"removed stale probe event {event}\n")
+        return 0
     if args.repl:
         from pytrace.runtime.repl import run_repl
         return run_repl(args)

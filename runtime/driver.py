@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 
 from pytrace import __version__
 from pytrace.codegen.artifact import Artifact
 from pytrace.lang.options import UNSTABLE_MODES, Options
+from pytrace.lang.types import STACK_MODES
 from pytrace.lang.source import Source
 
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
-               "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages"}
+               "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages",
+               "BPFTRACE_MAX_PROBES": "max_probes"}
 
 
 def apply_env(options: Options) -> None:
@@ -26,6 +29,9 @@ def apply_env(options: Options) -> None:
         if value and value.isdigit():
             setattr(options, attr, int(value))
     options.dummy_ts_map = os.environ.get("BPFTRACE_DUMMY_TS_MAP", "")
+    stack_mode = os.environ.get("BPFTRACE_STACK_MODE", "").lower()
+    if stack_mode in STACK_MODES:
+        options.stack_mode = stack_mode
     unstable = os.environ.get("BPFTRACE_UNSTABLE_TSERIES", "").lower()
     options.unstable_tseries = UNSTABLE_MODES.get(unstable, options.unstable_tseries)
 
@@ -49,11 +55,16 @@ def ensure_kernel_fs() -> None:
             subprocess.run(["mount", "-t", fstype, fstype, path], capture_output=True)
 
 
+_IMPORT_RE = re.compile(r'\bimport\s*"')
+
+
 def _cache_key(source: Source, options: Options) -> str:
     h = hashlib.sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
-                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.unsafe, options.has_child,
-                 options.pid_filter, options.debuginfo, options.dummy_ts_map, options.unstable_tseries, _code_stamp()):
+                 repr(options.named_params),
+                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.unsafe,
+                 options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
+                 options.unstable_tseries, options.stack_mode, _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -80,7 +91,7 @@ def _code_stamp() -> str:
     return str(latest)
 
 
-def compile_source(source: Source, options: Options, debug: list[str]) -> Artifact | None:
+def compile_source(source: Source, options: Options, debug: list[str], warnings: bool = True) -> Artifact | None:
     """Source -> Artifact, reusing a cached artifact when nothing changed.
 
     Returns None when only `-d ast` / `-d types` was asked for."""
@@ -88,6 +99,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
     if "all" in want:
         want |= {"ast", "types", "ir", "asm", "verifier"}
     use_cache = not (want & {"ast", "types", "ir", "asm"}) and os.environ.get("PYTRACE_NO_CACHE") != "1"
+    use_cache = use_cache and not _IMPORT_RE.search(source.text)  # imported files are not in the cache key
     key = _cache_key(source, options) if use_cache else ""
     path = os.path.join(CACHE_DIR, key + ".json")
     if use_cache and os.path.exists(path):
@@ -99,7 +111,7 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
     from pytrace.lang.passes import analyse
 
     ctx = analyse(source, options)
-    ctx.diags.emit(sys.stderr)  # warnings
+    ctx.diags.emit(sys.stderr, warnings=warnings)  # warnings (none with --no-warnings)
     if "ast" in want:
         from pytrace.runtime.debug_dump import dump_ast
         sys.stdout.write(dump_ast(ctx.program))
@@ -131,7 +143,8 @@ def compile_source(source: Source, options: Options, debug: list[str]) -> Artifa
 def make_output(args):
     from pytrace.runtime.output.writer import Writer
 
-    return Writer.open(args.format, args.output, quiet=args.quiet)
+    return Writer.open(args.format, args.output, quiet=args.quiet, buffering=args.buffering,
+                       warnings=not args.no_warnings)
 
 
 def write_verifier_logs(logs: dict[str, str]) -> None:
@@ -214,3 +227,17 @@ def _list_search(pattern: str, args) -> list[str]:
         if prov.listable:  # each filters by the pattern (see ProbeProvider.list_probes)
             out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))
     return out
+
+
+def filter_probes(artifact: Artifact, pattern: str) -> Artifact | None:
+    """--probe-filter: keep the event, test and bench probes whose name the
+    regex matches (BEGIN, END and self:signal always stay); unmatched ones are
+    never loaded. None when no probe is left."""
+    import dataclasses
+    import re
+
+    regex = re.compile(pattern)
+    kept = [p for p in artifact.programs if p.when in ("BEGIN", "END", "SIGNAL") or regex.search(p.probe)]
+    if not kept:
+        return None
+    return dataclasses.replace(artifact, programs=kept)

@@ -36,7 +36,12 @@ def _write(line: str) -> None:
 
 
 def add_event(func: str, module: str, offset: int, retprobe: bool) -> str:
-    """Create a kprobe event in tracefs; returns its name (in group `kprobes`)."""
+    """Create a kprobe event in tracefs; returns its name (in group `kprobes`).
+    The name carries our pid, so a later run removes it if we are killed
+    (runtime/cleanup.py)."""
+    from pytrace.runtime import cleanup
+
+    cleanup.remove_stale_once()
     name = f"pytrace_{os.getpid()}_{next(_counter)}"
     target = f"{module}:{func}" if module else func
     if offset:

@@ -14,7 +14,11 @@ A `Session` takes one compiled program through its steps, in this order
 A step called out of order raises `LifecycleError`. `run_program()` is the
 whole ordered run for a front end (the CLI). The event loop, its stop
 conditions (exit(), SIGINT/SIGTERM, the end of the `-c` child, the `-p`
-process gone) and the reporting of kernel refusals live here and nowhere else.
+process gone, and, as bpftrace, a program with nothing but begin/end
+probes once their output is delivered), SIGUSR1 (runs the
+self:signal:SIGUSR1 probes) and the reporting of kernel refusals live here
+and nowhere else. `--test`/`--bench` take run_checks() instead of attach()
+and run().
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ ALLOWED = {
     "load": (NEW,),
     "begin": (LOADED,),
     "attach": (LOADED, BEGUN),
+    "run_checks": (LOADED, BEGUN),
     "poll": (ATTACHED,),
     "run": (ATTACHED,),
     "stop": (ATTACHED,),
@@ -96,6 +101,17 @@ class Session:
         self.out.attached(n)
         return n
 
+    def run_checks(self, mode: str) -> int:
+        """`--test` / `--bench` instead of attach() and run(): BEGIN's events,
+        then the test: or bench: probes (runtime/checks.py); returns the
+        run's exit code (1 when a test or benchmark failed)."""
+        from pytrace.runtime import checks
+
+        self._step("run_checks")
+        self.tracer.poll(0)
+        self.state = ATTACHED
+        return checks.MODES[mode](self.tracer, self.out)
+
     def poll(self, timeout_ms: int = POLL_MS) -> int:
         """Deliver events; every second or so, report events lost since the last report."""
         self._step("poll")
@@ -111,14 +127,19 @@ class Session:
         `poll` replaces self.poll (the API's takes its lock)."""
         self._step("run")
         poll = poll or self.poll
+        drain_only = not self.tracer.waits_for_events()
         while True:
             reason = stop.before_poll(self)
             if reason:
                 return reason
-            poll(POLL_MS)
+            delivered = poll(POLL_MS)
+            if stop.take_sigusr1():
+                self.tracer.run_special("SIGNAL")
             reason = stop.after_poll(self)
             if reason:
                 return reason
+            if drain_only and not delivered:
+                return "drained"
 
     def stop(self, run_end: bool = True) -> None:
         """Detach, warn about probes that never fired, deliver what is left, run END."""
@@ -131,6 +152,7 @@ class Session:
         if run_end:
             self.tracer.run_special("END")
         self.tracer.report_lost(final=True)
+        self.tracer.report_dropped()
 
     def print_maps(self) -> None:
         self._step("print_maps")
@@ -238,6 +260,7 @@ class StopConditions:
         self.pid = pid
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.signalled = False
+        self.sigusr1 = False  # SIGUSR1 arrived: run the self:signal:SIGUSR1 probes
         self._pid_fd: int | None = None  # the -p process's pidfd, kept for the run
 
     def exit_fds(self) -> list[int]:
@@ -266,10 +289,16 @@ class StopConditions:
             return "pid"
         return None
 
+    def take_sigusr1(self) -> bool:
+        """Whether SIGUSR1 arrived since the last call."""
+        arrived, self.sigusr1 = self.sigusr1, False
+        return arrived
+
     @contextmanager
     def signals(self) -> Iterator[None]:
         """SIGINT and SIGTERM end the loop instead of killing the process;
-        ending() then ignores SIGINT while END runs. Main thread only."""
+        ending() then ignores SIGINT while END runs. SIGUSR1 runs the
+        self:signal:SIGUSR1 probes (and never kills). Main thread only."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -277,7 +306,11 @@ class StopConditions:
         def on_signal(signum, frame):
             self.signalled = True
 
+        def on_sigusr1(signum, frame):
+            self.sigusr1 = True
+
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        old[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_sigusr1)
         try:
             yield
         finally:
@@ -314,9 +347,10 @@ def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], 
 
 def run_program(session: Session, stop: StopConditions, *, dry_run: bool = False, log_level: int = 0,
                 on_loaded: Callable[[Session], None] | None = None,
-                on_closing: Callable[[], None] | None = None) -> int:
+                on_closing: Callable[[], None] | None = None, mode: str = "") -> int:
     """The whole ordered run of a front end: load, BEGIN, attach, the event
     loop, stop (detach, END), the maps, close. Returns exit()'s code or 0.
+    `mode` "test"/"bench" runs the test:/bench: probes instead of attaching.
     Raises the kernel's refusals (see refusal()); closes everything on every path
     (`on_closing` runs first: what reads the maps from another thread stops there)."""
     try:
@@ -325,10 +359,17 @@ def run_program(session: Session, stop: StopConditions, *, dry_run: bool = False
             on_loaded(session)
         if not dry_run:
             session.begin()
-        session.attach()
-        if dry_run:
-            return 0
-        run_to_end(session, stop, print_maps=True)
+        if mode:
+            code = session.run_checks(mode)
+            stop.ending()
+            session.stop()
+            session.print_maps()
+            return code or session.exit_code
+        with stop.signals():  # from the attach on, as bpftrace: SIGUSR1 right after "Attached" must not kill
+            session.attach()
+            if dry_run:
+                return 0
+            run_to_end(session, stop, print_maps=True)
         return session.exit_code
     finally:
         if on_closing is not None:

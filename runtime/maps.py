@@ -211,7 +211,8 @@ def read_map(spec: MapSpec, fd: int, keep_zero: bool = False) -> MapData:
             entries.append((user_key, value))
     for user_key, buckets in grouped.items():
         entries.append((user_key, HISTOGRAMS[agg.buckets](buckets, spec.params)))
-    zero = "" if (spec.value_layout or {}).get("kind") == "string" else 0
+    # What print() shows for an empty scalar map: its type's zero value ("", (0, ), { .a = 0 }...).
+    zero = decode(spec.value_layout, bytes(spec.value_size)) if spec.value_layout and agg is None else 0
     return MapData(spec.name, spec.kind, entries, scalar=scalar, zero=zero)
 
 

@@ -18,7 +18,7 @@ from pytrace.codegen.artifact import Artifact, EventSpec
 from pytrace.lang import format_string
 from pytrace.runtime import attach as attach_mod
 from pytrace.runtime import bpf, kprobes, loader, maps, symbols
-from pytrace.runtime import user_values
+from pytrace.runtime import pcap, user_values
 from pytrace.runtime.output.printf import format_printf
 from pytrace.runtime.output.printf_compiled import compile_printf
 from pytrace.runtime.output.values import MapData
@@ -37,6 +37,9 @@ def _tai_delta() -> int:
     return tai - (before + after) // 2
 
 
+RUN_BY_MODE = ("TEST", "BENCH")  # `when` of the programs only --test / --bench run
+
+
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
@@ -51,6 +54,7 @@ class Tracer:
         self.links: list[int] = []
         self.stats_fd: int | None = None  # kernel run counts on, for never_fired()
         self.attached_count = 0
+        self.watchpoints: dict[int, list[int]] = {}  # address -> perf event fds of its watchpoints
         self.exited = False
         self.exit_code = 0
         self.lost_reported = 0
@@ -68,8 +72,13 @@ class Tracer:
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
             "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
             "join": self._on_join, "runtime_warning": self._on_runtime_warning,
+            "errorf": self._on_message, "warnf": self._on_message, "unwatch": self._on_unwatch,
+            "skboutput": self._on_skboutput,
         }
+        # skboutput()'s files, created when the run starts (as bpftrace does), by path
+        self.pcaps = {ev.fmt: pcap.PcapWriter(ev.fmt) for ev in artifact.events if ev.kind == "skboutput"}
         self._warned: set[str] = set()
+        self.dropped: dict[str, int] = {}  # map name -> updates refused because the map was full
         self._zeroed: set[str] = set()  # keyless counts in arrays that zero() keeps showing (maps.read_map)
 
     # ------------------------------------------------------------ lifecycle
@@ -81,6 +90,12 @@ class Tracer:
     def programs(self, when: str = "") -> list[loader.LoadedProgram]:
         assert self.loaded is not None
         return [p for p in self.loaded.programs if p.spec.when == when]
+
+    def waits_for_events(self) -> bool:
+        """Whether anything can still run after BEGIN: an event probe or a
+        self:signal probe. Without one, bpftrace ends once BEGIN's output is
+        delivered."""
+        return any(p.when in ("", "SIGNAL") for p in self.artifact.programs)
 
     def check_attachable(self) -> None:
         """Refuse, before attaching anything, probes this kernel cannot attach."""
@@ -96,12 +111,22 @@ class Tracer:
             self.count_runs()
         try:
             for prog in self.loaded.programs:
+                if prog.spec.when in RUN_BY_MODE:  # test:/bench: probes run only by --test/--bench
+                    continue
                 for spec in prog.spec.attach:
-                    self.links.extend(attach_mod.attach(prog.spec, spec, prog.fd, self.pid))
+                    fds = attach_mod.attach(prog.spec, spec, prog.fd, self.pid)
+                    self.links.extend(fds)
+                    if spec.get("kind") == "watchpoint":  # for unwatch(address)
+                        self.watchpoints.setdefault(spec["address"], []).extend(fds)
                     self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
         except BaseException:
             self.detach()
             raise
+        if self.attached_count == 0:
+            for prog in self.loaded.programs:
+                if prog.spec.when in RUN_BY_MODE:
+                    flag = "--test to run test" if prog.spec.when == "TEST" else "--bench to run benchmark"
+                    raise attach_mod.AttachError(prog.spec, f"No probes attached; use {flag} probes.", plain=True)
         return self.attached_count
 
     def run_special(self, when: str, deliver: bool = True) -> None:
@@ -145,6 +170,7 @@ class Tracer:
     def detach(self) -> None:
         links, self.links = self.links, []
         attach_mod.release_all(links)
+        self.watchpoints.clear()
 
     def count_runs(self) -> None:
         """Have the kernel count program runs (for never_fired); best effort."""
@@ -178,6 +204,9 @@ class Tracer:
         if self.loaded is not None:
             self.loaded.close()
             self.loaded = None
+        for writer in self.pcaps.values():
+            writer.close()
+        self.pcaps.clear()
 
     def __enter__(self) -> "Tracer":
         return self
@@ -206,7 +235,8 @@ class Tracer:
         self._zeroed.discard(name)
 
     def print_maps(self) -> None:
-        self.out.exit_maps([self.read_map(n) for n in self.map_names()])
+        maps = [self.read_map(n) for n in self.map_names()] if self.artifact.print_maps_on_exit else []
+        self.out.exit_maps(maps)
 
     def lost_events(self) -> int:
         assert self.loaded is not None
@@ -222,6 +252,13 @@ class Tracer:
             self.lost_reported = lost
         if final:
             self.out.total_lost(lost)
+
+    def report_dropped(self) -> None:
+        """At exit: how many updates of each full map were dropped."""
+        sizes = {m.name: m.max_entries for m in self.artifact.maps}
+        for name, n in sorted(self.dropped.items()):
+            self.out.warning(f"WARNING: map {name} was full ({sizes.get(name, 0)} keys): "
+                             f"{n} update{'s' if n != 1 else ''} dropped\n")
 
     # ------------------------------------------------------------ events
     def _on_view(self, view: memoryview, start: int, length: int) -> None:
@@ -270,6 +307,19 @@ class Tracer:
             self.exit_code = args[0] if args else 0
 
 
+    def _on_message(self, ev: EventSpec, args: list) -> None:
+        severity = "ERROR" if ev.kind == "errorf" else "WARNING"
+        self.out.message(severity, format_printf(ev.segments, args), ev.source)
+
+    def _on_skboutput(self, ev: EventSpec, args: list) -> None:
+        boot_ns, packet = args
+        self.pcaps[ev.fmt].write(boot_ns, packet)
+
+    def _on_unwatch(self, ev: EventSpec, args: list) -> None:
+        for fd in self.watchpoints.pop(args[0], []):
+            attach_mod.release(fd)
+            self.links.remove(fd)
+
     def _on_time(self, ev: EventSpec, args: list) -> None:
         self.out.text_event("time", user_values.boot_ns_to_datetime(
             time.clock_gettime_ns(time.CLOCK_BOOTTIME)).strftime(ev.fmt))
@@ -300,7 +350,9 @@ class Tracer:
         self.out.text_event("join", ev.fmt.join(strings))
 
     def _on_map_full(self, ev: EventSpec, args: list) -> None:
-        """A map update failed because the map is full: warn once per map."""
+        """A map update failed because the map is full: warn once per map
+        (and count every one, reported at exit by report_dropped)."""
+        self.dropped[ev.map_name] = self.dropped.get(ev.map_name, 0) + 1
         if ev.map_name not in self._warned:
             self._warned.add(ev.map_name)
             self.out.warning(ev.fmt)
@@ -311,7 +363,7 @@ class Tracer:
         self.out.warning(ev.fmt)
 
 
-FORMATTED_EVENTS = ("printf", "cat", "system")
+FORMATTED_EVENTS = ("printf", "cat", "system", "errorf", "warnf")
 _EVENT_ID = struct.Struct("<Q")
 MAX_CAT_BYTES = 10240
 

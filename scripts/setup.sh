@@ -2,17 +2,18 @@
 # Set up pytrace on a fresh Debian 12 machine (run as root from the repo root):
 # Debian's bcc (python3-bpfcc), bpftool and bpftrace (the reference the tests
 # compare with), systemtap-sdt-dev (<sys/sdt.h> for the USDT test fixtures),
+# linux-libc-dev/libc6-dev (the system headers whose constants `#include` brings),
 # gcc/g++/binutils/zip (test programs of the fixtures and of bpftrace's own
 # runtime suite), prometheus (the server the exporter's end-to-end test
 # scrapes with), chromium (renders the flame graph SVG in its test), tmux (the
 # REPL's terminal test), a
-# virtualenv in .venv with pytrace installed editable (with pandas, the
-# optional DataFrame dependency, for the tests).
+# virtualenv in .venv with pytrace installed editable with its test extra
+# (pytest, hypothesis, and pandas, the optional DataFrame dependency: pyproject.toml).
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for pkg in python3-bpfcc bpftool bpftrace python3-venv systemtap-sdt-dev gcc g++ binutils procps util-linux zip git prometheus chromium tmux; do
+for pkg in python3-bpfcc bpftool bpftrace python3-venv systemtap-sdt-dev linux-libc-dev libc6-dev gcc g++ binutils procps util-linux zip git prometheus chromium tmux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

@@ -12,11 +12,14 @@ from typing import Callable
 from pytrace.lang.context import CompileContext, Options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.passes.bind_probes import bind_probes
+from pytrace.lang.imports import resolve_imports
+from pytrace.lang.passes.c_macros import expand_c_macros
 from pytrace.lang.passes.config import apply_config
 from pytrace.lang.passes.macros import expand_macros
-from pytrace.lang.passes.limits import check_limits
+from pytrace.lang.passes.limits import check_limits, check_probe_count
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
 from pytrace.lang.passes.pid_filter import pid_filter
+from pytrace.lang.passes.program_settings import program_settings
 from pytrace.lang.passes.resolve import resolve
 from pytrace.lang.passes.typecheck import typecheck
 from pytrace.lang.source import Source
@@ -30,10 +33,14 @@ def parse(ctx: CompileContext) -> None:
 
 PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("parse", parse),
+    ("imports", resolve_imports),
     ("limits", check_limits),
     ("config", apply_config),
     ("macros", expand_macros),
+    ("c_macros", expand_c_macros),
+    ("program_settings", program_settings),
     ("bind_probes", bind_probes),
+    ("probe_count", check_probe_count),
     ("pid_filter", pid_filter),
     ("resolve", resolve),
     ("legacy_scopes", hoist_probe_variables),

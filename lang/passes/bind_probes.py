@@ -6,6 +6,7 @@ import difflib
 
 from pytrace.lang import probes
 from pytrace.lang.context import CompileContext, ProbeUnit
+from pytrace.lang.probes.attach_params import expand_params
 from pytrace.lang.probes.base import NoMatches, ProbeError, split_attach_point
 
 
@@ -15,7 +16,12 @@ def bind_probes(ctx: CompileContext) -> None:
         specs = []
         provider = None
         for ap in probe.attach_points:
-            name, parts = split_attach_point(ap.raw)
+            try:
+                raw = expand_params(ap.raw, ctx.options.params)
+            except ProbeError as e:
+                ctx.diags.error(str(e), ap.span, e.hints)
+                continue
+            name, parts = split_attach_point(raw)
             prov = probes.lookup(name)
             if prov is None:
                 close = difflib.get_close_matches(name, probes.all_names(), n=1)
@@ -28,7 +34,7 @@ def bind_probes(ctx: CompileContext) -> None:
                 continue
             provider = provider or prov
             try:
-                expanded = prov.expand_with(ctx.kernel, parts, ap.raw, ctx.options)
+                expanded = prov.expand_with(ctx.kernel, parts, raw, ctx.options)
             except NoMatches as e:  # config missing_probes: error, warn or ignore
                 if ctx.options.missing_probes == "warn":
                     ctx.diags.warning(f"No matches for {e.what}. Skipping.", ap.span)

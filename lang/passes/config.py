@@ -15,6 +15,7 @@ import re
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
 from pytrace.lang.options import UNSTABLE_MODES
+from pytrace.lang.passes.limits import MAX_STRLEN
 
 ENV_PREFIX = "BPFTRACE_"
 
@@ -24,12 +25,16 @@ KNOWN = {
     "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
     "str_trunc_trailer": None, "max_cat_bytes": None, "cache_user_symbols": None, "cpp_demangle": None,
     "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
-    "max_probes": None, "perf_rb_pages": "perf_rb_pages", "stack_mode": None, "missing_probes": "missing_probes",
-    "print_maps_on_exit": None, "use_blazesym": None, "show_debug_info": None,
-    "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
+    "max_probes": "max_probes", "perf_rb_pages": "perf_rb_pages", "stack_mode": "stack_mode",
+    "missing_probes": "missing_probes", "print_maps_on_exit": "print_maps_on_exit", "use_blazesym": None,
+    "show_debug_info": None, "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
+    "unstable_import_statement": None, "unstable_typeinfo": None,
     "prometheus_labels": "prometheus_labels",  # pytrace's own: label names of map key parts
 }
-RENAMED = {"strlen": "max_strlen", "cat_bytes_max": "max_cat_bytes", "map_keys_max": "max_map_keys"}
+RENAMED = {"strlen": "max_strlen", "no_cpp_demangle": "cpp_demangle", "cat_bytes_max": "max_cat_bytes",
+           "map_keys_max": "max_map_keys"}
+ENV_ONLY = {"btf", "kernel_build", "kernel_source", "vmlinux"}  # bpftrace reads these from the environment only
+BOOL_SETTINGS = {"print_maps_on_exit", "cpp_demangle", "lazy_symbolication", "use_blazesym", "show_debug_info"}
 INTEGER_SETTINGS = {"max_strlen", "max_map_keys", "on_stack_limit", "max_cat_bytes", "log_size",
                     "max_bpf_progs", "max_probes", "perf_rb_pages"}
 
@@ -49,7 +54,9 @@ def _label_names(assign: ast.ConfigAssign, ctx: CompileContext) -> list[str] | N
 
 PARSED_SETTINGS = {"prometheus_labels": _label_names}  # settings whose text is parsed here
 
-CHOICES = {"missing_probes": ("error", "warn", "ignore")}  # settings given as a word
+CHOICES = {"missing_probes": ("error", "warn", "ignore"),  # settings given as a word
+           "stack_mode": ("bpftrace", "perf", "raw")}
+CHOICE_ERRORS = {"stack_mode": "Invalid value for stack_mode: valid values are bpftrace, raw and perf."}
 
 MAP_DECL_TYPES = {"hash": "hash", "lruhash": "lru_hash", "percpuhash": "percpu_hash",
                   "percpulruhash": "percpu_lru_hash"}
@@ -65,6 +72,9 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
     if key in RENAMED:
         ctx.diags.error(f"{assign.name}: key has been renamed to '{RENAMED[key]}'", assign.span)
         return
+    if key in ENV_ONLY:
+        ctx.diags.error(f"{assign.name}: can only be set as an environment variable", assign.span)
+        return
     if key not in KNOWN:
         ctx.diags.error(f"{assign.name}: not a known configuration option", assign.span)
         return
@@ -78,6 +88,9 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
     if key.startswith("unstable_"):
         _apply_unstable(ctx, assign, attr)
         return
+    if key in BOOL_SETTINGS:
+        _apply_bool(ctx, assign, attr)
+        return
     if key in PARSED_SETTINGS:
         parsed = PARSED_SETTINGS[key](assign, ctx)
         if parsed is not None:
@@ -85,15 +98,37 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
         return
     if key in CHOICES:
         word = value.name if isinstance(value, ast.Identifier) else value.value if isinstance(value, ast.String) else None
+        word = word.lower() if word else word
         if word not in CHOICES[key]:
-            ctx.diags.error(f"{assign.name}: expects one of: {', '.join(CHOICES[key])}", value.span)
+            ctx.diags.error(f"{assign.name}: " + CHOICE_ERRORS.get(key, f"expects one of: {', '.join(CHOICES[key])}"),
+                            value.span)
         else:
             setattr(ctx.options, attr, word)
         return
     if key == "max_strlen" and value.value < 1:  # type: ignore[attr-defined]
         ctx.diags.error(f"{assign.name}: must be at least 1", value.span)
         return
+    if key == "max_strlen" and value.value > MAX_STRLEN:  # type: ignore[attr-defined]
+        ctx.diags.error(f"{assign.name}: {value.value} is over the limit of {MAX_STRLEN} bytes",  # type: ignore[attr-defined]
+                        value.span)
+        return
     setattr(ctx.options, attr, value.value)  # type: ignore[attr-defined]
+
+
+TRUTHY, FALSY = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _apply_bool(ctx: CompileContext, assign: ast.ConfigAssign, attr: str) -> None:
+    """A true/false setting: an integer (non-zero is true), a boolean, or a word."""
+    value = assign.value
+    if isinstance(value, (ast.Integer, ast.Boolean)):
+        setattr(ctx.options, attr, bool(value.value))
+        return
+    word = value.value if isinstance(value, ast.String) else value.name if isinstance(value, ast.Identifier) else ""
+    if word.lower() in TRUTHY + FALSY:
+        setattr(ctx.options, attr, word.lower() in TRUTHY)
+    else:
+        ctx.diags.error(f"{assign.name}: Invalid bool value: valid values are true, false, 1 or 0.", value.span)
 
 
 def _apply_unstable(ctx: CompileContext, assign: ast.ConfigAssign, attr: str) -> None:
@@ -120,6 +155,9 @@ def apply_config(ctx: CompileContext) -> None:
     if program.config is not None:
         for assign in program.config.assigns:
             _apply(ctx, assign)
+    if ctx.options.max_strlen > MAX_STRLEN:  # from the environment (or an API caller's options)
+        name = "BPFTRACE_MAX_STRLEN" if os.environ.get("BPFTRACE_MAX_STRLEN") else "max_strlen"
+        ctx.diags.error(f"{name}: {ctx.options.max_strlen} is over the limit of {MAX_STRLEN} bytes")
     decls: dict[str, ast.MapDecl] = {}
     for decl in program.map_decls:
         if decl.kind not in MAP_DECL_TYPES:

@@ -17,6 +17,9 @@ MAX_NESTING = 300          # AST levels: statements, blocks and expressions
 MAX_STRING_LITERAL = 4096  # bytes of a string literal (a BPF program's stack is 512)
 MAX_IDENTIFIER = 256       # characters of a variable, map, macro or function name
 MAX_UNROLL_PRODUCT = 1000  # copies of a body made by nested unroll()s together
+MAX_PROBES_HINT = ("You can increase the limit through the BPFTRACE_MAX_PROBES environment variable, but BE "
+                   "CAREFUL since a high number of probes attached can cause your system to crash.")
+MAX_STRLEN = 8192          # max_strlen (config or BPFTRACE_MAX_STRLEN): past it LLVM takes minutes
 
 
 def check_limits(ctx: CompileContext) -> None:
@@ -58,3 +61,14 @@ def _node_problem(node: ast.Node) -> str:
     if isinstance(node, NAMED) and len(node.name) > MAX_IDENTIFIER:
         return f"name too long (the limit is {MAX_IDENTIFIER} characters)"
     return ""
+
+
+def check_probe_count(ctx: CompileContext) -> None:
+    """bpftrace's max_probes (config or BPFTRACE_MAX_PROBES, 1024 by default):
+    a wildcard such as `kprobe:*` matching more attach points is refused with
+    the count, before any code is generated for them."""
+    total = sum(len(unit.specs) for unit in ctx.units)
+    if total > ctx.options.max_probes:
+        widest = max(ctx.units, key=lambda unit: len(unit.specs))
+        ctx.diags.error(f"Can't attach to {total} probes because it exceeds the current limit of "
+                        f"{ctx.options.max_probes} probes.", widest.probe.span, [MAX_PROBES_HINT])

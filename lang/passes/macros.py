@@ -38,6 +38,15 @@ def clone(node):
     return new
 
 
+def _mark_expanded(body: ast.Node, call: ast.Expr) -> None:
+    """Record on each call of an expanded body the macro call it came from
+    (errorf() and diagnostics show "expanded from")."""
+    for node in body.children():
+        if isinstance(node, ast.Call):
+            node.expanded_from = [*(node.expanded_from or []), call.span]
+        _mark_expanded(node, call)
+
+
 class _Expander:
     def __init__(self, ctx: CompileContext, macros: dict[str, ast.Macro]) -> None:
         self.ctx = ctx
@@ -125,6 +134,7 @@ class _Expander:
         self.stack.append(macro.name)
         self.block(body)  # macros used inside the macro
         self.stack.pop()
+        _mark_expanded(body, call)
         return body
 
     def arguments_match(self, macro: ast.Macro, args: list[ast.Expr], call: ast.Expr) -> bool:
@@ -152,6 +162,12 @@ class _Expander:
             for child in list(node.children()):
                 if isinstance(child, ast.Identifier) and child.name in exprs:
                     node.replace_child(child, clone(exprs[child.name]))
+                    continue
+                if isinstance(child, ast.TypeName) and isinstance(exprs.get(child.name), ast.TypeName):
+                    # `(a *)x` with a typeof argument for a
+                    arg = exprs[child.name]
+                    node.replace_child(child, ast.TypeName(arg.name, arg.pointer + child.pointer, clone(arg.of),
+                                                           span=child.span))
                     continue
                 if isinstance(child, ast.VarDecl) and child.var.name in variables:
                     self.error(f"Variable declaration shadows macro arg {child.var.name}", child)

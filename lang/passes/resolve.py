@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 
-from pytrace.lang import ast, builtins, ctypes_parse, ktypes
+from pytrace.lang import ast, builtins, ctypes_parse, include_consts, ktypes
 from pytrace.lang.context import CompileContext, ProbeUnit
 
 
@@ -62,7 +62,7 @@ class _Resolver:
         if isinstance(node, ast.Identifier) and isinstance(parent, ast.Call) and _keeps_identifiers(parent):
             return node  # e.g. the stack mode in kstack(perf, 8): checked by the builtin
         if isinstance(node, ast.Identifier):
-            if isinstance(parent, (ast.Sizeof, ast.Offsetof)) and not self.is_builtin(node.name) \
+            if isinstance(parent, (ast.Sizeof, ast.Offsetof, ast.TypeName)) and not self.is_builtin(node.name) \
                     and self.enum_value(node.name) is None:
                 return ast.TypeName(node.name, span=node.span)  # `sizeof(pid_t)`: a type
             return self.identifier(node)
@@ -133,8 +133,26 @@ def c_definitions(ctx: CompileContext) -> None:
     for index, message in errors:
         ctx.diags.error(message, defs[index].span)
     others = program.c_definitions if program else []
-    ctypes_parse.add_macros(ctx.c_types, [d.text for d in others if d.kind == "define"],
-                            any(d.kind == "include" for d in others))
+    header_constants(ctx, others)
+    # (the script's #defines are read by header_constants, with its #if lines)
+    ctypes_parse.add_macros(ctx.c_types, [], any(d.kind == "include" for d in others))
+
+
+def header_constants(ctx: CompileContext, definitions: list[ast.CDefinition]) -> None:
+    """The constants of the script's #defines and #included system headers, its
+    #if/#ifdef lines honoured; a header that is not there is clang's error, at its
+    line in bpftrace's definitions.h (line 1 there includes the BTF types)."""
+    lines = [d for d in definitions if d.kind != "struct"]
+    if not lines:
+        return
+    constants, missing = include_consts.script_constants([d.text for d in lines], ctx.kernel.btf() is not None)
+    for name, value in constants.items():
+        ctx.c_types.enums.setdefault(name, value)
+    for index, name in missing:
+        d = lines[index]
+        line = 2 + sum(p.text.count("\n") + 1 for p in definitions[:definitions.index(d)])
+        column = 1 + min(i for i in (d.text.find("<"), d.text.find('"')) if i >= 0)
+        ctx.diags.error(f"fatal error: '{name}' file not found", label=f"definitions.h:{line}:{column}")
 
 
 def resolve(ctx: CompileContext) -> None:

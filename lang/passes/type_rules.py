@@ -128,6 +128,10 @@ def int_assignment(old: T.IntType, vt: T.IntType, value: ast.Expr, literal_only:
 
 def pointer_binop(tc: TypeChecker, node: ast.Binop, lt: T.Type, rt: T.Type) -> T.Type:
     """A binary operator with a pointer on one side."""
+    for side, t in ((node.left, lt), (node.right, rt)):
+        if isinstance(t, T.PointerType) and not T.is_integerish(t):  # `args`: a record, as in bpftrace
+            tc.error(f"The {node.op} operator can not be used on expressions of type '{T.describe(t)}'", side)
+            return T.U64
     left_is_ptr = isinstance(lt, T.PointerType)
     ptr, other = (lt, rt) if left_is_ptr else (rt, lt)
     if isinstance(other, T.PointerType):

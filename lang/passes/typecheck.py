@@ -8,11 +8,13 @@ map types, the second reports diagnostics against the learned types.
 
 from __future__ import annotations
 
-from pytrace.lang import ast, builtins, ktypes, typenames
+import dataclasses
+
+from pytrace.lang import ast, builtins, builtins_memory, ktypes, typenames
 from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo, ProbeUnit
 from pytrace.lang.diagnostics import Diagnostics
-from pytrace.lang.passes import agg_reads, type_rules
+from pytrace.lang.passes import agg_reads, type_rules, value_exprs
 from pytrace.lang.probes.base import ProbeError
 from pytrace.lang.visitor import dispatch_table
 
@@ -39,6 +41,8 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
         return T.S64 if (old.signed or new.signed) else T.U64
     if isinstance(old, T.StringType) and isinstance(new, T.StringType):
         return T.StringType(max(old.length, new.length))
+    if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and (old.names or new.names):
+        return value_exprs.merge_records(old, new, _merge)
     if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and len(old.elems) == len(new.elems):
         elems = [_merge(a, b) for a, b in zip(old.elems, new.elems)]
         return None if None in elems else T.TupleType(tuple(elems))  # type: ignore[arg-type]
@@ -278,11 +282,11 @@ class TypeChecker:
         if node.name == "probe":  # never cut: user-space probe names hold whole paths
             return T.StringType(max(64, 1 + max(len(s.name) for s in unit.specs)))
         var = builtins.variable(node.name)
-        if node.name == "cpid" and not self.ctx.options.has_child:
-            self.error("cpid cannot be used without child command", node)
         if var is None or var.probes != builtins.ALL_PROBES:
             self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
             return T.U64
+        if isinstance(var.type, T.StackType):  # bare kstack/ustack: in the config's stack_mode
+            return dataclasses.replace(var.type, mode=self.ctx.options.stack_mode)
         return _BTF_TYPED.get(node.name, lambda _btf: var.type)(self.ctx.kernel.btf())
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
@@ -435,6 +439,8 @@ class TypeChecker:
 
     def resolve_type(self, tn: ast.TypeName, addrspace: str = "kernel") -> T.Type | None:
         """The type a TypeName names, or None after reporting it unknown."""
+        if tn.of is not None:
+            return value_exprs.typeof_type(self, tn, addrspace)
         unit = self.unit
         probe_types = (lambda name: unit.provider.named_type(name, unit.specs[0])) if unit is not None else None
         t = typenames.resolve(tn.name, tn.pointer, self.ctx.c_types, addrspace, self.ctx.kernel, probe_types)
@@ -456,6 +462,8 @@ class TypeChecker:
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> T.Type:
         t = self.expr(node.operand)
+        if isinstance(t, T.TupleType) and not node.arrow:
+            return value_exprs.record_field(self, node, t)
         record = t
         while isinstance(record, T.PointerType):  # `.` and `->` both follow pointers
             record = record.pointee
@@ -499,9 +507,12 @@ class TypeChecker:
 
     def sized_type(self, arg: ast.Node) -> T.Type | None:
         """The type named by a sizeof/offsetof argument: a TypeName or an expression."""
-        if isinstance(arg, ast.TypeName):
-            return self.resolve_type(arg)
-        return self.expr(arg)  # type: ignore[arg-type]
+        return value_exprs.type_context(self, arg)
+
+    def expr_TypeName(self, node: ast.TypeName) -> T.Type:
+        """`typeof(...)` where a value is expected (it names a type)."""
+        self.error(builtins_memory.TYPEOF_CONTEXTS, node)
+        return T.VOID
 
     def expr_Sizeof(self, node: ast.Sizeof) -> T.Type:
         t = self.sized_type(node.arg)
@@ -548,6 +559,10 @@ class TypeChecker:
         return T.U64
 
     expr_PositionalParam = _unsupported
+    expr_BlockExpr = value_exprs.check_block_expr
+    expr_IfExpr = value_exprs.check_if_expr
+    expr_Record = value_exprs.check_record
+    stmt_Discard = value_exprs.check_discard
 
     # ------------------------------------------------------------ statements
     def stmt(self, node: ast.Stmt) -> None:

@@ -14,7 +14,9 @@ from pytrace.lang.probes.fentry import FentryProvider, FexitProvider
 from pytrace.lang.probes.pending import IterProvider
 from pytrace.lang.probes.profile import ProfileProvider
 from pytrace.lang.probes.rawtracepoint import RawTracepointProvider
+from pytrace.lang.probes.self_signal import SelfProvider
 from pytrace.lang.probes.software import HardwareProvider, SoftwareProvider
+from pytrace.lang.probes.test_bench import BenchProvider, TestProvider
 from pytrace.lang.probes.tracepoint import TracepointProvider
 from pytrace.lang.probes.uprobe import UprobeProvider, UretprobeProvider
 from pytrace.lang.probes.usdt import UsdtProvider
@@ -49,6 +51,7 @@ for _p in (
     UprobeProvider(), UretprobeProvider(), UsdtProvider(), RawTracepointProvider(),
     FentryProvider(), FexitProvider(), ProfileProvider(), IntervalProvider(),
     SoftwareProvider(), HardwareProvider(), WatchpointProvider(), IterProvider(),
+    SelfProvider(), TestProvider(), BenchProvider(),
 ):
     register(_p)
 

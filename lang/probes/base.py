@@ -16,6 +16,10 @@ from typing import Any
 from pytrace.lang import types as T
 
 
+# The values of ProbeProvider.runs_at: "" for probes fired by kernel events, else when the runtime runs them.
+RUNS_AT = ("", "BEGIN", "END", "SIGNAL", "TEST", "BENCH")
+
+
 class ProbeError(Exception):
     """A user mistake in an attach point: becomes a diagnostic on its span."""
 
@@ -95,7 +99,9 @@ class ProbeProvider:
                          "perf_event", "test_run".
       runs_at            "BEGIN"/"END": the probe has no kernel event; the
                          runtime runs it once with BPF_PROG_TEST_RUN before the
-                         first / after the last event. "" for event probes.
+                         first / after the last event. "SIGNAL": run so on each
+                         SIGUSR1; "TEST"/"BENCH": run so only by --test/--bench.
+                         "" for event probes.
       addrspace          where pointers without a declared address space point
                          (an integer cast to a pointer, str(arg0)...): "kernel",
                          "user" (uprobes), or "any" (a kernel function's

@@ -11,6 +11,7 @@ from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
 class _Special(ProbeProvider):
     prog_type = "raw_tracepoint"
     attach_kind = "test_run"
+    program_per_attach_point = True  # `BEGIN,END { }`: each runs at its own time
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         if parts:

@@ -11,17 +11,31 @@ PERF_COUNT_SW_CPU_CLOCK = 0
 
 
 def parse_rate(provider: str, parts: list[str]) -> tuple[str, int]:
-    if len(parts) == 1 and parts[0].isdigit():  # interval:N means seconds? bpftrace: hz default for profile
-        raise ProbeError(f"{provider} probe needs a unit: {provider}:UNIT:N", [f"e.g. {provider}:s:1"])
+    """(unit, count) of `provider:UNIT:N`, or of `provider:N` with N in
+    nanoseconds or with a duration suffix (`i:500ms`, `p:1000000`), as bpftrace
+    reads them: the period becomes microseconds, at least 1us."""
+    from pytrace.lang.parser import parse_int
+
+    if len(parts) == 1 and parts[0]:
+        value, error = parse_int(parts[0])
+        if error:
+            raise ProbeError(f"Invalid rate of {provider} probe: {error}")
+        if value < 1000:
+            raise ProbeError(f"Invalid rate of {provider} probe. Minimum is 1000 or 1us. "
+                             f"Found: {value} nanoseconds")
+        return "us", value // 1000
     if len(parts) != 2:
-        raise ProbeError(f"{provider} probe must have a unit and a rate: {provider}:UNIT:N")
+        raise ProbeError(f"{provider} probe type requires 1 or 2 arguments, found {len(parts)}")
     unit, count = parts
-    try:
-        n = int(float(count.replace("_", ""))) if "e" in count else int(count.replace("_", ""), 0)
-    except ValueError:
-        raise ProbeError(f"Invalid rate of {provider} probe: {count}") from None
+    if not unit:
+        raise ProbeError(f"{provider} probe must have unit of time")
+    if unit not in UNIT_NS and unit != "hz":
+        raise ProbeError(f"{unit} is not an accepted unit of time")
+    n, error = parse_int(count)
+    if error:
+        raise ProbeError(f"Invalid rate of {provider} probe: {error}")
     if n <= 0:
-        raise ProbeError(f"{provider} rate must be a positive integer")
+        raise ProbeError(f"{provider} frequency should be a positive integer")
     return unit, n
 
 

@@ -23,7 +23,8 @@ import re
 from pytrace.runtime.output import text
 from pytrace.runtime.output.text import (ATTACH_STREAM, LOST_EVENTS_STREAM, attached_probes,  # noqa: F401
                                          cat_event, format_printf_event, format_value, join_event, lost_events,
-                                         syscall_event, time_event, total_lost_events)
+                                         syscall_event, time_event, total_lost_events, test_result,
+                                         benchmark_result)
 from pytrace.runtime.output.values import MapData, Symbolic
 
 # One frame line of a decoded stack: "        func+12", "\t7f0012 func+12 (/lib/x.so)" (perf mode) or "7f0012" (raw).

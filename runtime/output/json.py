@@ -213,3 +213,23 @@ def attached_probes(n: int) -> str:
 def lost_events(n: int) -> str:
     c = _stream_int(n)
     return f'{{"type": "lost_events", "count": {c}, "data": {{"events": {c}}}}}\n'
+
+
+def test_result(names: list[str], index: int, duration_ns: int, passed: list[bool], output: str) -> str:
+    """JsonOutput::test_result."""
+    record = (f'{{"duration": {duration_ns}, "passed": {"true" if passed[index] else "false"}, '
+              f'"output": {escape_string(output)}}}')
+    return _data('test_result', record, names[index])
+
+
+def benchmark_result(names: list[str], index: int, average_ns: int, iters: int) -> str:
+    """JsonOutput::benchmark_result."""
+    return _data('benchmark_result', f'{{"average": {average_ns}, "iters": {iters}}}', names[index])
+
+
+def message_event(severity: str, text: str, source: dict) -> str:
+    """errorf()/warnf() (JsonOutput::printf): the message and the call's place only."""
+    kind = "errorf" if severity == "ERROR" else "warnf"
+    filename = escape_string(source.get("filename", ""))
+    return (f'{{"type": "{kind}", "msg": {escape_string(text)}, "filename": {filename}, '
+            f'"line": {source.get("line", 0)}, "col": {source.get("column", 0)}}}\n')

@@ -270,3 +270,67 @@ def join_event(text: str) -> str:
 
 def syscall_event(text: str) -> str:
     return text + "\n"
+
+
+# --- --test and --bench ---------------------------------------------------------
+
+GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
+
+
+def _duration_unit(ns: int) -> tuple[str, int]:
+    """util::duration_str: the unit and its scale for a duration."""
+    for unit, scale in (("s", 1_000_000_000), ("ms", 1_000_000), ("μs", 1_000)):
+        if ns >= scale:
+            return unit, scale
+    return "ns", 1
+
+
+def _tests(n: int) -> str:
+    return "test" if n == 1 else "tests"
+
+
+def test_result(names: list[str], index: int, duration_ns: int, passed: list[bool], output: str) -> str:
+    """TextOutput::test_result: a gtest-like block per test, the summary after
+    the last. (Like bpftrace, the duration shows the unit's scale.)"""
+    out = []
+    if index == 0:
+        out.append(f"{GREEN}[==========]{RESET} Running {len(names)} tests.\n")
+    name = names[index]
+    out.append(f"{GREEN}[ RUN      ]{RESET} {name}\n")
+    if passed[index]:
+        out.append(f"{GREEN}[       OK ]{RESET} {name}")
+    else:
+        out.extend(line + "\n" for line in output.split("\n") if line)
+        out.append(f"{RED}[  FAILED  ]{RESET} {name}")
+    unit, scale = _duration_unit(duration_ns)
+    out.append(f" ({scale} {unit})\n")
+    if index == len(names) - 1:
+        failed = passed.count(False)
+        ok = passed.count(True)
+        out.append(f"{GREEN}[==========]{RESET} {len(names)} {_tests(len(names))} ran.\n")
+        out.append(f"{GREEN}[  PASSED  ]{RESET} {ok} {_tests(ok)}.\n")
+        if failed:
+            out.append(f"{RED}[  FAILED  ]{RESET} {failed} {_tests(failed)}, listed below:\n")
+            out.extend(f"{RED}[  FAILED  ]{RESET} {n}\n" for n, p in zip(names, passed) if not p)
+    return "".join(out)
+
+
+def benchmark_result(names: list[str], index: int, average_ns: int, iters: int) -> str:
+    """TextOutput::benchmark_result: a table, its header before the first row."""
+    width = max([40, len("Benchmark")] + [len(n) for n in names]) + 1
+    out = []
+    if index == 0:
+        out.append(f"{'Benchmark':<{width}}{'Time(ns)':<15}Iterations\n")
+        out.append("-" * (width + 15 + len("Iterations")) + "\n")
+    out.append(f"{names[index]:<{width}}{average_ns:<15}{iters}\n")
+    return "".join(out)
+
+
+def message_event(severity: str, text: str, source: dict) -> str:
+    """errorf()/warnf() (TextOutput::printf): the text at the call, then each
+    macro call it was expanded from with its source context. One trailing
+    newline of the text is dropped (bpftrace's LOG does)."""
+    text = text[:-1] if text.endswith("\n") else text
+    lines = [f"{source.get('label', '')}: {severity}: {text}\n"]
+    lines += [f"{label}: {severity}: expanded from\n{context}\n" for label, context in source.get("expanded_from", [])]
+    return "".join(lines)

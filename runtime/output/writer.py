@@ -13,10 +13,12 @@ from pytrace.runtime.output.printf import format_printf
 
 
 FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  # -f FORMAT
+BUFFERING = ("line", "full", "none")  # -B: flush after every write ("line", "none") or when the buffer fills
 
 
 class Writer:
-    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False) -> None:
+    def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False,
+                 flush: bool = True, warnings: bool = True, line_buffered: bool = True) -> None:
         self.fmt = fmt
         self.out = out
         self.err = err
@@ -24,17 +26,23 @@ class Writer:
         self.owns_out = owns_out
         self.is_json = fmt is json_format
         self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
+        self.flush = flush  # after every write; False: -B full (the stream's own buffer decides)
+        self.line_buffered = line_buffered  # -B line: only once a line ends
+        self.warnings = warnings  # False: --no-warnings
 
     @classmethod
-    def open(cls, format_name: str, path: str | None = None, quiet: bool = False) -> "Writer":
+    def open(cls, format_name: str, path: str | None = None, quiet: bool = False, buffering: str = "line",
+             warnings: bool = True) -> "Writer":
         fmt = FORMATS.get(format_name, text_format)
+        flush = buffering != "full"
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
-            return cls(fmt, open(path, "w", buffering=1, errors="surrogateescape"), sys.stderr, quiet,
-                       owns_out=True)
+            return cls(fmt, open(path, "w", buffering=1 if flush else -1, errors="surrogateescape"), sys.stderr,
+                       quiet, owns_out=True, flush=flush, warnings=warnings, line_buffered=buffering == "line")
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(errors="surrogateescape")
-        return cls(fmt, sys.stdout, sys.stderr, quiet)
+        return cls(fmt, sys.stdout, sys.stderr, quiet, flush=flush, warnings=warnings,
+                   line_buffered=buffering == "line")
 
     def _write(self, stream: TextIO, text: str) -> None:
         if self._batch:
@@ -44,9 +52,9 @@ class Writer:
             self._flush(stream, text)
 
     def _flush(self, stream: TextIO, text: str) -> None:
-        """Output is line-buffered, as bpftrace's: a line is flushed when it ends, so text
+        """-B line (the default) flushes output when a line ends, as bpftrace does: text
         without a newline (`printf("%d", x)`) waits for the next newline or the exit."""
-        if stream is not self.out or "\n" in text:
+        if stream is self.err or (self.flush and (not self.line_buffered or "\n" in text)):
             stream.flush()
 
     def printf_text(self, text: str) -> None:
@@ -84,9 +92,25 @@ class Writer:
         """time(), cat(), join() and system() output ("syscall" is system's)."""
         self._write(self.out, getattr(self.fmt, kind + "_event")(text))
 
+    def test_result(self, names: list[str], index: int, duration_ns: int, passed: list[bool], output: str) -> None:
+        self._write(self.out, self.fmt.test_result(names, index, duration_ns, passed, output))
+
+    def benchmark_result(self, names: list[str], index: int, average_ns: int, iters: int) -> None:
+        self._write(self.out, self.fmt.benchmark_result(names, index, average_ns, iters))
+
     def warning(self, text: str) -> None:
-        """A run-time warning (e.g. a map is full), on stderr."""
-        self._write(self.err, text)
+        """A run-time warning (e.g. a map is full), on stderr (none with --no-warnings)."""
+        if self.warnings or not text.startswith("WARNING"):
+            self._write(self.err, text)
+
+    def message(self, severity: str, text: str, source: dict) -> None:
+        """errorf()/warnf(): text as an error or warning at the call (stderr; JSON: stdout)."""
+        if severity == "WARNING" and not self.warnings:
+            return
+        if self.is_json:
+            self._write(self.out, json_format.message_event(severity, text, source))
+        else:
+            self._write(self.err, text_format.message_event(severity, text, source))
 
     def lost(self, n: int) -> None:
         self._write(self._stream(text_format.LOST_EVENTS_STREAM), self.fmt.lost_events(n))
@@ -97,5 +121,7 @@ class Writer:
             self._write(self.err, text_format.total_lost_events(n))
 
     def close(self) -> None:
+        self.flush_batch()
+        self.out.flush()
         if self.owns_out:
             self.out.close()

@@ -133,3 +133,36 @@ def test_nothing_left_behind():
     assert bpf.map_ids() == []
     with open("/sys/kernel/tracing/kprobe_events") as f:
         assert f.read() == ""
+
+
+def test_kprobe_tracefs_event_of_a_killed_run_is_removed_by_cleanup():
+    """SIGKILL leaves a tracefs kprobe event (where kprobes go through
+    kprobe_events); `pytrace --cleanup` removes it, and nothing else is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    reason = _skip_reason("kprobe")
+    if reason:
+        pytest.skip(reason)
+    proc = subprocess.Popen([sys.executable, "-m", "pytrace", "-e", "kprobe:do_sys_openat2 { @ = count(); }"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "Attached" not in _peek_stderr(proc):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    r = run_pytrace("--cleanup")
+    assert r.rc == 0, r
+    with open("/sys/kernel/tracing/kprobe_events") as f:
+        assert "pytrace_" not in f.read()
+
+
+def _peek_stderr(proc) -> str:
+    """Whether the run has attached: its perf fds show in /proc (stderr is piped)."""
+    try:
+        fds = [os.readlink(f"/proc/{proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{proc.pid}/fd")]
+    except OSError:
+        return ""
+    return "Attached" if any("perf_event" in t for t in fds) else ""

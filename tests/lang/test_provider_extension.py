@@ -13,7 +13,7 @@ from pytrace.lang import btf, probes
 from pytrace.lang import types as T
 from pytrace.lang.passes import analyse
 from pytrace.lang.probes import tracefs
-from pytrace.lang.probes.base import ContextVar, ProbeError, ProbeProvider, ProbeSpec, list_matching
+from pytrace.lang.probes.base import RUNS_AT, ContextVar, ProbeError, ProbeProvider, ProbeSpec, list_matching
 from pytrace.lang.source import Source
 
 RATES = {"fast": 1_000_000, "slow": 1_000_000_000}  # ticker name -> period in ns
@@ -145,4 +145,4 @@ def test_every_provider_declares_valid_properties():
     for p in probes.PROVIDERS:
         assert p.prog_type and p.attach_kind, p.name
         assert p.addrspace in ("kernel", "user", "any"), p.name
-        assert p.runs_at in ("", "BEGIN", "END"), p.name
+        assert p.runs_at in RUNS_AT, p.name

@@ -104,10 +104,6 @@ def test_aggregation_not_assigned():
         "        ~~~~~~~\n")
 
 
-def test_cpid_without_child():
-    assert errors("BEGIN { @ = cpid; }").startswith("stdin:1:13-17: ERROR: cpid cannot be used without child command\n")
-
-
 def test_several_errors_all_reported_in_order():
     text = errors("BEGIN { foo(); bar(); }")
     assert text.count("ERROR:") == 2

@@ -33,3 +33,34 @@ def test_invalid_map_type():
         "let @a = nosuch(5); BEGIN { }\n"
         "~~~~~~~~~~~~~~~~~~~\n"
         "HINT: Valid map types: hash, lruhash, percpuhash, percpulruhash\n")
+
+
+def test_print_maps_on_exit_and_stack_mode():
+    ctx = run_passes("config = { print_maps_on_exit = 0; stack_mode = raw } BEGIN { }", "config")
+    assert (ctx.options.print_maps_on_exit, ctx.options.stack_mode) == (False, "raw")
+    ctx = run_passes('config = { print_maps_on_exit = "true"; BPFTRACE_STACK_MODE = perf } BEGIN { }', "config")
+    assert (ctx.options.print_maps_on_exit, ctx.options.stack_mode) == (True, "perf")
+
+
+def test_bad_bool_and_stack_mode_values():
+    assert pass_errors("config = { print_maps_on_exit = maybe } BEGIN { }", "config") == (
+        "stdin:1:33-38: ERROR: print_maps_on_exit: Invalid bool value: valid values are true, false, 1 or 0.\n"
+        "config = { print_maps_on_exit = maybe } BEGIN { }\n"
+        "                                ~~~~~\n")
+    assert pass_errors("config = { stack_mode = fancy } BEGIN { }", "config").startswith(
+        "stdin:1:25-30: ERROR: stack_mode: Invalid value for stack_mode: valid values are bpftrace, raw and perf.\n")
+
+
+def test_environment_only_key():
+    assert pass_errors("config = { btf = 1 } BEGIN { }", "config").startswith(
+        "stdin:1:12-19: ERROR: btf: can only be set as an environment variable\n")
+
+
+def test_every_key_of_current_bpftrace_is_known():
+    words = {"license": '"GPL"', "stack_mode": "raw", "missing_probes": "warn"}
+    for key in ("cache_user_symbols", "cpp_demangle", "lazy_symbolication", "license", "log_size",
+                "max_bpf_progs", "max_cat_bytes", "max_map_keys", "max_probes", "max_strlen", "on_stack_limit",
+                "perf_rb_pages", "stack_mode", "str_trunc_trailer", "missing_probes", "print_maps_on_exit",
+                "use_blazesym", "show_debug_info", "unstable_import_statement", "unstable_tseries",
+                "unstable_typeinfo", "unstable_dw_ustack"):
+        run_passes(f"config = {{ {key} = {words.get(key, '1')} }} BEGIN {{ }}", "config")
