@@ -584,7 +584,10 @@ def _has_key(pl, call):
 
 @function("len")
 def _len(pl, call):
-    """bpf_for_each_map_elem returns how many elements it visited."""
+    """bpf_for_each_map_elem returns how many elements it visited; a stack holds its depth."""
+    stack_t = call.args[0].type
+    if isinstance(stack_t, T.StackType):
+        return pl.bb.load(pl.expr(call.args[0]), 8, offset=stack_t.header - 8, name="stack_len")
     callback = pl.callback("len", lambda key, value: None, [])
     return pl.bb.for_each_map_elem(pl.map_ptr(call.args[0].name), callback, ir.Constant(PTR, None))
 

@@ -363,7 +363,13 @@ def _has_key(call: ast.Call, tc: "TypeChecker") -> T.Type:
 
 
 def _len(call: ast.Call, tc: "TypeChecker") -> T.Type:
-    tc.expect_map("len", call.args[0], whole=True)
+    """len(@map) counts a keyed map's elements; len(stack) is a kstack/ustack's depth."""
+    arg = call.args[0]
+    if not isinstance(arg, ast.Map):
+        if not isinstance(tc.expr(arg), T.StackType):
+            tc.error("call to len() expects a map, ustack, or kstack", call)
+    elif tc.expect_map("len", arg, whole=True) is not None and tc.map_is_scalar(arg):
+        tc.error("call to len() expects a map with explicit keys (non-scalar map)", call)
     return T.S64
 
 

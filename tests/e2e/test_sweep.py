@@ -2,12 +2,15 @@
 the version line, ..."""
 
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from conftest import run_pytrace
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 
 @pytest.mark.kernel  # this machine's BTF
@@ -34,3 +37,14 @@ def test_version_is_named_as_invoked(tmp_path):
 def test_partial_line_is_written_at_the_exit():
     r = run_pytrace("-e", 'BEGIN { printf("%x", 0x3412); }')
     assert r.rc == 0 and r.out == "3412\n\n", r
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_len_of_a_user_stack(tmp_path):
+    binary = str(tmp_path / "probes_target")
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", binary,
+                    os.path.join(FIXTURES, "probes_target.c")], check=True)
+    r = run_pytrace("-e", f"uprobe:{binary}:pyt_add {{ $s = ustack(3); @ = len($s); exit(); }}",
+                    "-c", f"{binary} 1")
+    assert r.rc == 0 and r.out == "\n\n@: 3\n", r

@@ -1,0 +1,33 @@
+"""Diagnostics matched to bpftrace's texts: len(), ..."""
+
+import pytest
+
+from conftest import fixture_options
+from pytrace.lang.diagnostics import CompileError
+from pytrace.lang.passes import analyse
+from pytrace.lang.source import Source
+
+
+def errors(program: str, **options) -> str:
+    with pytest.raises(CompileError) as exc:
+        analyse(Source("stdin", program), fixture_options(**options))
+    return exc.value.diagnostics.render()
+
+
+def test_len_of_a_map_without_keys():
+    assert errors("BEGIN { @ = 0; print(len(@)); }") == (
+        "stdin:1:22-28: ERROR: call to len() expects a map with explicit keys (non-scalar map)\n"
+        "BEGIN { @ = 0; print(len(@)); }\n"
+        "                     ~~~~~~\n")
+
+
+def test_len_of_neither_map_nor_stack():
+    assert errors("BEGIN { $x = 1; print(len($x)); }") == (
+        "stdin:1:23-30: ERROR: call to len() expects a map, ustack, or kstack\n"
+        "BEGIN { $x = 1; print(len($x)); }\n"
+        "                      ~~~~~~~\n")
+
+
+def test_len_of_a_stack_and_of_a_keyed_map():
+    analyse(Source("stdin", "BEGIN { @m[1] = 1; $s = kstack(3); print((len(@m), len($s), len(ustack))); }"),
+            fixture_options())
