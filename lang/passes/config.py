@@ -52,6 +52,21 @@ def _label_names(assign: ast.ConfigAssign, ctx: CompileContext) -> list[str] | N
     return names
 
 
+# The licenses the kernel counts as GPL-compatible, in the order bpftrace lists them.
+LICENSES = ("Dual MIT/GPL", "Dual BSD/GPL", "Dual MPL/GPL", "GPL and additional rights", "GPL v2", "GPL")
+
+
+def _license(value: ast.Expr) -> str | None:
+    found = value.name if isinstance(value, ast.Identifier) else value.value  # type: ignore[attr-defined]
+    if found in LICENSES:
+        return None
+    return (f"Invalid value for license. Found: {found}. Valid values: {', '.join(LICENSES)}. Read more about "
+            "BPF programs and licensing: https://docs.kernel.org/bpf/bpf_licensing.html"
+            "#using-bpf-programs-in-the-linux-kernel")
+
+
+VALIDATED = {"license": _license}  # settings with no effect here that bpftrace still checks
+
 PARSED_SETTINGS = {"prometheus_labels": _label_names}  # settings whose text is parsed here
 
 CHOICES = {"missing_probes": ("error", "warn", "ignore"),  # settings given as a word
@@ -81,6 +96,10 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
     value = assign.value
     if key in INTEGER_SETTINGS and not isinstance(value, ast.Integer):
         ctx.diags.error(f"{assign.name}: expects an integer value", value.span)
+        return
+    problem = VALIDATED[key](value) if key in VALIDATED else None
+    if problem:
+        ctx.diags.error(problem, value.span)
         return
     attr = KNOWN[key]
     if attr is None or os.environ.get(ENV_PREFIX + key.upper()):

@@ -31,3 +31,13 @@ def test_len_of_neither_map_nor_stack():
 def test_len_of_a_stack_and_of_a_keyed_map():
     analyse(Source("stdin", "BEGIN { @m[1] = 1; $s = kstack(3); print((len(@m), len($s), len(ustack))); }"),
             fixture_options())
+
+
+def test_license_must_be_gpl_compatible():
+    assert errors('config = { license = "Potato" } BEGIN { }') == (
+        "stdin:1:22-30: ERROR: Invalid value for license. Found: Potato. Valid values: Dual MIT/GPL, "
+        "Dual BSD/GPL, Dual MPL/GPL, GPL and additional rights, GPL v2, GPL. Read more about BPF programs "
+        "and licensing: https://docs.kernel.org/bpf/bpf_licensing.html#using-bpf-programs-in-the-linux-kernel\n"
+        'config = { license = "Potato" } BEGIN { }\n'
+        "                     ~~~~~~~~\n")
+    analyse(Source("stdin", 'config = { license = "Dual BSD/GPL" } BEGIN { }'), fixture_options())
