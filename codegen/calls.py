@@ -216,8 +216,15 @@ def _str(pl, call):
     # "any": a kernel function's argument may point to user memory (a syscall's path).
     space = arg.type.addrspace if isinstance(arg.type, T.PointerType) else pl.unit.provider.addrspace
     user = None if space == "any" else space == "user"
-    pl.bb.probe_read_str(buf, size, value, user)
+    pl.bb.probe_read_str(buf, size if len(call.args) == 1 else _str_length(pl, call.args[1], size), value, user)
     return buf
+
+
+def _str_length(pl, length: ast.Expr, size: int) -> ir.Value:
+    """str(p, n)'s n bounded to 1..size at run time (a constant n folds away)."""
+    n = pl.expr(length)
+    n = pl.b.select(pl.b.icmp_unsigned(">", n, I64(size)), I64(size), n, name="str_len")
+    return pl.b.select(pl.b.icmp_unsigned("<", n, I64(1)), I64(1), n, name="str_len")
 
 
 def string_equal(pl: "ProbeLowering", a: ir.Value, at: T.Type, b: ir.Value, bt: T.Type) -> ir.Value:

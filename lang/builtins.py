@@ -193,8 +193,8 @@ def _str(call: ast.Call, tc: "TypeChecker") -> T.Type:
     if len(call.args) == 2:
         tc.expect_int("str", call.args[1])
         n = tc.const_int(call.args[1])
-        if n is not None:
-            size = max(1, min(n + 1, size))
+        if n is not None:  # the length counts the NUL: str(p, 5) holds 4 characters
+            size = max(1, min(n, size))
     if isinstance(t, T.StringType):
         return t
     return T.StringType(size)

@@ -48,3 +48,12 @@ def test_len_of_a_user_stack(tmp_path):
     r = run_pytrace("-e", f"uprobe:{binary}:pyt_add {{ $s = ustack(3); @ = len($s); exit(); }}",
                     "-c", f"{binary} 1")
     assert r.rc == 0 and r.out == "\n\n@: 3\n", r
+
+
+@pytest.mark.kernel
+def test_str_with_a_length_counts_the_nul():
+    prog = ("tracepoint:syscalls:sys_enter_execve /pid == cpid/ { $n = (uint16)5; $one = 1; "
+            "print((str(args.argv[1], 5), str(args.argv[1], $n), str(args.argv[1], $one + 2), "
+            "str(args.argv[1], 100), str(args.argv[1], 0))); exit(); }")
+    r = run_pytrace("-e", prog, "-c", "/bin/true zztest")
+    assert r.rc == 0 and r.out == '(zzte, zzte, zz, zztest, )\n\n\n', r
