@@ -94,6 +94,7 @@ class Artifact:
     # imm=<index here>`; the loader swaps in their BTF ids.
     kernel_vars: list[str] = field(default_factory=list)
     print_maps_on_exit: bool = True  # config print_maps_on_exit
+    max_cat_bytes: int = 10240  # config max_cat_bytes: what cat() prints at most
     prometheus_labels: list[str] = field(default_factory=list)  # config prometheus_labels (runtime/exporters)
     version: int = FORMAT_VERSION
 

@@ -57,3 +57,21 @@ def test_str_with_a_length_counts_the_nul():
             "str(args.argv[1], 100), str(args.argv[1], 0))); exit(); }")
     r = run_pytrace("-e", prog, "-c", "/bin/true zztest")
     assert r.rc == 0 and r.out == '(zzte, zzte, zz, zztest, )\n\n\n', r
+
+
+@pytest.mark.kernel
+def test_cat_limits_and_missing_file(tmp_path):
+    path = tmp_path / "text"
+    path.write_text("12345")
+    r = run_pytrace("-e", f'BEGIN {{ cat("{path}"); exit(); }}', env={"BPFTRACE_MAX_CAT_BYTES": "3"})
+    assert r.rc == 0 and r.out == "123\n\n", r
+    r = run_pytrace("-e", f'config = {{ max_cat_bytes = 2 }} BEGIN {{ cat("{path}"); exit(); }}')
+    assert r.rc == 0 and r.out == "12\n\n", r
+    r = run_pytrace("-e", 'BEGIN { cat("/does/not/exist"); exit(); }')
+    assert r.err.endswith("ERROR: failed to open file '/does/not/exist' (No such file or directory)\n"), r
+
+
+@pytest.mark.kernel
+def test_events_after_exit_are_dropped_until_end():
+    r = run_pytrace("-e", 'interval:us:100 { printf("tick\\n"); exit(); } END { printf("end\\n"); }')
+    assert r.rc == 0 and r.out == "tick\nend\n\n\n", r
