@@ -712,7 +712,7 @@ class TypeChecker:
     def stmt_Unroll(self, node: ast.Unroll) -> None:
         n = self.expect_const("unroll", node.count, "count")
         if n is not None and not 1 <= n <= 100:
-            self.error("unroll maximum value is 100 and minimum value is 1", node.count)
+            self.error("unroll maximum value is 100" if n > 100 else "unroll minimum value is 1", node.count)
         self.stmt(node.body)
 
     def stmt_For(self, node: ast.For) -> None:

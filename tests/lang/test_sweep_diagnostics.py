@@ -41,3 +41,22 @@ def test_license_must_be_gpl_compatible():
         'config = { license = "Potato" } BEGIN { }\n'
         "                     ~~~~~~~~\n")
     analyse(Source("stdin", 'config = { license = "Dual BSD/GPL" } BEGIN { }'), fixture_options())
+
+
+def warnings(program: str) -> str:
+    return analyse(Source("stdin", program), fixture_options()).diags.render()
+
+
+def test_unroll_bounds_each_have_their_message():
+    assert "ERROR: unroll minimum value is 1\n" in errors("BEGIN { unroll (0) { } }")
+    assert "ERROR: unroll maximum value is 100\n" in errors("BEGIN { unroll (101) { } }")
+
+
+def test_unreachable_statement_after_exit_and_jumps():
+    assert warnings("BEGIN { @x = 1; exit(); @x = 2; @x = 3; }") == (
+        "stdin:1:25-31: WARNING: Unreachable statement.\n"
+        "BEGIN { @x = 1; exit(); @x = 2; @x = 3; }\n"
+        "                        ~~~~~~\n")
+    assert "Unreachable" in warnings("BEGIN { if (1) { return; } else { exit(); } @x = 1; }")
+    assert "Unreachable" in warnings("BEGIN { while (1) { break; @x = 1; } }")
+    assert warnings("BEGIN { while (1) { break; } if (1) { exit(); } @x = 1; }") == ""
