@@ -41,6 +41,8 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
         return T.S64 if (old.signed or new.signed) else T.U64
     if isinstance(old, T.StringType) and isinstance(new, T.StringType):
         return T.StringType(max(old.length, new.length))
+    if isinstance(old, T.BufferType) and isinstance(new, T.BufferType):  # the length travels with the bytes
+        return T.BufferType(max(old.length, new.length))
     if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and (old.names or new.names):
         return value_exprs.merge_records(old, new, _merge)
     if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and len(old.elems) == len(new.elems):

@@ -75,3 +75,10 @@ def test_cat_limits_and_missing_file(tmp_path):
 def test_events_after_exit_are_dropped_until_end():
     r = run_pytrace("-e", 'interval:us:100 { printf("tick\\n"); exit(); } END { printf("end\\n"); }')
     assert r.rc == 0 and r.out == "tick\nend\n\n\n", r
+
+
+@pytest.mark.kernel
+def test_ternary_of_buffers_of_different_lengths():
+    r = run_pytrace("-e", 'BEGIN { $a = nsecs ? buf("hi", 2) : buf("bye", 3); $b = nsecs == 0 ? buf("hi", 2) : '
+                    'buf("bye", 3); print(($a, $b)); exit(); }')
+    assert r.rc == 0 and r.out == "(hi, bye)\n\n\n", r
