@@ -82,3 +82,17 @@ def test_ternary_of_buffers_of_different_lengths():
     r = run_pytrace("-e", 'BEGIN { $a = nsecs ? buf("hi", 2) : buf("bye", 3); $b = nsecs == 0 ? buf("hi", 2) : '
                     'buf("bye", 3); print(($a, $b)); exit(); }')
     assert r.rc == 0 and r.out == "(hi, bye)\n\n\n", r
+
+
+@pytest.mark.kernel
+def test_macros_of_system_headers():
+    r = run_pytrace("--include", "errno.h", "-e", "BEGIN { print(strerror(EPERM)); exit(); }")
+    assert r.rc == 0 and r.out == "Operation not permitted\n\n\n", r
+    r = run_pytrace("-e", "#include <syscall.h>\nBEGIN { print(__NR_nanosleep); exit(); }")
+    assert r.rc == 0 and r.out == "35\n\n\n", r
+
+
+@pytest.mark.kernel
+def test_raw_tracepoint_wildcard_matches_raw_tracepoints_only():
+    r = run_pytrace("-l", "rawtracepoint:sys_*")
+    assert r.out == "rawtracepoint:sys_enter\nrawtracepoint:sys_exit\n", r

@@ -60,3 +60,20 @@ def test_unreachable_statement_after_exit_and_jumps():
     assert "Unreachable" in warnings("BEGIN { if (1) { return; } else { exit(); } @x = 1; }")
     assert "Unreachable" in warnings("BEGIN { while (1) { break; @x = 1; } }")
     assert warnings("BEGIN { while (1) { break; } if (1) { exit(); } @x = 1; }") == ""
+
+
+def test_include_option_adds_a_headers_constants():
+    from pytrace.lang import ast
+
+    ctx = analyse(Source("stdin", "BEGIN { @x = EPERM; }"), fixture_options(include_files=("errno.h",)))
+    value = ctx.program.probes[0].block.stmts[0].value
+    assert isinstance(value, ast.Integer) and value.value == 1
+    assert errors("BEGIN { }", include_files=("no_such_header.h",)) == (
+        "ERROR: fatal error: 'no_such_header.h' file not found\n")
+
+
+def test_raw_tracepoints_are_not_the_syscalls_events():
+    from pytrace.lang.probes.rawtracepoint import raw_events
+
+    assert raw_events([("raw_syscalls", "sys_enter"), ("syscalls", "sys_enter_read"),
+                       ("sched", "sched_switch")]) == {"sys_enter", "sched_switch"}
