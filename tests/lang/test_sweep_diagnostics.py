@@ -77,3 +77,11 @@ def test_raw_tracepoints_are_not_the_syscalls_events():
 
     assert raw_events([("raw_syscalls", "sys_enter"), ("syscalls", "sys_enter_read"),
                        ("sched", "sched_switch")]) == {"sys_enter", "sched_switch"}
+
+
+def test_syscall_numbers_from_syscall_h():
+    from pytrace.lang import include_consts
+
+    constants, missing = include_consts.script_constants(["#include <syscall.h>"], True)
+    assert constants["__NR_nanosleep"] == 35 and not missing
+    assert "__GNUC__" not in constants
