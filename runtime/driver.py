@@ -63,7 +63,7 @@ def _cache_key(source: Source, options: Options) -> str:
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  repr(options.named_params),
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.max_cat_bytes,
-                 options.include_files, options.unsafe,
+                 options.include_files, options.helper_warnings, options.unsafe,
                  options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
                  options.unstable_tseries, options.stack_mode, _code_stamp()):
         h.update(repr(part).encode())

@@ -96,3 +96,18 @@ def test_macros_of_system_headers():
 def test_raw_tracepoint_wildcard_matches_raw_tracepoints_only():
     r = run_pytrace("-l", "rawtracepoint:sys_*")
     assert r.out == "rawtracepoint:sys_enter\nrawtracepoint:sys_exit\n", r
+
+
+@pytest.mark.kernel
+def test_k_warns_on_a_map_read_of_a_missing_key():
+    prog = 'BEGIN { @[1] = 1; printf("%d\\n", @[2]); exit(); }'
+    r = run_pytrace("-k", "-e", prog)
+    assert r.rc == 0 and r.out == "0\n\n\n@[1]: 1\n", r
+    assert r.err == (
+        "Attached 1 probe\n"
+        "stdin:1:34-38: WARNING: Can't lookup map element because it does not exist.\n"
+        "Additional Info - helper: map_lookup_elem, retcode: 0\n"
+        f"{prog}\n"
+        "                                 ~~~~\n"), r
+    r = run_pytrace("-e", prog)
+    assert r.err == "Attached 1 probe\n", r
