@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import signal
 import struct
 from functools import lru_cache
 
@@ -45,6 +46,9 @@ class BackendError(Exception):
         self.function = function
 
 
+BACKEND_SECONDS = 30  # the most time LLVM may take to lower one program
+
+
 def compile_ir(ir_text: str, debug: dict | None = None) -> dict[str, bytes]:
     """Compile a module's IR text; returns {section name: instruction bytes}.
 
@@ -53,6 +57,9 @@ def compile_ir(ir_text: str, debug: dict | None = None) -> dict[str, bytes]:
     backend runs in a forked child: its failure becomes a BackendError here
     and the caller (an API user, the REPL) lives on. fork() of this process
     costs ~1-2 ms, small beside LLVM's own time.
+
+    The child also has a time budget (BACKEND_SECONDS): some large programs
+    send LLVM's BPF backend into minutes of work, and a compile must end.
 
     `debug` (if given) receives the optimised IR and the assembly."""
     want_debug = debug is not None
@@ -66,6 +73,7 @@ def compile_ir(ir_text: str, debug: dict | None = None) -> dict[str, bytes]:
             os.close(out_r)
             os.close(err_r)
             os.dup2(err_w, 2)
+            signal.alarm(BACKEND_SECONDS)  # SIGALRM ends the child: reported by _backend_error
             extra: dict = {} if want_debug else None  # type: ignore[assignment]
             result = (_compile_here(ir_text, extra), extra)
             data = pickle.dumps(result)
@@ -100,6 +108,8 @@ def _read_all(fd: int) -> bytes:
 
 
 def _backend_error(stderr: str, wait_status: int) -> BackendError:
+    if os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGALRM:
+        return BackendError(f"it did not finish within the limit of {BACKEND_SECONDS} s")
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     text = lines[0] if lines else f"LLVM ended with status {os.waitstatus_to_exitcode(wait_status)}"
     m = re.search(r"in function (\w+)", text)

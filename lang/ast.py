@@ -45,9 +45,18 @@ def _tree_fields(cls: type) -> tuple[Field, ...]:
     return tuple(f for f in fields(cls) if not is_annotation(f))
 
 
-@dataclass(eq=False)
+# Nodes compare by identity, and share one __repr__ (Node's, the dataclass format): a
+# dataclass generates and compiles each method per class, which cost ~10 ms of every compile.
+node = dataclass(eq=False, repr=False)
+
+
+@node
 class Node:
     span: Span | None = annotation("parse")  # the source range
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"{type(self).__qualname__}({shown})"
 
     def children(self) -> Iterator["Node"]:
         for f in tree_fields(self):
@@ -73,49 +82,49 @@ class Node:
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(eq=False)
+@node
 class Expr(Node):
     type: Any = annotation("typecheck")  # a lang.types.Type
 
 
-@dataclass(eq=False)
+@node
 class Integer(Expr):
     value: int
     raw: str = ""  # the literal as written
 
 
-@dataclass(eq=False)
+@node
 class String(Expr):
     value: str  # escapes already decoded
 
 
-@dataclass(eq=False)
+@node
 class Boolean(Expr):
     value: bool
 
 
-@dataclass(eq=False)
+@node
 class Identifier(Expr):
     """A bare name: a builtin (pid, comm, args...), an enum value, a type."""
 
     name: str
 
 
-@dataclass(eq=False)
+@node
 class Builtin(Expr):
     """An identifier the resolve pass bound to a builtin or provider variable."""
 
     name: str
 
 
-@dataclass(eq=False)
+@node
 class PositionalParam(Expr):
     """`$1`..`$N`; `index` 0 means `$#` (the count)."""
 
     index: int
 
 
-@dataclass(eq=False)
+@node
 class Variable(Expr):
     """A scratch variable `$x` (name includes the `$`)."""
 
@@ -124,7 +133,7 @@ class Variable(Expr):
     key: str | None = annotation("typecheck")
 
 
-@dataclass(eq=False)
+@node
 class Map(Expr):
     """`@name[k1, k2]`; `name` includes the `@` (`@` alone is the anonymous map).
 
@@ -136,7 +145,7 @@ class Map(Expr):
     keys_packed: bool = annotation("typecheck")
 
 
-@dataclass(eq=False)
+@node
 class Call(Expr):
     name: str
     args: list[Expr] = field(default_factory=list)
@@ -152,20 +161,20 @@ class Call(Expr):
     expanded_from: list[Span] | None = annotation("macros")
 
 
-@dataclass(eq=False)
+@node
 class Binop(Expr):
     op: str  # || && | ^ & == != < <= > >= << >> + - * / %
     left: Expr
     right: Expr
 
 
-@dataclass(eq=False)
+@node
 class Unop(Expr):
     op: str  # ! ~ - * (deref) & (address-of)
     operand: Expr
 
 
-@dataclass(eq=False)
+@node
 class Increment(Expr):
     """`x++`, `++x`, `x--`, `--x` on a map or variable."""
 
@@ -174,14 +183,14 @@ class Increment(Expr):
     prefix: bool = False
 
 
-@dataclass(eq=False)
+@node
 class Ternary(Expr):
     cond: Expr
     then: Expr
     otherwise: Expr
 
 
-@dataclass(eq=False)
+@node
 class TypeName(Node):
     """A type as written in a cast or declaration: `uint32`, `struct task_struct *`."""
 
@@ -190,13 +199,13 @@ class TypeName(Node):
     of: Node | None = None  # `typeof(x)`: the TypeName or expression whose type this names (name "typeof")
 
 
-@dataclass(eq=False)
+@node
 class Cast(Expr):
     to: TypeName
     operand: Expr
 
 
-@dataclass(eq=False)
+@node
 class FieldAccess(Expr):
     """`e.field` or `e->field` (`arrow`)."""
 
@@ -207,7 +216,7 @@ class FieldAccess(Expr):
     tuple_index: int | None = annotation("typecheck")
 
 
-@dataclass(eq=False)
+@node
 class Index(Expr):
     """`e[i]` on an array, pointer or tuple (not a map)."""
 
@@ -216,7 +225,7 @@ class Index(Expr):
     tuple_element: int | None = annotation(set_by="typecheck")  # `$t[1 + 1]`: the index, folded
 
 
-@dataclass(eq=False)
+@node
 class TupleIndex(Expr):
     """`$t.0`."""
 
@@ -224,12 +233,12 @@ class TupleIndex(Expr):
     index: int
 
 
-@dataclass(eq=False)
+@node
 class Tuple(Expr):
     elems: list[Expr] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@node
 class Record(Expr):
     """`(name = value, ...)`: a tuple whose elements have names."""
 
@@ -237,7 +246,7 @@ class Record(Expr):
     values: list[Expr] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@node
 class BlockExpr(Expr):
     """`{ stmts; value }` used as a value; `value` is None when the block ends
     with a statement (its type is then none)."""
@@ -246,7 +255,7 @@ class BlockExpr(Expr):
     value: Expr | None = None
 
 
-@dataclass(eq=False)
+@node
 class IfExpr(Expr):
     """`if cond { a } else { b }` used as a value."""
 
@@ -255,20 +264,20 @@ class IfExpr(Expr):
     otherwise: Expr | None = None  # a BlockExpr, an IfExpr (else if), or None
 
 
-@dataclass(eq=False)
+@node
 class Sizeof(Expr):
     arg: Node  # an Expr or a TypeName
     value: int | None = annotation("typecheck")  # the size in bytes
 
 
-@dataclass(eq=False)
+@node
 class Offsetof(Expr):
     of: Node  # an Expr or a TypeName
     field_path: list[str] = field(default_factory=list)
     value: int | None = annotation("typecheck")  # the offset in bytes
 
 
-@dataclass(eq=False)
+@node
 class Range(Node):
     """`a..b` in `for ($i : a..b)`."""
 
@@ -279,29 +288,29 @@ class Range(Node):
 # ----------------------------------------------------------------- statements
 
 
-@dataclass(eq=False)
+@node
 class Stmt(Node):
     pass
 
 
-@dataclass(eq=False)
+@node
 class Block(Stmt):
     stmts: list[Stmt] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@node
 class ExprStmt(Stmt):
     expr: Expr
 
 
-@dataclass(eq=False)
+@node
 class Discard(Stmt):
     """`_ = expr;`: the value is computed and dropped, without a warning."""
 
     expr: Expr
 
 
-@dataclass(eq=False)
+@node
 class Assign(Stmt):
     """`target = value`, or `target op= value` when `op` is set ("+", "<<"...).
 
@@ -312,7 +321,7 @@ class Assign(Stmt):
     op: str | None = None
 
 
-@dataclass(eq=False)
+@node
 class VarDecl(Stmt):
     """`let $x [: type] [= value]`."""
 
@@ -321,26 +330,26 @@ class VarDecl(Stmt):
     value: Expr | None = None
 
 
-@dataclass(eq=False)
+@node
 class If(Stmt):
     cond: Expr
     then: Block
     otherwise: Stmt | None = None  # a Block, an If (else if), or None
 
 
-@dataclass(eq=False)
+@node
 class While(Stmt):
     cond: Expr
     body: Block
 
 
-@dataclass(eq=False)
+@node
 class Unroll(Stmt):
     count: Expr
     body: Block
 
 
-@dataclass(eq=False)
+@node
 class For(Stmt):
     """`for ($kv : @map)` or `for ($i : a..b)`."""
 
@@ -349,7 +358,7 @@ class For(Stmt):
     body: Block
 
 
-@dataclass(eq=False)
+@node
 class Jump(Stmt):
     kind: str  # "return", "break", "continue"
     value: Expr | None = None
@@ -358,7 +367,7 @@ class Jump(Stmt):
 # -------------------------------------------------------------- top level
 
 
-@dataclass(eq=False)
+@node
 class AttachPoint(Node):
     """One attach point as written, e.g. `tracepoint:syscalls:sys_enter_*`.
 
@@ -370,25 +379,25 @@ class AttachPoint(Node):
     params: Any = annotation("bind_probes")
 
 
-@dataclass(eq=False)
+@node
 class Probe(Node):
     attach_points: list[AttachPoint]
     predicate: Expr | None
     block: Block
 
 
-@dataclass(eq=False)
+@node
 class ConfigAssign(Node):
     name: str
     value: Expr
 
 
-@dataclass(eq=False)
+@node
 class Config(Node):
     assigns: list[ConfigAssign] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@node
 class MapDecl(Node):
     """`let @m = hash(N);` at top level."""
 
@@ -397,14 +406,14 @@ class MapDecl(Node):
     max_entries: int
 
 
-@dataclass(eq=False)
+@node
 class Macro(Node):
     name: str
     params: list[Expr]  # Variables and Maps
     body: Block
 
 
-@dataclass(eq=False)
+@node
 class CDefinition(Node):
     """`#include ...`, `#define ...`, or a C `struct`/`union`/`enum` definition,
     kept as text."""
@@ -413,14 +422,14 @@ class CDefinition(Node):
     text: str
 
 
-@dataclass(eq=False)
+@node
 class Import(Node):
     """`import "path";` at top level."""
 
     path: str
 
 
-@dataclass(eq=False)
+@node
 class Program(Node):
     probes: list[Probe] = field(default_factory=list)
     config: Config | None = None

@@ -18,13 +18,10 @@ a file that vanished or cannot be read (it is just not a candidate)."""
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import shutil
 import stat
 import struct
-import subprocess
 from functools import lru_cache
 
 ET_EXEC, ET_DYN = 2, 3
@@ -169,6 +166,8 @@ def resolve_paths(cmd: str, pid: int | None = None, unsafe: bool = False) -> lis
     if wildcard:
         expanded: list[str] = []
         for c in candidates:
+            import glob
+
             expanded.extend(sorted(glob.glob(c)) or [c])
         candidates = expanded
     inside = pid is not None and other_mount_ns(pid)
@@ -190,6 +189,9 @@ def _soname_prefix(name: str) -> str:
 @lru_cache(maxsize=1)
 def ld_cache() -> tuple[tuple[str, str], ...]:
     """(soname, path) of the dynamic loader's cache, 64-bit entries first."""
+    import shutil
+    import subprocess  # (imported here: start-up time of programs without uprobes)
+
     ldconfig = shutil.which("ldconfig") or "/sbin/ldconfig"
     try:
         text = subprocess.run([ldconfig, "-p"], capture_output=True, text=True, timeout=10).stdout

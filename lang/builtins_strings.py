@@ -8,7 +8,6 @@ is the function of the same name in codegen/calls_strings.py.
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING, Callable
 
 from pytrace.lang import ast
@@ -94,6 +93,8 @@ def _pton(call: ast.Call, tc: "TypeChecker") -> T.Type:
     if not isinstance(arg, ast.String):
         tc.error("pton() expects an string literal at the first argument", arg)
         return T.ArrayType(T.U8, 4)
+    import socket  # only for pton() (start-up time)
+
     family = socket.AF_INET if "." in arg.value else socket.AF_INET6 if ":" in arg.value else None
     if family is None:
         tc.error(f"pton() expects an string argument of an IPv4/IPv6 address, got {arg.value}", call)

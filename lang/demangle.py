@@ -8,13 +8,14 @@ name or per batch). Without libstdc++ a name stays as it is.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from functools import lru_cache
 
 
 @lru_cache(maxsize=1)
 def _functions():
     """(__cxa_demangle, free), or None without libstdc++."""
+    import ctypes.util  # (its find_library imports subprocess: only when a name is demangled)
+
     try:
         stdcxx = ctypes.CDLL(ctypes.util.find_library("stdc++") or "libstdc++.so.6")
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -12,8 +12,7 @@ stops after a pass that recorded an error (see lang/passes/__init__.py).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import TextIO
+from io import TextIOBase as TextIO
 
 from pytrace.lang.source import Span
 
@@ -21,15 +20,19 @@ ERROR = "ERROR"
 WARNING = "WARNING"
 
 
-@dataclass
 class Diagnostic:
-    severity: str
-    message: str
-    span: Span | None = None
-    hints: list[str] = field(default_factory=list)
-    # Where, when it is not in the program's text: "definitions.h:2:10" (a clang-style
-    # message about the script's C definitions), printed as `LABEL: MESSAGE`.
-    label: str = ""
+    def __init__(self, severity: str, message: str, span: Span | None = None, hints: list[str] | None = None,
+                 label: str = "") -> None:
+        self.severity = severity
+        self.message = message
+        self.span = span
+        self.hints = hints if hints is not None else []
+        # Where, when it is not in the program's text: "definitions.h:2:10" (a clang-style
+        # message about the script's C definitions), printed as `LABEL: MESSAGE`.
+        self.label = label
+
+    def __repr__(self) -> str:
+        return f"Diagnostic({self.severity!r}, {self.message!r}, {self.span!r}, {self.hints!r}, {self.label!r})"
 
     def render(self) -> str:
         lines = []

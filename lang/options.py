@@ -3,19 +3,19 @@ it knows whether it must compile at all)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 # Settings of unstable features (config unstable_tseries, ...): enable, warn
 # (the default) or error; true/false also work.
 UNSTABLE_MODES = {"enable": "enable", "true": "enable", "warn": "warn", "error": "error", "false": "error"}
 
 
-@dataclass
 class Options:
-    params: list[str] = field(default_factory=list)  # positional parameters $1..$N
-    named_params: list[str] = field(default_factory=list)  # program options after `--`: "name=value", "name"
-    import_paths: list[str] = field(default_factory=list)  # where `import "x"` looks after the script's directory
+    """Compile options. A plain class rather than a dataclass: the CLI imports it at every start,
+    and importing `dataclasses` (which imports `inspect`) costs ~10 ms of a cached program's start.
+    Options(name=value, ...) sets any option declared below; the lists start empty."""
+
+    params: list[str]  # positional parameters $1..$N
+    named_params: list[str]  # program options after `--`: "name=value", "name"
+    import_paths: list[str]  # where `import "x"` looks after the script's directory
     max_strlen: int = 64
     max_map_keys: int = 4096
     max_probes: int = 1024  # attach points after wildcards are expanded (lang/passes/limits.py)
@@ -32,5 +32,17 @@ class Options:
     print_maps_on_exit: bool = True  # config print_maps_on_exit: print every map when the run ends
     perf_rb_pages: int = 0  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring buffer's pages (0: by program)
     dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
-    prometheus_labels: list[str] = field(default_factory=list)  # config prometheus_labels: names of key parts
-    kernel: Any = None  # a lang.kernel_view.KernelView to compile for; None: this machine's
+    prometheus_labels: list[str]  # config prometheus_labels: names of key parts
+    kernel: object = None  # a lang.kernel_view.KernelView to compile for; None: this machine's
+
+    def __init__(self, **settings) -> None:
+        for name in ("params", "named_params", "import_paths", "prometheus_labels"):  # the lists, each its own
+            setattr(self, name, [])
+        for name, value in settings.items():
+            if name not in Options.__annotations__:
+                raise TypeError(f"Options() got an unexpected keyword argument {name!r}")
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in Options.__annotations__)
+        return f"Options({shown})"

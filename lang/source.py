@@ -8,21 +8,22 @@ exclusive, so `stdin:1:5-9` covers columns 5, 6, 7 and 8.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
+
+# Plain classes rather than dataclasses: the CLI imports them at every start (see lang/options.py).
 
 
-@dataclass(eq=False)
 class Source:
-    name: str  # "stdin" for -e programs, else the file path
-    text: str
-    _line_starts: list[int] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name  # "stdin" for -e programs, else the file path
+        self.text = text
         starts = [0]
-        for i, ch in enumerate(self.text):
+        for i, ch in enumerate(text):
             if ch == "\n":
                 starts.append(i + 1)
         self._line_starts = starts
+
+    def __repr__(self) -> str:
+        return f"Source(name={self.name!r}, text={self.text!r})"
 
     def position(self, offset: int) -> tuple[int, int]:
         """(line, column), both 1-based, of a character offset."""
@@ -38,11 +39,13 @@ class Source:
         return Span(self, start, end)
 
 
-@dataclass(frozen=True, eq=False)
 class Span:
-    source: Source
-    start: int  # offset of the first character
-    end: int  # offset one past the last character
+    __slots__ = ("source", "start", "end")
+
+    def __init__(self, source: Source, start: int, end: int) -> None:
+        self.source = source
+        self.start = start  # offset of the first character
+        self.end = end  # offset one past the last character
 
     @property
     def begin_pos(self) -> tuple[int, int]:

@@ -14,8 +14,16 @@ from __future__ import annotations
 
 from functools import cached_property
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 
 from pytrace.lang import aggregations
+
+
+def _repr(self) -> str:
+    """The dataclass repr, one function for every type: a dataclass generates and compiles
+    each method per class, and with repr=False there is one method fewer per class (start-up time)."""
+    shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclass_fields(self) if f.repr)
+    return f"{type(self).__qualname__}({shown})"
 
 
 class Type:
@@ -23,6 +31,7 @@ class Type:
     align: int = 8
     is_scalar = False  # lives in a register
     name = "?"
+    __repr__ = _repr
 
     def __str__(self) -> str:
         return self.name
@@ -31,7 +40,7 @@ class Type:
         raise NotImplementedError(type(self).__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class IntType(Type):
     bits: int = 64
     signed: bool = False
@@ -53,7 +62,7 @@ class IntType(Type):
         return {"kind": "int", "size": self.size, "signed": self.signed}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class EnumType(IntType):
     """An integer of a C enum: printed as the enumerator's name when it has one
     (`names`: (value, name) pairs). Arithmetic on it gives a plain integer."""
@@ -69,7 +78,7 @@ class EnumType(IntType):
         return {**super().layout(), "enum": [[v, n] for v, n in self.names]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BoolType(Type):
     is_scalar = True
     name = "bool"
@@ -80,7 +89,7 @@ class BoolType(Type):
         return {"kind": "bool", "size": 1}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StringType(Type):
     """A NUL-terminated string in a fixed-size buffer."""
 
@@ -100,7 +109,7 @@ class StringType(Type):
         return {"kind": "string", "size": self.length}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BufferType(Type):
     """`buf()`: a length byte count followed by bytes."""
 
@@ -119,7 +128,7 @@ class BufferType(Type):
         return {"kind": "buffer", "size": self.size}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TupleType(Type):
     """A tuple, or with `names` a record (`(a = 1, b = "x")`): laid out the same."""
 
@@ -167,7 +176,7 @@ class TupleType(Type):
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PointerType(Type):
     """A pointer. `pointee` is a Type, or None for void.
 
@@ -187,8 +196,9 @@ class PointerType(Type):
         return {"kind": "pointer", "size": 8}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RecordField:
+    __repr__ = _repr
     name: str
     offset: int
     type: Type
@@ -196,7 +206,7 @@ class RecordField:
     data_loc: bool = False  # tracepoint `__data_loc`: a u32 (length << 16 | offset) to the data
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RecordType(Type):
     """A C struct/union: tracepoint `args`, BTF structs, script-defined structs."""
 
@@ -244,7 +254,7 @@ class RecordType(Type):
         return {"kind": "record", "size": self.size, "fields": out}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ArrayType(Type):
     elem: Type = None  # type: ignore[assignment]
     count: int = 0
@@ -269,7 +279,7 @@ STACK_MODES = ("bpftrace", "perf", "raw")
 DEFAULT_STACK_LIMIT = 127  # PERF_MAX_STACK_DEPTH, bpftrace's default
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StackType(Type):
     """kstack / ustack: the raw frame addresses, symbolised in user space.
 
@@ -297,7 +307,7 @@ class StackType(Type):
                 "mode": self.mode, "limit": self.limit}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SymbolType(Type):
     """ksym(addr) / usym(addr): an address printed as its symbol's name.
     ksym is [u64 addr]; usym is [u64 addr][u32 pid][u32 0]."""
@@ -316,7 +326,7 @@ class SymbolType(Type):
         return {"kind": "ksym" if self.kernel else "usym", "size": self.size}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class VoidType(Type):
     name = "void"
     size = 0
@@ -326,7 +336,7 @@ class VoidType(Type):
         return {"kind": "none", "size": 0}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class UserFormatType(Type):
     """A value the kernel sends raw and user space turns into text when it is
     printed: `username` (a uid), `strftime()` (a timestamp), `ntop()`,
@@ -350,7 +360,7 @@ class UserFormatType(Type):
         return {"kind": self.kind, "size": self.value_size, "extra": self.extra}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AggType(Type):
     """The value type of an aggregation: count(), sum(), hist()... (its
     entry in lang/aggregations.py gives the layout).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from pytrace.runtime import bpf, kprobes, perf
 

@@ -88,7 +88,7 @@ def _bpf(cmd: int, attr: ctypes.Structure) -> int:
             return ret
         err = ctypes.get_errno()
         if err != _errno.EINTR:
-            raise BPFError(K.BpfCmd(cmd).name, err)
+            raise BPFError(K.name_of(K.BpfCmd, cmd), err)
 
 
 def _bpf_found(cmd: int, attr: ctypes.Structure) -> bool:

@@ -81,7 +81,9 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pytrace", add_help=False, usage=argparse.SUPPRESS)
+    # A fixed width: argparse would otherwise import shutil to ask the terminal's (start-up time).
+    p = argparse.ArgumentParser(prog="pytrace", add_help=False, usage=argparse.SUPPRESS,
+                                formatter_class=lambda prog: argparse.HelpFormatter(prog, width=80))
     p.add_argument("-e", dest="program")
     p.add_argument("-l", "--list", dest="list", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")

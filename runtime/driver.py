@@ -4,15 +4,21 @@ listing probes, and making sure the kernel filesystems are mounted."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
 
+try:  # CPython's own SHA-256 (3.11: _sha256, 3.12: _sha2): hashlib would load OpenSSL, ~3 ms of every start
+    from _sha256 import sha256
+except ImportError:
+    try:
+        from _sha2 import sha256
+    except ImportError:
+        from hashlib import sha256
+
 from pytrace import __version__
 from pytrace.codegen.artifact import Artifact
 from pytrace.lang.options import UNSTABLE_MODES, Options
-from pytrace.lang.types import STACK_MODES
 from pytrace.lang.source import Source
 
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
@@ -30,8 +36,11 @@ def apply_env(options: Options) -> None:
             setattr(options, attr, int(value))
     options.dummy_ts_map = os.environ.get("BPFTRACE_DUMMY_TS_MAP", "")
     stack_mode = os.environ.get("BPFTRACE_STACK_MODE", "").lower()
-    if stack_mode in STACK_MODES:
-        options.stack_mode = stack_mode
+    if stack_mode:
+        from pytrace.lang.types import STACK_MODES  # (the language's types: only when it is set)
+
+        if stack_mode in STACK_MODES:
+            options.stack_mode = stack_mode
     unstable = os.environ.get("BPFTRACE_UNSTABLE_TSERIES", "").lower()
     options.unstable_tseries = UNSTABLE_MODES.get(unstable, options.unstable_tseries)
 
@@ -59,7 +68,7 @@ _IMPORT_RE = re.compile(r'\bimport\s*"')
 
 
 def _cache_key(source: Source, options: Options) -> str:
-    h = hashlib.sha256()
+    h = sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  repr(options.named_params),
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.max_cat_bytes,
@@ -234,11 +243,13 @@ def filter_probes(artifact: Artifact, pattern: str) -> Artifact | None:
     """--probe-filter: keep the event, test and bench probes whose name the
     regex matches (BEGIN, END and self:signal always stay); unmatched ones are
     never loaded. None when no probe is left."""
-    import dataclasses
+    import copy
     import re
 
     regex = re.compile(pattern)
     kept = [p for p in artifact.programs if p.when in ("BEGIN", "END", "SIGNAL") or regex.search(p.probe)]
     if not kept:
         return None
-    return dataclasses.replace(artifact, programs=kept)
+    filtered = copy.copy(artifact)
+    filtered.programs = kept
+    return filtered

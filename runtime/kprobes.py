@@ -12,12 +12,8 @@ from __future__ import annotations
 import errno as _errno
 import itertools
 import os
-from typing import TYPE_CHECKING
-
+from pytrace.codegen.artifact import ProgramSpec
 from pytrace.runtime import perf
-
-if TYPE_CHECKING:
-    from pytrace.codegen.artifact import ProgramSpec
 
 _counter = itertools.count()
 

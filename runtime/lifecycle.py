@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from pytrace.lang.diagnostics import Diagnostic
 from pytrace.lang.source import Source, Span

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field
 
 from pytrace.codegen.artifact import CONST_BASE, CONSTANTS, Artifact, MapSpec, ProgramSpec
 from pytrace.runtime import bpf, progbtf
@@ -97,18 +96,20 @@ def patch(insns: bytes, map_fds: list[int], constants: dict[str, int], btf_ids: 
     return bytes(out)
 
 
-@dataclass
 class LoadedProgram:
-    spec: ProgramSpec
-    fd: int
+    def __init__(self, spec: ProgramSpec, fd: int) -> None:
+        self.spec = spec
+        self.fd = fd
 
 
-@dataclass
 class Loaded:
-    artifact: Artifact
-    map_fds: list[int] = field(default_factory=list)
-    programs: list[LoadedProgram] = field(default_factory=list)
-    logs: dict[str, str] = field(default_factory=dict)
+    """What one load made (plain classes, not dataclasses: see codegen/artifact.py)."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+        self.map_fds: list[int] = []
+        self.programs: list[LoadedProgram] = []
+        self.logs: dict[str, str] = {}
 
     def map_fd(self, name: str) -> int:
         spec = self.artifact.map_by_name(name)

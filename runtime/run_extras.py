@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import sys
 
-from pytrace.runtime.output import folded
-
 
 class UsageError(ValueError):
     pass
@@ -64,6 +62,8 @@ class _StackFiles:
 
     def exit_maps(self, maps: list) -> None:
         self._out.exit_maps(maps)
+        from pytrace.runtime.output import folded
+
         paths: dict[str, int] = {}
         for m in maps:
             for path, count in folded.fold(m).items():

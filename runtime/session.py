@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from pytrace.codegen.artifact import Artifact, EventSpec
-from pytrace.lang import format_string
 from pytrace.runtime import attach as attach_mod
-from pytrace.runtime import bpf, kprobes, loader, maps, symbols
-from pytrace.runtime import pcap, user_values
-from pytrace.runtime.output.printf import format_printf
-from pytrace.runtime.output.printf_compiled import compile_printf
-from pytrace.runtime.output.values import MapData
+from pytrace.runtime import bpf, kprobes, loader
+from pytrace.runtime import pcap
 from pytrace.runtime.ringbuf import RingBuffer
+
+# Map reading, symbols and value decoding are imported when first used, after the probes are
+# attached: a cached program's start (exec -> attached) imports only what loading and attaching need.
 
 BATCH_RECORDS = 4096  # records per drain batch: the output is flushed after each
 POLL_BUDGET_S = 0.1  # one poll() drains full batches for at most this long
@@ -60,14 +60,12 @@ class Tracer:
         self.finishing = False  # after exit(): later events are dropped until END runs, as in bpftrace
         self.lost_reported = 0
         # user stacks of exited processes are symbolised from the probed binaries
-        symbols.SYMBOLS.use_binaries([a.get("binary", "") for p in artifact.programs for a in p.attach])
-        for ev in artifact.events:
-            if ev.kind in FORMATTED_EVENTS and ev.segments is None:
-                ev.segments, _ = format_string.parse_format(ev.fmt)
-        # printf ids whose text is made straight from the record (printf_compiled.py); None: decode and format
-        fast = hasattr(output, "printf_text")
-        self._formatters = [compile_printf(ev.segments, ev.arg_layouts, ev.arg_offsets)
-                            if fast and ev.kind == "printf" else None for ev in artifact.events]
+        binaries = [a["binary"] for p in artifact.programs for a in p.attach if a.get("binary")]
+        if binaries or "pytrace.runtime.symbols" in sys.modules:  # (forgetting an earlier run's binaries)
+            from pytrace.runtime import symbols
+
+            symbols.SYMBOLS.use_binaries(binaries)
+        self._formatters = self._compile_formatters(artifact, output)
         self._handlers: dict[str, Callable[[EventSpec, list], None]] = {
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
@@ -81,6 +79,21 @@ class Tracer:
         self._warned: set[str] = set()
         self.dropped: dict[str, int] = {}  # map name -> updates refused because the map was full
         self._zeroed: set[str] = set()  # keyless counts in arrays that zero() keeps showing (maps.read_map)
+
+    @staticmethod
+    def _compile_formatters(artifact: Artifact, output) -> list:
+        """printf ids whose text is made straight from the record (printf_compiled.py); None: decode and format."""
+        if not any(ev.kind in FORMATTED_EVENTS for ev in artifact.events):
+            return [None] * len(artifact.events)
+        from pytrace.lang import format_string
+        from pytrace.runtime.output.printf_compiled import compile_printf
+
+        for ev in artifact.events:
+            if ev.kind in FORMATTED_EVENTS and ev.segments is None:
+                ev.segments, _ = format_string.parse_format(ev.fmt)
+        fast = hasattr(output, "printf_text")
+        return [compile_printf(ev.segments, ev.arg_layouts, ev.arg_offsets)
+                if fast and ev.kind == "printf" else None for ev in artifact.events]
 
     # ------------------------------------------------------------ lifecycle
     def load(self, log_level: int = 0) -> None:
@@ -128,6 +141,7 @@ class Tracer:
                 if prog.spec.when in RUN_BY_MODE:
                     flag = "--test to run test" if prog.spec.when == "TEST" else "--bench to run benchmark"
                     raise attach_mod.AttachError(prog.spec, f"No probes attached; use {flag} probes.", plain=True)
+        _prefetch_imports()
         return self.attached_count
 
     def run_special(self, when: str, deliver: bool = True) -> None:
@@ -222,6 +236,8 @@ class Tracer:
         return sorted(m.name for m in self.artifact.maps if not m.name.startswith("__"))
 
     def read_map(self, name: str) -> MapData:
+        from pytrace.runtime import maps
+
         assert self.loaded is not None
         spec = self.artifact.map_by_name(name)
         if spec is None:
@@ -242,6 +258,8 @@ class Tracer:
         self.out.exit_maps(maps)
 
     def lost_events(self) -> int:
+        from pytrace.runtime import maps
+
         assert self.loaded is not None
         return maps.read_lost(self.loaded.map_fds[self.artifact.lost_map])
 
@@ -282,6 +300,8 @@ class Tracer:
         if event_id >= len(self.artifact.events):
             return
         ev = self.artifact.events[event_id]
+        from pytrace.runtime import maps
+
         args = [maps.decode(layout, data[off:]) for layout, off in zip(ev.arg_layouts, ev.arg_offsets)]
         self._handlers[ev.kind](ev, args)
 
@@ -302,6 +322,8 @@ class Tracer:
         spec = self.artifact.map_by_name(ev.map_name)
         assert spec is not None and self.loaded is not None
         had_entry = spec.key_count == 0 and bool(self.read_map(ev.map_name).entries)
+        from pytrace.runtime import maps
+
         maps.zero_map(spec, self.loaded.map_fds[spec.index])
         if had_entry:  # a hash keeps its key with a 0 value: so does a keyless count in an array
             self._zeroed.add(ev.map_name)
@@ -313,6 +335,8 @@ class Tracer:
 
 
     def _on_message(self, ev: EventSpec, args: list) -> None:
+        from pytrace.runtime.output.printf import format_printf
+
         severity = "ERROR" if ev.kind == "errorf" else "WARNING"
         self.out.message(severity, format_printf(ev.segments, args), ev.source)
 
@@ -326,10 +350,14 @@ class Tracer:
             self.links.remove(fd)
 
     def _on_time(self, ev: EventSpec, args: list) -> None:
+        from pytrace.runtime import user_values
+
         self.out.text_event("time", user_values.boot_ns_to_datetime(
             time.clock_gettime_ns(time.CLOCK_BOOTTIME)).strftime(ev.fmt))
 
     def _on_cat(self, ev: EventSpec, args: list) -> None:
+        from pytrace.runtime.output.printf import format_printf
+
         path = format_printf(ev.segments, args)
         try:
             with open(path, "rb") as f:
@@ -340,6 +368,8 @@ class Tracer:
         self.out.text_event("cat", data.decode("utf-8", errors="replace"))
 
     def _on_system(self, ev: EventSpec, args: list) -> None:
+        from pytrace.runtime.output.printf import format_printf
+
         command = format_printf(ev.segments, args)
         import subprocess  # only for system() (start-up time)
 
@@ -369,5 +399,18 @@ class Tracer:
 
 
 FORMATTED_EVENTS = ("printf", "cat", "system", "errorf", "warnf")
+
+# What reading and printing maps imports (about 15 ms), imported once the probes are attached
+# by a thread of its own: it overlaps the run, which mostly waits in poll() and close().
+AFTER_ATTACH_IMPORTS = ("pytrace.runtime.maps", "pytrace.runtime.output.printf")
+
+
+def _prefetch_imports() -> None:
+    import importlib
+    import threading
+
+    if not all(name in sys.modules for name in AFTER_ATTACH_IMPORTS):
+        threading.Thread(target=lambda: [importlib.import_module(name) for name in AFTER_ATTACH_IMPORTS],
+                         name="pytrace-imports", daemon=True).start()
 _EVENT_ID = struct.Struct("<Q")
 

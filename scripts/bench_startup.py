@@ -30,6 +30,35 @@ import time
 
 PROGRAM = "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }"
 FIRST_EVENT = 'tracepoint:syscalls:sys_enter_getppid { printf("hit\\n"); exit(); }'
+# The Python toolchain floor of an uncached run: start Python, import lark and llvmlite, parse the
+# one-liner with a small LALR grammar (its parse tables cached, as pytrace's are) and emit a trivial
+# BPF object with llvmlite. No bpf(2), no attach: what any Python compiler of this language pays.
+FLOOR = r'''
+import sys
+import lark
+import llvmlite
+llvmlite.ir_layer_typed_pointers_enabled = False
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+GRAMMAR = """
+start: probe+
+probe: NAME ":" NAME ":" NAME "{" stmt* "}"
+stmt: "@" "[" NAME "]" "=" NAME "(" ")" ";"
+NAME: /[A-Za-z_][A-Za-z_0-9]*/
+%ignore /\s+/
+"""
+lark.Lark(GRAMMAR, parser="lalr", cache=sys.argv[1]).parse(sys.argv[2])
+llvm.initialize_all_targets()
+llvm.initialize_all_asmprinters()
+m = ir.Module(name="floor")
+m.triple = "bpfel"
+fn = ir.Function(m, ir.FunctionType(ir.IntType(64), [ir.PointerType()]), name="prog")
+ir.IRBuilder(fn.append_basic_block()).ret(ir.Constant(ir.IntType(64), 0))
+tm = llvm.Target.from_triple("bpfel").create_target_machine(opt=2)
+mod = llvm.parse_assembly(str(m))
+mod.verify()
+tm.emit_object(mod)
+'''
 # Calls getppid() every 0.1 ms, so a tracer sees its first event as soon as it is attached.
 TICKER = "import os, time\nwhile True:\n    os.getppid()\n    time.sleep(0.0001)\n"
 
@@ -70,7 +99,8 @@ def main() -> int:
     env = dict(os.environ, XDG_CACHE_HOME=cache)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure with .pyc files, as installed Python runs
     env.pop("PYTRACE_NO_CACHE", None)
-    pytrace = [sys.executable, "-m", "pytrace", "-e", PROGRAM]
+    python = plain_install(cache)
+    pytrace = [python, "-m", "pytrace", "-e", PROGRAM]
     bpftrace = shutil.which("bpftrace")
     version = subprocess.run([bpftrace, "--version"], capture_output=True,
                              text=True).stdout.strip() if bpftrace else ""
@@ -84,7 +114,9 @@ def main() -> int:
     attach = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
     first = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
     ticker = subprocess.Popen([sys.executable, "-c", TICKER])
-    whole = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
+    whole = {"pytrace, uncached": [], "pytrace, cached": [], version: [], "toolchain floor": []}
+    floor = [python, "-c", FLOOR, os.path.join(cache, "floor-grammar.cache"), PROGRAM]
+    time_whole_run(floor, env)  # its grammar's parse tables, made once
     for _ in range(args.runs):
         uncache()
         attach["pytrace, uncached"].append((time_to_attach(pytrace, env), 0, 0))
@@ -92,22 +124,61 @@ def main() -> int:
         uncache()
         whole["pytrace, uncached"].append(time_whole_run(pytrace + ["-c", "/bin/true"], env))
         whole["pytrace, cached"].append(time_whole_run(pytrace + ["-c", "/bin/true"], env))
+        whole["toolchain floor"].append(time_whole_run(floor, env))
         uncache()
         for name in ("pytrace, uncached", "pytrace, cached"):
-            first[name].append((time_to_attach([sys.executable, "-m", "pytrace", "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
+            first[name].append((time_to_attach([python, "-m", "pytrace", "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
         if bpftrace:
             first[version].append((time_to_attach([bpftrace, "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
             attach[version].append((time_to_attach([bpftrace, "-e", PROGRAM], env), 0, 0))
             whole[version].append(time_whole_run([bpftrace, "-e", PROGRAM, "-c", "/bin/true"], env))
     ticker.kill()
     ticker.wait()
+    start = python_start(python)
     shutil.rmtree(cache, ignore_errors=True)
     print(f"# bench_startup: {os.cpu_count()} CPUs, {os.uname().release}, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"median of {args.runs} rounds")
     report(f"exec -> probes attached, `{PROGRAM}` (the tool's attach message)", attach, version)
     report(f"exec -> first event printed, `{FIRST_EVENT}` (getppid every 0.1 ms)", first, version)
     report("whole run with -c /bin/true (wall, CPU, peak RSS)", whole, version)
+    median = {name: statistics.median(r[0] for r in runs) * 1000 for name, runs in whole.items() if runs}
+    print(f"\nuncached whole run - toolchain floor: {median['pytrace, uncached'] - median['toolchain floor']:.0f} ms"
+          f"\nuncached - cached whole run (the compile): "
+          f"{median['pytrace, uncached'] - median['pytrace, cached']:.0f} ms"
+          f"\ntoolchain floor - Python's start (`python -c pass`): "
+          f"{median['toolchain floor'] - start:.0f} ms; Python's start {start:.0f} ms")
     return 0
+
+
+def python_start(python: str) -> float:
+    """Milliseconds `python -c pass` takes (median of 9)."""
+    runs = []
+    for _ in range(9):
+        start = time.perf_counter()
+        subprocess.run([python, "-c", "pass"], check=True)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs) * 1000
+
+
+def plain_install(workdir: str) -> str:
+    """A Python that imports this checkout as an installed (not editable) pytrace would be
+    imported: a virtualenv whose .pth names a directory holding `pytrace` (a symlink to the
+    checkout) and this venv's site-packages (lark, llvmlite). The development venv's editable
+    install adds an import hook that costs about 20 ms at every start; a `pip install` has none."""
+    import sysconfig
+    import venv
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env_dir, src = os.path.join(workdir, "venv"), os.path.join(workdir, "src")
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(env_dir)
+    os.makedirs(src)
+    os.symlink(root, os.path.join(src, "pytrace"))
+    python = os.path.join(env_dir, "bin", "python")
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(purelib, "pytrace-bench.pth"), "w") as f:
+        f.write(f"{src}\n{sysconfig.get_paths()['purelib']}\n")
+    return python
 
 
 def time_whole_run(argv: list[str], env: dict) -> tuple[float, float, int]:

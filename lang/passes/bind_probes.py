@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 
 from pytrace.lang import probes
 from pytrace.lang.context import CompileContext, ProbeUnit
@@ -24,6 +23,8 @@ def bind_probes(ctx: CompileContext) -> None:
             name, parts = split_attach_point(raw)
             prov = probes.lookup(name)
             if prov is None:
+                import difflib  # only for this error (start-up time)
+
                 close = difflib.get_close_matches(name, probes.all_names(), n=1)
                 ctx.diags.error(f"Invalid probe type: {name}", ap.span,
                                 [f"Did you mean {close[0]}?"] if close else [])

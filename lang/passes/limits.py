@@ -19,7 +19,7 @@ MAX_IDENTIFIER = 256       # characters of a variable, map, macro or function na
 MAX_UNROLL_PRODUCT = 1000  # copies of a body made by nested unroll()s together
 MAX_PROBES_HINT = ("You can increase the limit through the BPFTRACE_MAX_PROBES environment variable, but BE "
                    "CAREFUL since a high number of probes attached can cause your system to crash.")
-MAX_STRLEN = 8192          # max_strlen (config or BPFTRACE_MAX_STRLEN): past it LLVM takes minutes
+MAX_STRLEN = 16384         # max_strlen (config or BPFTRACE_MAX_STRLEN): past it the BPF backend gives up or takes minutes
 
 
 def check_limits(ctx: CompileContext) -> None:

@@ -289,7 +289,8 @@ class TypeChecker:
             return T.U64
         if isinstance(var.type, T.StackType):  # bare kstack/ustack: in the config's stack_mode
             return dataclasses.replace(var.type, mode=self.ctx.options.stack_mode)
-        return _BTF_TYPED.get(node.name, lambda _btf: var.type)(self.ctx.kernel.btf())
+        typed = _BTF_TYPED.get(node.name)  # (vmlinux BTF is read only for a builtin typed from it)
+        return var.type if typed is None else typed(self.ctx.kernel.btf())
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
         key = self.var_key(node)

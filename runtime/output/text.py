@@ -8,9 +8,10 @@ stderr, everything else to stdout (or the -o file).
 
 from __future__ import annotations
 
-from .tseries_text import format_tseries
-from .values import (HistView, MapData, OrderedMap, Record, StatsValue,
-                     Symbolic, TimeSeriesView, map_value)
+from functools import cache
+
+# The value model (values.py, dataclasses) is imported when a value is first printed, not
+# before: the attach notice is printed from here, and a program's start ends with it.
 
 ATTACH_STREAM = 'stderr'        # TextOutput::attached_probes writes err_
 LOST_EVENTS_STREAM = 'stderr'   # TextOutput::lost_events writes err_
@@ -81,14 +82,16 @@ def emit(v, st: StreamState | None = None) -> str:
         return st.put_int(v, signed=v < (1 << 63))
     if isinstance(v, str):
         return st.put_str(v)
-    if isinstance(v, Symbolic):
-        return st.put_str(v.symbol)
     if isinstance(v, bytes):
         return st.put_str(hex_format_buffer(v))
     if isinstance(v, tuple):
         return _seq(v, st, '(', ', ', ')')   # tuples get spaces, arrays do not
     if isinstance(v, list):
         return _seq(v, st, '[', ',', ']')
+    from .values import Record, Symbolic
+
+    if isinstance(v, Symbolic):
+        return st.put_str(v.symbol)
     if isinstance(v, Record):
         if not v.fields:
             return st.put_str('{}')
@@ -181,27 +184,33 @@ def format_hist(h: HistView) -> str:
 
 # --- maps --------------------------------------------------------------------
 
-# Values printed on the lines after their name: text by type.
-MULTI_LINE = {HistView: format_hist, TimeSeriesView: format_tseries}
+@cache
+def multi_line() -> dict:
+    """Values printed on the lines after their name: text by type."""
+    from .tseries_text import format_tseries
+    from .values import HistView, TimeSeriesView
+
+    return {HistView: format_hist, TimeSeriesView: format_tseries}
 
 
 def _emit_value(v) -> str:
-    if type(v) in MULTI_LINE:
-        return MULTI_LINE[type(v)](v)
-    return emit(v)
+    formatter = multi_line().get(type(v))
+    return emit(v) if formatter is None else formatter(v)
 
 
 def _emit_map(name: str, m: OrderedMap) -> str:
     out = []
     for key, value in m.entries:
-        sep = ']:\n' if type(value) in MULTI_LINE else ']: '
+        sep = ']:\n' if type(value) in multi_line() else ']: '
         out.append(f"{name}[{_strip_parens(emit(key))}{sep}{_emit_value(value)}\n")
     return ''.join(out)
 
 
 def format_map_value(name: str, value) -> str:
     """TextOutput::map for an already built output value."""
-    if type(value) in MULTI_LINE:
+    from .values import OrderedMap, StatsValue
+
+    if type(value) in multi_line():
         return f"{name}:\n{_emit_value(value)}\n"
     if isinstance(value, StatsValue):
         if isinstance(value.value, OrderedMap):
@@ -218,6 +227,8 @@ def format_map(m: MapData, top: int = 0, div: int = 1, *, at_exit: bool = False)
     map prints nothing there instead of its zero value).  There are no blank
     lines around maps in current bpftrace except the one that ends each
     histogram."""
+    from .values import map_value
+
     return format_map_value(m.name, map_value(m, top, div, at_exit=at_exit))
 
 

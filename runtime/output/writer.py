@@ -3,16 +3,14 @@ modules (which share their function names), to stdout or `-o FILE`."""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import TextIO
+from io import TextIOBase as TextIO
 
-from pytrace.runtime.output import folded as folded_format
-from pytrace.runtime.output import json as json_format
 from pytrace.runtime.output import text as text_format
-from pytrace.runtime.output.printf import format_printf
 
 
-FORMATS = {"text": text_format, "json": json_format, "folded": folded_format}  # -f FORMAT
+FORMATS = {"text": "text", "json": "json", "folded": "folded"}  # -f FORMAT: its module here, imported when chosen
 BUFFERING = ("line", "full", "none")  # -B: flush after every write ("line", "none") or when the buffer fills
 
 
@@ -24,7 +22,7 @@ class Writer:
         self.err = err
         self.quiet = quiet
         self.owns_out = owns_out
-        self.is_json = fmt is json_format
+        self.is_json = fmt.__name__ == "pytrace.runtime.output.json"
         self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
         self.flush = flush  # after every write; False: -B full (the stream's own buffer decides)
         self.line_buffered = line_buffered  # -B line: only once a line ends
@@ -33,7 +31,7 @@ class Writer:
     @classmethod
     def open(cls, format_name: str, path: str | None = None, quiet: bool = False, buffering: str = "line",
              warnings: bool = True) -> "Writer":
-        fmt = FORMATS.get(format_name, text_format)
+        fmt = importlib.import_module(f"pytrace.runtime.output.{FORMATS.get(format_name, 'text')}")
         flush = buffering != "full"
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
@@ -77,6 +75,8 @@ class Writer:
             self._write(self._stream(text_format.ATTACH_STREAM), self.fmt.attached_probes(n))
 
     def printf(self, segments, args: list) -> None:
+        from pytrace.runtime.output.printf import format_printf
+
         self._write(self.out, self.fmt.format_printf_event(format_printf(segments, args)))
 
     def value(self, v) -> None:
@@ -108,7 +108,7 @@ class Writer:
         if severity == "WARNING" and not self.warnings:
             return
         if self.is_json:
-            self._write(self.out, json_format.message_event(severity, text, source))
+            self._write(self.out, self.fmt.message_event(severity, text, source))
         else:
             self._write(self.err, text_format.message_event(severity, text, source))
 
