@@ -139,6 +139,11 @@ def _curtask(pl, node):
     return pl.bb.get_current_task()
 
 
+@variable("ctx")
+def _ctx(pl, node):
+    return pl.b.ptrtoint(pl.ctx_ptr, I64, name="ctx")
+
+
 # ---------------------------------------------------------------- output and control
 
 @function("printf")

@@ -74,6 +74,7 @@ VARIABLES: dict[str, BuiltinVar] = {v.name: v for v in [
     BuiltinVar("cpid", T.U64, "pid of the child process started with -c"),
     BuiltinVar("rand", T.U32, "a pseudo-random 32-bit number"),
     BuiltinVar("curtask", T.PointerType(None), "address of the current task_struct"),
+    BuiltinVar("ctx", T.PointerType(None), "the probe's context: its BPF program's argument (cast it to read it)"),
     BuiltinVar("ncpus", T.U64, "number of CPUs"),
     BuiltinVar("numaid", T.U32, "id of the NUMA node running the probe"),
     BuiltinVar("jiffies", T.U64, "the kernel's jiffies counter (bpf_jiffies64)"),

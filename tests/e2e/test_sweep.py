@@ -111,3 +111,14 @@ def test_k_warns_on_a_map_read_of_a_missing_key():
         "                                 ~~~~\n"), r
     r = run_pytrace("-e", prog)
     assert r.err == "Attached 1 probe\n", r
+
+
+@pytest.mark.kernel
+def test_ctx_is_the_programs_argument():
+    # A syscall tracepoint's context: the 8 bytes of common fields, then __syscall_nr.
+    prog = ("tracepoint:syscalls:sys_enter_execve /pid == cpid/ { "
+            "printf(\"%d %d\\n\", *((int32 *)(ctx + 8)), args.__syscall_nr); exit(); }")
+    r = run_pytrace("-e", prog, "-c", "/bin/true")
+    assert r.rc == 0 and r.out == "59 59\n\n\n", r
+    r = run_pytrace("-e", "struct x { unsigned long x; } interval:ms:1 { @ = ((struct x *)ctx).x != 0; exit(); }")
+    assert r.rc == 0 and r.out == "\n\n@: true\n", r
