@@ -21,6 +21,7 @@ from pytrace.lang.visitor import dispatch_table
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 # Builtins whose type comes from kernel BTF.
 _BTF_TYPED = {"curtask": ktypes.task_struct_ptr}
+_POINTEE_NAMES = {"curtask": "struct task_struct"}  # a script's own definition of it wins, as in bpftrace
 # The element type of `e[i]` by the type of e.
 _INDEXED = {
     T.ArrayType: lambda t: t.elem,
@@ -290,7 +291,12 @@ class TypeChecker:
         if isinstance(var.type, T.StackType):  # bare kstack/ustack: in the config's stack_mode
             return dataclasses.replace(var.type, mode=self.ctx.options.stack_mode)
         typed = _BTF_TYPED.get(node.name)  # (vmlinux BTF is read only for a builtin typed from it)
-        return var.type if typed is None else typed(self.ctx.kernel.btf())
+        if typed is None:
+            return var.type
+        script_type = self.ctx.c_types.structs.get(_POINTEE_NAMES.get(node.name, ""))
+        if script_type is not None:
+            return T.PointerType(script_type)
+        return typed(self.ctx.kernel.btf())
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
         key = self.var_key(node)

@@ -85,3 +85,11 @@ def test_syscall_numbers_from_syscall_h():
     constants, missing = include_consts.script_constants(["#include <syscall.h>"], True)
     assert constants["__NR_nanosleep"] == 35 and not missing
     assert "__GNUC__" not in constants
+
+
+def test_curtask_points_to_the_scripts_own_task_struct():
+    from pytrace.lang import types as T
+
+    ctx = analyse(Source("stdin", "struct task_struct { int x; } BEGIN { @ = curtask.x; }"), fixture_options())
+    assert ctx.maps["@"].value_type == T.S32 or ctx.maps["@"].value_type == T.S64
+    assert "does not contain a field named 'x'" in errors("BEGIN { @ = curtask.x; }")
