@@ -192,6 +192,7 @@ def verify_only(source: Source, artifact: Artifact, args) -> int:
 def list_probes(source: Source | None, args) -> int:
     """`-l [PATTERN]`: probes the kernel offers, or those a program would attach."""
     from pytrace.lang import probes
+    from pytrace.lang.probes.base import ProbeError
     from pytrace.lang.probes import uprobe
 
     uprobe.LISTING_DEBUGINFO[:] = args.debuginfo
@@ -214,7 +215,11 @@ def list_probes(source: Source | None, args) -> int:
     searches = [" ".join(s.split()) for s in args.rest[0].split(",")] if args.rest else ["*"]
     out = []
     for search in searches:  # bpftrace lists each of `-l 'A,B'` in turn
-        out.extend(_list_search(search, args))
+        try:
+            out.extend(_list_search(search, args))
+        except ProbeError as e:  # e.g. a wildcard naming too many files
+            sys.stderr.write(f"ERROR: {e}\n" + "".join(f"HINT: {hint}\n" for hint in e.hints))
+            return 1
     sys.stdout.write("".join(line + "\n" for line in out))
     return 0
 
@@ -235,7 +240,7 @@ def _list_search(pattern: str, args) -> list[str]:
     out = []
     for prov in probes.PROVIDERS:
         if prov.listable:  # each filters by the pattern (see ProbeProvider.list_probes)
-            out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))
+            out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))  # may raise ProbeError
     return out
 
 
