@@ -271,9 +271,9 @@ class BpfBuilder:
     # long bpf_probe_read_{user,kernel}_str(void *dst, u32 size, const void *unsafe_ptr)
     # user=None: the legacy bpf_probe_read_str, which on x86 picks user or
     # kernel memory by the address (for kernel-function arguments of unknown origin)
-    def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value, user: bool | None) -> ir.Value:
+    def probe_read_str(self, dst: ir.Value, size: int | ir.Value, src: ir.Value, user: bool | None) -> ir.Value:
         name = {True: "probe_read_user_str", False: "probe_read_kernel_str", None: "probe_read_str"}[user]
-        return self.helper(name, [dst, I64(size), self._as_ptr(src)], I64, name)
+        return self.helper(name, [dst, I64(size) if isinstance(size, int) else size, self._as_ptr(src)], I64, name)
 
     # long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags)
     def get_stack(self, ctx: ir.Value, buf: ir.Value, size: int, flags: int) -> ir.Value:

@@ -23,6 +23,8 @@ from pytrace.lang.context import ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
 from pytrace.lang.visitor import dispatch_table, walk
 
+MISSING_KEY = ("Can't lookup map element because it does not exist.\n"
+               "Additional Info - helper: map_lookup_elem, retcode: 0")  # -k's warning, as bpftrace's
 LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
 
 
@@ -201,6 +203,8 @@ class ProbeLowering:
             hit_end = self.b.block
             self.b.branch(done)
             self.b.position_at_end(miss)
+            self.missing_key_warning(node)
+            miss = self.b.block
             self.b.branch(done)
             self.b.position_at_end(done)
             phi = self.b.phi(I64, name=f"{node.name.lstrip('@') or 'anon'}_val")
@@ -213,9 +217,15 @@ class ProbeLowering:
         self.bb.memcpy(out, ptr, t.size)
         self.b.branch(done)
         self.b.position_at_end(miss)
+        self.missing_key_warning(node)
         self.b.branch(done)
         self.b.position_at_end(done)
         return out
+
+    def missing_key_warning(self, node: ast.Map) -> None:
+        """-k: a read of a key the map lacks warns at run time (the value read is 0)."""
+        if self.state.ctx.options.helper_warnings:
+            self.emit_event(operators.runtime_warning_event(self, MISSING_KEY, node), [])
 
     def map_write(self, node: ast.Map, value: ir.Value, value_t: T.Type) -> None:
         info = self.state.ctx.maps[node.name]

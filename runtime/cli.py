@@ -273,7 +273,8 @@ class Run:
             sys.stderr.write(USAGE)
             return 1
         options = Options(params=list(args.rest), named_params=args.named, unsafe=args.unsafe,
-                          has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
+                          has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo),
+                          include_files=tuple(args.include_files), helper_warnings=bool(args.warnings))
         driver.apply_env(options)
         if args.emit:
             return self._emit(source, options)

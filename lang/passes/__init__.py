@@ -21,6 +21,7 @@ from pytrace.lang.passes.limits import check_limits, check_probe_count
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
 from pytrace.lang.passes.pid_filter import pid_filter
 from pytrace.lang.passes.program_settings import program_settings
+from pytrace.lang.passes.reachability import check_reachability
 from pytrace.lang.passes.resolve import resolve
 from pytrace.lang.passes.typecheck import typecheck
 from pytrace.lang.source import Source
@@ -46,6 +47,7 @@ PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("pid_filter", pid_filter),
     ("resolve", resolve),
     ("legacy_scopes", hoist_probe_variables),
+    ("reachability", check_reachability),
     ("typecheck", typecheck),
 ]
 

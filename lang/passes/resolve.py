@@ -138,13 +138,18 @@ def header_constants(ctx: CompileContext, definitions: list[ast.CDefinition]) ->
     #if/#ifdef lines honoured; a header that is not there is clang's error, at its
     line in bpftrace's definitions.h (line 1 there includes the BTF types)."""
     lines = [d for d in definitions if d.kind != "struct"]
-    if not lines:
+    extra = [f"#include <{name}>" for name in ctx.options.include_files]  # --include FILE
+    if not lines and not extra:
         return
-    constants, missing = include_consts.script_constants([d.text for d in lines], ctx.kernel.btf() is not None)
+    constants, missing = include_consts.script_constants(extra + [d.text for d in lines],
+                                                         ctx.kernel.btf() is not None)
     for name, value in constants.items():
         ctx.c_types.enums.setdefault(name, value)
     for index, name in missing:
-        d = lines[index]
+        if index < len(extra):
+            ctx.diags.error(f"fatal error: '{name}' file not found")
+            continue
+        d = lines[index - len(extra)]
         line = 2 + sum(p.text.count("\n") + 1 for p in definitions[:definitions.index(d)])
         column = 1 + min(i for i in (d.text.find("<"), d.text.find('"')) if i >= 0)
         ctx.diags.error(f"fatal error: '{name}' file not found", label=f"definitions.h:{line}:{column}")

@@ -26,3 +26,10 @@ def test_partial_lines_wait_for_a_newline():
     w.printf_text("-end\n")
     w.flush_batch()
     assert (out.getvalue(), out.flushes) == ("begin-end\n", 1)
+
+
+def test_stderr_is_flushed_at_once():
+    err = _CountingStream()
+    w = Writer(text_format, io.StringIO(), err)
+    w.warning("no newline")
+    assert err.flushes == 1
