@@ -433,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`pytrace ... | head`): end quietly, as bpftrace does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at shutdown
+        return 141
     except PermissionError as e:
         _error(f"{e.strerror}: pytrace needs root (CAP_BPF and CAP_PERFMON) to load and attach probes")
         return 1
