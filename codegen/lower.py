@@ -491,6 +491,10 @@ class ProbeLowering:
     def for_range_body(self, node: ast.For, index: ir.Value, low_field: int) -> None:
         slot = self.var_slot(node.var)
         self.bb.store(slot, self.b.add(self.bb.load(self.callback_ctx, offset=low_field), index))
+        self.callback_loop_body(node)
+
+    def callback_loop_body(self, node: ast.For) -> None:
+        """A loop callback's body: returns 0 to go on (`continue`), 1 to stop (`break`)."""
         cont, brk = self.block("for_next"), self.block("for_break")
         self.loops.append(_Loop(cont, brk))
         self.stmt(node.body)
@@ -526,16 +530,7 @@ class ProbeLowering:
         else:
             self.store_value(slot, kv_t.offsets()[1], self.load_value(value, info.value_type), info.value_type,
                              value_t)
-        cont, brk = self.block("for_next"), self.block("for_break")
-        self.loops.append(_Loop(cont, brk))
-        self.stmt(node.body)
-        self.loops.pop()
-        if not self.b.block.is_terminated:
-            self.b.branch(cont)
-        self.b.position_at_end(cont)
-        self.b.ret(I64(0))
-        self.b.position_at_end(brk)
-        self.b.ret(I64(1))
+        self.callback_loop_body(node)
 
     def callback(self, what: str, body, outer: list[str], args: int = 4) -> ir.Function:
         """A bpf_for_each_map_elem callback `long f(map, key, value, ctx)` (or a
