@@ -69,8 +69,17 @@ def _acc(pl, acc, extra, signed):
 def _average(pl, acc, extra, signed):
     total, count = pl.bb.load(acc), pl.bb.load(extra)
     if signed:
-        return pl.signed_divide(total, count, "/")
+        return _signed_average(pl.b, total, count)
     return pl.b.udiv(total, count, name="average")
+
+
+def _signed_average(b, total: ir.Value, count: ir.Value) -> ir.Value:
+    """A signed total over a count, as bpftrace reads avg: the magnitude
+    divided unsigned, then negated back (BPF before cpu v4 has no sdiv)."""
+    negative = b.icmp_signed("<", total, I64(0), name="avg_negative")
+    magnitude = b.select(negative, b.neg(total), total)
+    quotient = b.udiv(magnitude, count, name="average")
+    return b.select(negative, b.neg(quotient), quotient)
 
 
 # By the aggregation's `reduce` key (lang/aggregations.py), for the readable kinds.

@@ -140,6 +140,11 @@ def _curtask(pl, node):
     return pl.bb.get_current_task()
 
 
+@variable("ctx")
+def _ctx(pl, node):
+    return pl.b.ptrtoint(pl.ctx_ptr, I64, name="ctx")
+
+
 # ---------------------------------------------------------------- output and control
 
 @function("printf")
@@ -219,8 +224,15 @@ def _str(pl, call):
     # "any": a kernel function's argument may point to user memory (a syscall's path).
     space = arg.type.addrspace if isinstance(arg.type, T.PointerType) else pl.unit.provider.addrspace
     user = None if space == "any" else space == "user"
-    pl.bb.probe_read_str(buf, size, value, user)
+    pl.bb.probe_read_str(buf, size if len(call.args) == 1 else _str_length(pl, call.args[1], size), value, user)
     return buf
+
+
+def _str_length(pl, length: ast.Expr, size: int) -> ir.Value:
+    """str(p, n)'s n bounded to 1..size at run time (a constant n folds away)."""
+    n = pl.expr(length)
+    n = pl.b.select(pl.b.icmp_unsigned(">", n, I64(size)), I64(size), n, name="str_len")
+    return pl.b.select(pl.b.icmp_unsigned("<", n, I64(1)), I64(1), n, name="str_len")
 
 
 def string_equal(pl: "ProbeLowering", a: ir.Value, at: T.Type, b: ir.Value, bt: T.Type) -> ir.Value:
@@ -587,7 +599,10 @@ def _has_key(pl, call):
 
 @function("len")
 def _len(pl, call):
-    """bpf_for_each_map_elem returns how many elements it visited."""
+    """bpf_for_each_map_elem returns how many elements it visited; a stack holds its depth."""
+    stack_t = call.args[0].type
+    if isinstance(stack_t, T.StackType):
+        return pl.bb.load(pl.expr(call.args[0]), 8, offset=stack_t.header - 8, name="stack_len")
     callback = pl.callback("len", lambda key, value: None, [])
     return pl.bb.for_each_map_elem(pl.map_ptr(call.args[0].name), callback, ir.Constant(PTR, None))
 

@@ -73,7 +73,8 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
         raise _backend_diagnostic(ctx, e, planned) from None
     art = Artifact(maps=state.maps, events=state.events, source_name=ctx.source.name,
                    ringbuf_map=state.ringbuf, lost_map=state.lost, kernel_vars=state.kernel_vars,
-                   print_maps_on_exit=ctx.options.print_maps_on_exit, prometheus_labels=ctx.options.prometheus_labels)
+                   print_maps_on_exit=ctx.options.print_maps_on_exit,
+                   max_cat_bytes=ctx.options.max_cat_bytes, prometheus_labels=ctx.options.prometheus_labels)
     for name, unit, specs in planned:
         provider = probes.lookup(specs[0].provider) or unit.provider
         ap_span = unit.probe.attach_points[0].span

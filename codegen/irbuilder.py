@@ -32,7 +32,7 @@ HELPERS = {
     "get_stack": 67, "get_func_ip": 173, "map_lookup_percpu_elem": 195,
     "get_socket_cookie": 46, "override_return": 58, "send_signal_thread": 117, "get_ns_current_pid_tgid": 120,
     "ktime_get_boot_ns": 125, "d_path": 147, "per_cpu_ptr": 153, "this_cpu_ptr": 154, "ktime_get_tai_ns": 208,
-    "trace_printk": 6, "probe_write_user": 36, "seq_printf": 126,
+    "trace_printk": 6, "probe_write_user": 36, "loop": 181, "seq_printf": 126,
 }
 
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
@@ -271,9 +271,9 @@ class BpfBuilder:
     # long bpf_probe_read_{user,kernel}_str(void *dst, u32 size, const void *unsafe_ptr)
     # user=None: the legacy bpf_probe_read_str, which on x86 picks user or
     # kernel memory by the address (for kernel-function arguments of unknown origin)
-    def probe_read_str(self, dst: ir.Value, size: int, src: ir.Value, user: bool | None) -> ir.Value:
+    def probe_read_str(self, dst: ir.Value, size: int | ir.Value, src: ir.Value, user: bool | None) -> ir.Value:
         name = {True: "probe_read_user_str", False: "probe_read_kernel_str", None: "probe_read_str"}[user]
-        return self.helper(name, [dst, I64(size), self._as_ptr(src)], I64, name)
+        return self.helper(name, [dst, I64(size) if isinstance(size, int) else size, self._as_ptr(src)], I64, name)
 
     # long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags)
     def get_stack(self, ctx: ir.Value, buf: ir.Value, size: int, flags: int) -> ir.Value:
@@ -301,6 +301,10 @@ class BpfBuilder:
     # long bpf_for_each_map_elem(struct bpf_map *map, void *callback_fn, void *callback_ctx, u64 flags)
     def for_each_map_elem(self, map_ptr: ir.Value, callback: ir.Function, cb_ctx: ir.Value) -> ir.Value:
         return self.helper("for_each_map_elem", [map_ptr, callback, cb_ctx, I64(0)], I64, "for_each")
+
+    # long bpf_loop(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags)
+    def loop(self, count: ir.Value, callback: ir.Function, cb_ctx: ir.Value) -> ir.Value:
+        return self.helper("loop", [self.b.trunc(count, ir.IntType(32)), callback, cb_ctx, I64(0)], I64, "loop")
 
     # long bpf_ringbuf_output(void *ringbuf, void *data, u64 size, u64 flags)
     def ringbuf_output(self, ringbuf: ir.Value, data: ir.Value, size: int) -> ir.Value:

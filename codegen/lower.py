@@ -23,6 +23,8 @@ from pytrace.lang.context import ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
 from pytrace.lang.visitor import dispatch_table, walk
 
+MISSING_KEY = ("Can't lookup map element because it does not exist.\n"
+               "Additional Info - helper: map_lookup_elem, retcode: 0")  # -k's warning, as bpftrace's
 LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
 
 
@@ -209,6 +211,8 @@ class ProbeLowering:
             hit_end = self.b.block
             self.b.branch(done)
             self.b.position_at_end(miss)
+            self.missing_key_warning(node)
+            miss = self.b.block
             self.b.branch(done)
             self.b.position_at_end(done)
             phi = self.b.phi(I64, name=f"{node.name.lstrip('@') or 'anon'}_val")
@@ -221,9 +225,15 @@ class ProbeLowering:
         self.bb.memcpy(out, ptr, t.size)
         self.b.branch(done)
         self.b.position_at_end(miss)
+        self.missing_key_warning(node)
         self.b.branch(done)
         self.b.position_at_end(done)
         return out
+
+    def missing_key_warning(self, node: ast.Map) -> None:
+        """-k: a read of a key the map lacks warns at run time (the value read is 0)."""
+        if self.state.ctx.options.helper_warnings:
+            self.emit_event(operators.runtime_warning_event(self, MISSING_KEY, node), [])
 
     def map_write(self, node: ast.Map, value: ir.Value, value_t: T.Type) -> None:
         info = self.state.ctx.maps[node.name]
@@ -423,18 +433,7 @@ class ProbeLowering:
         if isinstance(node.iterable, ast.Map):
             self.for_map(node)
             return
-        rng = node.iterable
-        assert isinstance(rng, ast.Range)
-        slot = self.var_slot(node.var)
-        self.bb.store(slot, self.expr(rng.low))
-        high = self.expr(rng.high)
-
-        def body(i: ir.Value, step: ir.Block, done: ir.Block) -> None:
-            self.loops.append(_Loop(step, done))
-            self.stmt(node.body)
-            self.loops.pop()
-
-        self.counted_loop(slot, high, "for", body, signed=True)
+        self.for_range(node)
 
     def counted_loop(self, counter: ir.Value, limit: ir.Value, name: str, body, signed: bool = False) -> None:
         """while (*counter < limit) { body(i, step, done); (*counter)++; }: a bounded
@@ -464,19 +463,68 @@ class ProbeLowering:
     def for_map(self, node: ast.For) -> None:
         map_node = node.iterable
         assert isinstance(map_node, ast.Map)
+        cb_ctx, outer = self.callback_context(node)
+        callback = self.callback("for", lambda key, value: self.for_map_body(node, key, value), outer)
+        self.bb.for_each_map_elem(self.map_ptr(map_node.name), callback, cb_ctx)
+        self.after_callback_loop(cb_ctx)
+
+    def callback_context(self, node: ast.For, extra: int = 0) -> tuple[ir.Value, list[str]]:
+        """The context of a loop body's callback (see for_map), with `extra`
+        u64 fields after the outer variables' pointers."""
         used = {var_key(v) for v in walk(node.body) if isinstance(v, ast.Variable)}
         outer = sorted(k for k in used if k in self.vars)
-        cb_ctx = self.bb.alloca(8 * (2 + len(outer)), "for_ctx")
+        cb_ctx = self.bb.alloca(8 * (2 + len(outer) + extra), "for_ctx")
         self.bb.store(cb_ctx, I64(0))
         self.b.store(self.ctx_ptr, self.bb.gep(cb_ctx, 8), align=8)
         for i, key in enumerate(outer):
             self.b.store(self.vars[key], self.bb.gep(cb_ctx, 16 + 8 * i), align=8)
-        callback = self.callback("for", lambda key, value: self.for_map_body(node, key, value), outer)
-        self.bb.for_each_map_elem(self.map_ptr(map_node.name), callback, cb_ctx)
+        return cb_ctx, outer
+
+    # for ($i : low..high): as bpftrace, a bpf_loop callback run high - low times
+    # (none when high <= low); $i is low + the iteration's index. The verifier
+    # checks the body once, whatever the bounds (a map value, a parameter).
+    def for_range(self, node: ast.For) -> None:
+        rng = node.iterable
+        assert isinstance(rng, ast.Range)
+        low, high = self.expr(rng.low), self.expr(rng.high)
+        cb_ctx, outer = self.callback_context(node, extra=1)
+        low_field = 16 + 8 * len(outer)
+        self.bb.store(cb_ctx, low, offset=low_field)
+        count = self.b.select(self.b.icmp_signed("<", low, high), self.b.sub(high, low), I64(0), name="iterations")
+        callback = self.callback("range", lambda index, _unused: self.for_range_body(node, index, low_field),
+                                 outer, args=2)
+        self.bb.loop(count, callback, cb_ctx)
+        self.after_callback_loop(cb_ctx)
+
+    def for_range_body(self, node: ast.For, index: ir.Value, low_field: int) -> None:
+        slot = self.var_slot(node.var)
+        self.bb.store(slot, self.b.add(self.bb.load(self.callback_ctx, offset=low_field), index))
+        self.callback_loop_body(node)
+
+    def callback_loop_body(self, node: ast.For) -> None:
+        """A loop callback's body: returns 0 to go on (`continue`), 1 to stop (`break`)."""
+        cont, brk = self.block("for_next"), self.block("for_break")
+        self.loops.append(_Loop(cont, brk))
+        self.stmt(node.body)
+        self.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(cont)
+        self.b.position_at_end(cont)
+        self.b.ret(I64(0))
+        self.b.position_at_end(brk)
+        self.b.ret(I64(1))
+
+    def after_callback_loop(self, cb_ctx: ir.Value) -> None:
+        """A `return` in the loop's body (stop field 2) returns from the probe
+        (from an enclosing loop's callback too: as a `return` there)."""
         returned, go_on = self.block("for_returned"), self.block("for_done")
         self.b.cbranch(self.b.icmp_unsigned("==", self.bb.load(cb_ctx), I64(2)), returned, go_on)
         self.b.position_at_end(returned)
-        self.b.ret(I64(0))
+        if self.callback_ctx is not None:
+            self.bb.store(self.callback_ctx, I64(2))  # stop this loop too; the probe returns
+            self.b.ret(I64(1))
+        else:
+            self.b.ret(I64(0))
         self.b.position_at_end(go_on)
 
     def for_map_body(self, node: ast.For, key: ir.Value, value: ir.Value) -> None:
@@ -490,22 +538,14 @@ class ProbeLowering:
         else:
             self.store_value(slot, kv_t.offsets()[1], self.load_value(value, info.value_type), info.value_type,
                              value_t)
-        cont, brk = self.block("for_next"), self.block("for_break")
-        self.loops.append(_Loop(cont, brk))
-        self.stmt(node.body)
-        self.loops.pop()
-        if not self.b.block.is_terminated:
-            self.b.branch(cont)
-        self.b.position_at_end(cont)
-        self.b.ret(I64(0))
-        self.b.position_at_end(brk)
-        self.b.ret(I64(1))
+        self.callback_loop_body(node)
 
-    def callback(self, what: str, body, outer: list[str]) -> ir.Function:
-        """A bpf_for_each_map_elem callback `long f(map, key, value, ctx)` in this
-        program's section, its body lowered by body(key, value) with this
+    def callback(self, what: str, body, outer: list[str], args: int = 4) -> ir.Function:
+        """A bpf_for_each_map_elem callback `long f(map, key, value, ctx)` (or a
+        bpf_loop one, `long f(u64 index, ctx)`: args=2) in this program's section,
+        its body lowered by body(key, value) (body(index, None)) with this
         lowering's state switched to the new function."""
-        fnty = ir.FunctionType(I64, [PTR, PTR, PTR, PTR])
+        fnty = ir.FunctionType(I64, [PTR, PTR, PTR, PTR] if args == 4 else [I64, PTR])
         func = ir.Function(self.state.module, fnty, f"{self.func.name}_{what}{len(self.state.module.functions)}")
         func.linkage = "internal"
         func.section = self.func.section
@@ -513,7 +553,10 @@ class ProbeLowering:
                  self._scratch_used, self.callback_ctx)
         self.func, self.bb = func, BpfBuilder(self.state.module, func)
         self.b, self.loops, self._scratch, self._scratch_used = self.bb.b, [], None, 0
-        _map, key, value, cb_ctx = func.args
+        if args == 4:
+            _map, key, value, cb_ctx = func.args
+        else:
+            (key, cb_ctx), value = func.args, None
         self.callback_ctx = cb_ctx
         self.ctx_ptr = self.b.load(self.bb.gep(cb_ctx, 8), typ=PTR, align=8)
         self.vars = {k: self.b.load(self.bb.gep(cb_ctx, 16 + 8 * i), typ=PTR, align=8) for i, k in enumerate(outer)}
@@ -586,33 +629,17 @@ class ProbeLowering:
             return operators.pointer_arith(self, node, left, right)
         if isinstance(lt, (T.ArrayType, T.BufferType)):
             return operators.array_equal(self, node, left, right)
-        signed = T.is_signed(lt) and T.is_signed(rt) or T.is_signed(node.type)
         if op in ("==", "!=", "<", "<=", ">", ">="):
             signed = T.comparison_signed(lt, rt, _flexible(node.left), _flexible(node.right))
             cmp = (self.b.icmp_signed if signed else self.b.icmp_unsigned)(op, left, right, name="cmp")
             return self.bb.bool_i64(cmp)
-        if op in ("/", "%"):
-            if signed:
-                return operators.checked_divide(self, node, left, right, lambda l, r: self.signed_divide(l, r, op))
+        if op in ("/", "%"):  # unsigned even for signed operands, as bpftrace (literals are folded)
             divide = self.b.udiv if op == "/" else self.b.urem
             return operators.checked_divide(self, node, left, right,
                                             lambda l, r: divide(l, r, name="div" if op == "/" else "mod"))
         ops = {"+": self.b.add, "-": self.b.sub, "*": self.b.mul, "&": self.b.and_, "|": self.b.or_,
-               "^": self.b.xor, "<<": self.b.shl, ">>": self.b.ashr if T.is_signed(lt) else self.b.lshr}
+               "^": self.b.xor, "<<": self.b.shl, ">>": self.b.lshr}  # `>>` is logical, as bpftrace
         return ops[op](left, right)
-
-    def signed_divide(self, left: ir.Value, right: ir.Value, op: str) -> ir.Value:
-        """C's signed / and % from unsigned ones (BPF before cpu v4 has no sdiv)."""
-        b = self.b
-        lneg = b.icmp_signed("<", left, I64(0))
-        rneg = b.icmp_signed("<", right, I64(0))
-        labs = b.select(lneg, b.neg(left), left)
-        rabs = b.select(rneg, b.neg(right), right)
-        if op == "/":
-            q = b.udiv(labs, rabs, name="div")
-            return b.select(b.xor(lneg, rneg), b.neg(q), q)
-        r = b.urem(labs, rabs, name="mod")
-        return b.select(lneg, b.neg(r), r)
 
     def logical(self, node: ast.Binop) -> ir.Value:
         result = self.slot_uninit(T.U64, "logical")

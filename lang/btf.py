@@ -408,6 +408,10 @@ class BTF:
         """C spelling: 'struct task_struct *', 'char[16]', 'const char *'."""
         return self._c_decl(type_id, "")
 
+    def declaration(self, type_id: int, name: str) -> str:
+        """C declaration of NAME with this type: 'char comm[16]', 'void (*fn)(int)'."""
+        return self._c_decl(type_id, name)
+
     def _c_decl(self, tid: int, decl: str) -> str:
         t = self.type(tid)
         k = t.kind

@@ -74,6 +74,7 @@ VARIABLES: dict[str, BuiltinVar] = {v.name: v for v in [
     BuiltinVar("cpid", T.U64, "pid of the child process started with -c"),
     BuiltinVar("rand", T.U32, "a pseudo-random 32-bit number"),
     BuiltinVar("curtask", T.PointerType(None), "address of the current task_struct"),
+    BuiltinVar("ctx", T.PointerType(None), "the probe's context: its BPF program's argument (cast it to read it)"),
     BuiltinVar("ncpus", T.U64, "number of CPUs"),
     BuiltinVar("numaid", T.U32, "id of the NUMA node running the probe"),
     BuiltinVar("jiffies", T.U64, "the kernel's jiffies counter (bpf_jiffies64)"),
@@ -193,8 +194,8 @@ def _str(call: ast.Call, tc: "TypeChecker") -> T.Type:
     if len(call.args) == 2:
         tc.expect_int("str", call.args[1])
         n = tc.const_int(call.args[1])
-        if n is not None:
-            size = max(1, min(n + 1, size))
+        if n is not None:  # the length counts the NUL: str(p, 5) holds 4 characters
+            size = max(1, min(n, size))
     if isinstance(t, T.StringType):
         return t
     return T.StringType(size)
@@ -363,7 +364,13 @@ def _has_key(call: ast.Call, tc: "TypeChecker") -> T.Type:
 
 
 def _len(call: ast.Call, tc: "TypeChecker") -> T.Type:
-    tc.expect_map("len", call.args[0], whole=True)
+    """len(@map) counts a keyed map's elements; len(stack) is a kstack/ustack's depth."""
+    arg = call.args[0]
+    if not isinstance(arg, ast.Map):
+        if not isinstance(tc.expr(arg), T.StackType):
+            tc.error("call to len() expects a map, ustack, or kstack", call)
+    elif tc.expect_map("len", arg, whole=True) is not None and tc.map_is_scalar(arg):
+        tc.error("call to len() expects a map with explicit keys (non-scalar map)", call)
     return T.S64
 
 

@@ -243,6 +243,14 @@ class _Parser:
             return out
 
 
+def _field_type(t: T.Type) -> T.Type:
+    """A `char s[N]` member is read as a string of N + 1 bytes, as bpftrace
+    types the C definitions of a script (well-formed when the byte after the
+    field is a NUL: `char s[5]` holding "hello" prints hello). Its place in
+    the struct still takes N bytes."""
+    return T.StringType(t.length + 1) if isinstance(t, T.StringType) else t
+
+
 def _layout(name: str, members: list[tuple[str, T.Type, int | None]], union: bool, packed: bool) -> T.RecordType:
     fields: dict[str, T.RecordField] = {}
     offset_bits, size, align = 0, 0, 1
@@ -262,7 +270,7 @@ def _layout(name: str, members: list[tuple[str, T.Type, int | None]], union: boo
         else:
             offset_bits = T.align_up(offset_bits, a * 8)
             if mname:
-                fields[mname] = T.RecordField(mname, offset_bits // 8, t)
+                fields[mname] = T.RecordField(mname, offset_bits // 8, _field_type(t))
             elif isinstance(t, T.RecordType):  # anonymous struct/union: lift its members
                 for f in t.all_fields():
                     fields[f.name] = T.RecordField(f.name, offset_bits // 8 + f.offset, f.type, f.bitfield)

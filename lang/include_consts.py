@@ -296,7 +296,8 @@ class _Preprocessor:
     def constants(self) -> dict[str, int]:
         out = dict(self.enums)
         for name, body in self.macros.items():
-            if body is None or name in PREDEFINED or name.startswith("__") or name in out:
+            # __NR_nanosleep is a constant a script uses; __GNUC__-style names are the compiler's
+            if body is None or name in PREDEFINED or (name.startswith("__") and name.endswith("__")) or name in out:
                 continue
             value = self.lookup(name)
             if value is not None and not isinstance(value, bool):

@@ -26,6 +26,9 @@ class Options:
     missing_probes: str = "error"  # an attach point matching nothing: "error", "warn" (and skip) or "ignore"
     unstable_tseries: str = "warn"  # config unstable_tseries: "enable", "warn" or "error"
     stack_mode: str = "bpftrace"  # config stack_mode: kstack/ustack's mode when none is written
+    helper_warnings: bool = False  # -k: warn at run time when a map read finds no element
+    include_files: tuple[str, ...] = ()  # --include FILE: system headers whose constants the script may use
+    max_cat_bytes: int = 10240  # config max_cat_bytes / BPFTRACE_MAX_CAT_BYTES: what cat() prints at most
     print_maps_on_exit: bool = True  # config print_maps_on_exit: print every map when the run ends
     perf_rb_pages: int = 0  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring buffer's pages (0: by program)
     dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)

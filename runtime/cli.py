@@ -273,7 +273,8 @@ class Run:
             sys.stderr.write(USAGE)
             return 1
         options = Options(params=list(args.rest), named_params=args.named, unsafe=args.unsafe,
-                          has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo))
+                          has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo),
+                          include_files=tuple(args.include_files), helper_warnings=bool(args.warnings))
         driver.apply_env(options)
         if args.emit:
             return self._emit(source, options)
@@ -432,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`pytrace ... | head`): end quietly, as bpftrace does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at shutdown
+        return 141
     except PermissionError as e:
         _error(f"{e.strerror}: pytrace needs root (CAP_BPF and CAP_PERFMON) to load and attach probes")
         return 1

@@ -25,7 +25,7 @@ CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
                "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages",
-               "BPFTRACE_MAX_PROBES": "max_probes"}
+               "BPFTRACE_MAX_PROBES": "max_probes", "BPFTRACE_MAX_CAT_BYTES": "max_cat_bytes"}
 
 
 def apply_env(options: Options) -> None:
@@ -71,7 +71,8 @@ def _cache_key(source: Source, options: Options) -> str:
     h = sha256()
     for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  repr(options.named_params),
-                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.unsafe,
+                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.max_cat_bytes,
+                 options.include_files, options.helper_warnings, options.unsafe,
                  options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
                  options.unstable_tseries, options.stack_mode, _code_stamp()):
         h.update(repr(part).encode())
@@ -191,6 +192,7 @@ def verify_only(source: Source, artifact: Artifact, args) -> int:
 def list_probes(source: Source | None, args) -> int:
     """`-l [PATTERN]`: probes the kernel offers, or those a program would attach."""
     from pytrace.lang import probes
+    from pytrace.lang.probes.base import ProbeError
     from pytrace.lang.probes import uprobe
 
     uprobe.LISTING_DEBUGINFO[:] = args.debuginfo
@@ -210,7 +212,25 @@ def list_probes(source: Source | None, args) -> int:
                 details = unit.provider.list_probes(spec.name, True)[1:] if args.verbose else []
                 sys.stdout.write("".join(line + "\n" for line in [spec.name, *details]))
         return 0
-    pattern = args.rest[0] if args.rest else "*"
+    searches = [" ".join(s.split()) for s in args.rest[0].split(",")] if args.rest else ["*"]
+    out = []
+    for search in searches:  # bpftrace lists each of `-l 'A,B'` in turn
+        try:
+            out.extend(_list_search(search, args))
+        except ProbeError as e:  # e.g. a wildcard naming too many files
+            sys.stderr.write(f"ERROR: {e}\n" + "".join(f"HINT: {hint}\n" for hint in e.hints))
+            return 1
+    sys.stdout.write("".join(line + "\n" for line in out))
+    return 0
+
+
+def _list_search(pattern: str, args) -> list[str]:
+    from pytrace.lang import btf_listing, probes
+    from pytrace.lang.kernel_view import host_kernel
+
+    if btf_listing.is_type_search(pattern):
+        btf = host_kernel().btf()
+        return btf_listing.list_types(btf, pattern, args.verbose) if btf is not None else []
     if ":" not in pattern:
         pattern = "*:" + pattern if "*" not in pattern else pattern
     prefix, _, _rest = pattern.partition(":")
@@ -220,9 +240,8 @@ def list_probes(source: Source | None, args) -> int:
     out = []
     for prov in probes.PROVIDERS:
         if prov.listable:  # each filters by the pattern (see ProbeProvider.list_probes)
-            out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))
-    sys.stdout.write("".join(line + "\n" for line in out))
-    return 0
+            out.extend(prov.list_probes_in(pattern, args.verbose, args.pid))  # may raise ProbeError
+    return out
 
 
 def filter_probes(artifact: Artifact, pattern: str) -> Artifact | None:

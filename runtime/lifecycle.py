@@ -299,7 +299,7 @@ class StopConditions:
 
     @contextmanager
     def signals(self) -> Iterator[None]:
-        """SIGINT and SIGTERM end the loop instead of killing the process;
+        """SIGINT, SIGTERM and SIGHUP end the loop instead of killing the process;
         ending() then ignores SIGINT while END runs. SIGUSR1 runs the
         self:signal:SIGUSR1 probes (and never kills). Main thread only."""
         if threading.current_thread() is not threading.main_thread():
@@ -312,7 +312,7 @@ class StopConditions:
         def on_sigusr1(signum, frame):
             self.sigusr1 = True
 
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         old[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_sigusr1)
         try:
             yield

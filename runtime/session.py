@@ -58,6 +58,7 @@ class Tracer:
         self.iterators: list[tuple[dict, int]] = []  # (attach spec, link fd) of iter probes, run by run_iterators()
         self.exited = False
         self.exit_code = 0
+        self.finishing = False  # after exit(): later events are dropped until END runs, as in bpftrace
         self.lost_reported = 0
         # user stacks of exited processes are symbolised from the probed binaries
         binaries = [a["binary"] for p in artifact.programs for a in p.attach if a.get("binary")]
@@ -155,6 +156,8 @@ class Tracer:
 
     def run_special(self, when: str, deliver: bool = True) -> None:
         """Run the BEGIN or END programs once, then (unless told not to) deliver their events."""
+        if when == "END":
+            self.finishing = False  # END's own events are printed
         for prog in self.programs(when):
             bpf.prog_test_run(prog.fd)
         if deliver:
@@ -293,6 +296,8 @@ class Tracer:
     def _on_view(self, view: memoryview, start: int, length: int) -> None:
         """One ring buffer record, in place: a compiled printf straight to the
         output's batch, anything else through _on_record."""
+        if self.finishing:
+            return
         (event_id,) = _EVENT_ID.unpack_from(view, start)
         if event_id < len(self._formatters):
             formatter = self._formatters[event_id]
@@ -336,7 +341,7 @@ class Tracer:
 
     def _on_exit(self, ev: EventSpec, args: list) -> None:
         if not self.exited:
-            self.exited = True
+            self.exited = self.finishing = True
             self.exit_code = args[0] if args else 0
 
 
@@ -367,9 +372,9 @@ class Tracer:
         path = format_printf(ev.segments, args)
         try:
             with open(path, "rb") as f:
-                data = f.read(MAX_CAT_BYTES)
-        except OSError:
-            self.out.warning(f"ERROR: failed to open file '{path}'\n")
+                data = f.read(self.artifact.max_cat_bytes)
+        except OSError as e:
+            self.out.warning(f"ERROR: failed to open file '{path}' ({e.strerror})\n")
             return
         self.out.text_event("cat", data.decode("utf-8", errors="replace"))
 
@@ -419,5 +424,4 @@ def _prefetch_imports() -> None:
         threading.Thread(target=lambda: [importlib.import_module(name) for name in AFTER_ATTACH_IMPORTS],
                          name="pytrace-imports", daemon=True).start()
 _EVENT_ID = struct.Struct("<Q")
-MAX_CAT_BYTES = 10240
 

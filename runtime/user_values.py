@@ -26,18 +26,38 @@ def username(layout: dict, data: bytes) -> str:
         return str(uid)
 
 
+_BOOT_OFFSET_NS: list[int] = []  # wall clock minus CLOCK_BOOTTIME, taken once per run
+
+
+def boot_offset_ns() -> int:
+    """Nanoseconds from CLOCK_BOOTTIME to the wall clock, measured on first use and kept,
+    as bpftrace does: timestamps of one run convert consistently."""
+    if not _BOOT_OFFSET_NS:
+        _BOOT_OFFSET_NS.append(time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME))
+    return _BOOT_OFFSET_NS[0]
+
+
 def boot_ns_to_datetime(ns: int) -> datetime.datetime:
     """A CLOCK_BOOTTIME timestamp (nsecs: bpf_ktime_get_boot_ns) as local wall time."""
     import datetime  # imported when first printed (start-up time)
 
-    offset = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-    return datetime.datetime.fromtimestamp((offset + ns) / 1e9)
+    secs, rem = divmod(boot_offset_ns() + ns, 1_000_000_000)
+    return datetime.datetime.fromtimestamp(secs).replace(microsecond=rem // 1000)
+
+
+def format_wall_time(fmt: str, wall_ns: int) -> str:
+    """strftime(3) of a wall-clock time in nanoseconds, with bpftrace's extensions
+    %f (microseconds), %l (milliseconds) and %k (nanoseconds) of the second."""
+    secs, rem = divmod(wall_ns, 1_000_000_000)
+    for conversion, digits in (("%k", f"{rem:09d}"), ("%f", f"{rem // 1000:06d}"),
+                               ("%l", f"{rem // 1_000_000:03d}")):
+        fmt = fmt.replace(conversion, digits)
+    return time.strftime(fmt, time.localtime(secs))
 
 
 def strftime(layout: dict, data: bytes) -> str:
-    """strftime(3) of the timestamp, with bpftrace's %f (microseconds)."""
-    when = boot_ns_to_datetime(_u64(data))
-    return when.strftime(layout.get("extra", ""))
+    """strftime(3) of the timestamp, with bpftrace's %f, %l and %k."""
+    return format_wall_time(layout.get("extra", ""), boot_offset_ns() + _u64(data))
 
 
 def cgroup_path(layout: dict, data: bytes) -> str:

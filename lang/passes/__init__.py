@@ -15,11 +15,13 @@ from pytrace.lang.passes.bind_probes import bind_probes
 from pytrace.lang.imports import resolve_imports
 from pytrace.lang.passes.c_macros import expand_c_macros
 from pytrace.lang.passes.config import apply_config
+from pytrace.lang.passes.fold_literals import fold_literals
 from pytrace.lang.passes.macros import expand_macros
 from pytrace.lang.passes.limits import check_limits, check_probe_count
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
 from pytrace.lang.passes.pid_filter import pid_filter
 from pytrace.lang.passes.program_settings import program_settings
+from pytrace.lang.passes.reachability import check_reachability
 from pytrace.lang.passes.resolve import resolve
 from pytrace.lang.passes.typecheck import typecheck
 from pytrace.lang.source import Source
@@ -39,11 +41,13 @@ PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("macros", expand_macros),
     ("c_macros", expand_c_macros),
     ("program_settings", program_settings),
+    ("fold_literals", fold_literals),
     ("bind_probes", bind_probes),
     ("probe_count", check_probe_count),
     ("pid_filter", pid_filter),
     ("resolve", resolve),
     ("legacy_scopes", hoist_probe_variables),
+    ("reachability", check_reachability),
     ("typecheck", typecheck),
 ]
 

@@ -23,7 +23,7 @@ ENV_PREFIX = "BPFTRACE_"
 # an Options attribute, the others are accepted and have no effect here.
 KNOWN = {
     "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
-    "str_trunc_trailer": None, "max_cat_bytes": None, "cache_user_symbols": None, "cpp_demangle": None,
+    "str_trunc_trailer": None, "max_cat_bytes": "max_cat_bytes", "cache_user_symbols": None, "cpp_demangle": None,
     "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
     "max_probes": "max_probes", "perf_rb_pages": "perf_rb_pages", "stack_mode": "stack_mode",
     "missing_probes": "missing_probes", "print_maps_on_exit": "print_maps_on_exit", "use_blazesym": None,
@@ -51,6 +51,21 @@ def _label_names(assign: ast.ConfigAssign, ctx: CompileContext) -> list[str] | N
         return None
     return names
 
+
+# The licenses the kernel counts as GPL-compatible, in the order bpftrace lists them.
+LICENSES = ("Dual MIT/GPL", "Dual BSD/GPL", "Dual MPL/GPL", "GPL and additional rights", "GPL v2", "GPL")
+
+
+def _license(value: ast.Expr) -> str | None:
+    found = value.name if isinstance(value, ast.Identifier) else value.value  # type: ignore[attr-defined]
+    if found in LICENSES:
+        return None
+    return (f"Invalid value for license. Found: {found}. Valid values: {', '.join(LICENSES)}. Read more about "
+            "BPF programs and licensing: https://docs.kernel.org/bpf/bpf_licensing.html"
+            "#using-bpf-programs-in-the-linux-kernel")
+
+
+VALIDATED = {"license": _license}  # settings with no effect here that bpftrace still checks
 
 PARSED_SETTINGS = {"prometheus_labels": _label_names}  # settings whose text is parsed here
 
@@ -81,6 +96,10 @@ def _apply(ctx: CompileContext, assign: ast.ConfigAssign) -> None:
     value = assign.value
     if key in INTEGER_SETTINGS and not isinstance(value, ast.Integer):
         ctx.diags.error(f"{assign.name}: expects an integer value", value.span)
+        return
+    problem = VALIDATED[key](value) if key in VALIDATED else None
+    if problem:
+        ctx.diags.error(problem, value.span)
         return
     attr = KNOWN[key]
     if attr is None or os.environ.get(ENV_PREFIX + key.upper()):

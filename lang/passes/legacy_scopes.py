@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
+from pytrace.lang.visitor import walk
 
 Path = tuple[int, ...]
 
@@ -28,24 +29,24 @@ class _Finder:
         self.assigned: dict[str, list[Path]] = {}  # blocks that assigned each variable so far
         self.declared: set[str] = set()  # names with an explicit `let` or a loop binding
         self.hoist: dict[str, ast.Variable] = {}
+        self.for_assigned: dict[str, list[Path]] = {}  # blocks inside `for` bodies that assigned each variable
 
     def read(self, var: ast.Variable, path: Path) -> None:
         blocks = self.assigned.get(var.name)
         if not blocks or var.name in self.declared or any(_inside(path, b) for b in blocks):
             return
+        if any(_inside(path, b) for b in self.for_assigned.get(var.name, [])):
+            return  # assigned earlier in the same `for` body
         self.hoist.setdefault(var.name, var)
 
     def visit(self, node: ast.Node, path: Path, in_for: bool = False) -> None:
         if isinstance(node, ast.Block):
             path = path + (id(node),)
-        if isinstance(node, (ast.VarDecl, ast.For)):
-            self.declared.add(node.var.name)
         # `for` loops came with block scoping: what they assign stays theirs.
         in_for = in_for or isinstance(node, ast.For)
         if isinstance(node, ast.Assign) and isinstance(node.target, ast.Variable) and node.op is None:
             self.visit(node.value, path, in_for)
-            if not in_for:
-                self.assigned.setdefault(node.target.name, []).append(path)
+            (self.for_assigned if in_for else self.assigned).setdefault(node.target.name, []).append(path)
             return
         if isinstance(node, ast.Variable):
             self.read(node, path)
@@ -56,6 +57,8 @@ class _Finder:
 def hoist_probe_variables(ctx: CompileContext) -> None:
     for unit in ctx.units:
         finder = _Finder()
+        # A variable the probe declares anywhere (`let $x;`, a loop variable) is scoped as today.
+        finder.declared = {n.var.name for n in walk(unit.probe.block) if isinstance(n, (ast.VarDecl, ast.For))}
         finder.visit(unit.probe.block, ())
         decls = []
         for name, var in finder.hoist.items():

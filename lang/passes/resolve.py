@@ -25,18 +25,13 @@ def _arg_count_error(fn: builtins.Function, n: int) -> str | None:
 
 
 def _positional(ctx: CompileContext, node: ast.PositionalParam, in_str: bool) -> ast.Expr:
-    params = ctx.options.params
-    if node.index == 0:
-        return ast.Integer(len(params), str(len(params)), span=node.span)
-    value = params[node.index - 1] if node.index <= len(params) else None
-    if value is not None and not in_str:
-        try:
-            return ast.Integer(int(value, 0), value, span=node.span)
-        except ValueError:
-            pass
-    if value is None and not in_str:
-        return ast.Integer(0, "0", span=node.span)
-    return ast.String(value or "", span=node.span)
+    """Positional parameters left after fold_literals (which replaces those of probes)."""
+    from pytrace.lang.passes.fold_literals import positional_literal
+
+    if in_str and node.index:
+        return ast.String(ctx.options.params[node.index - 1] if node.index <= len(ctx.options.params) else "",
+                          span=node.span)
+    return positional_literal(ctx.options.params, node)
 
 
 def _keeps_identifiers(call: ast.Call) -> bool:
@@ -143,13 +138,18 @@ def header_constants(ctx: CompileContext, definitions: list[ast.CDefinition]) ->
     #if/#ifdef lines honoured; a header that is not there is clang's error, at its
     line in bpftrace's definitions.h (line 1 there includes the BTF types)."""
     lines = [d for d in definitions if d.kind != "struct"]
-    if not lines:
+    extra = [f"#include <{name}>" for name in ctx.options.include_files]  # --include FILE
+    if not lines and not extra:
         return
-    constants, missing = include_consts.script_constants([d.text for d in lines], ctx.kernel.btf() is not None)
+    constants, missing = include_consts.script_constants(extra + [d.text for d in lines],
+                                                         ctx.kernel.btf() is not None)
     for name, value in constants.items():
         ctx.c_types.enums.setdefault(name, value)
     for index, name in missing:
-        d = lines[index]
+        if index < len(extra):
+            ctx.diags.error(f"fatal error: '{name}' file not found")
+            continue
+        d = lines[index - len(extra)]
         line = 2 + sum(p.text.count("\n") + 1 for p in definitions[:definitions.index(d)])
         column = 1 + min(i for i in (d.text.find("<"), d.text.find('"')) if i >= 0)
         ctx.diags.error(f"fatal error: '{name}' file not found", label=f"definitions.h:{line}:{column}")

@@ -21,6 +21,7 @@ from pytrace.lang.visitor import dispatch_table
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 # Builtins whose type comes from kernel BTF.
 _BTF_TYPED = {"curtask": ktypes.task_struct_ptr}
+_POINTEE_NAMES = {"curtask": "struct task_struct"}  # a script's own definition of it wins, as in bpftrace
 # The element type of `e[i]` by the type of e.
 _INDEXED = {
     T.ArrayType: lambda t: t.elem,
@@ -41,6 +42,8 @@ def _merge(old: T.Type, new: T.Type) -> T.Type | None:
         return T.S64 if (old.signed or new.signed) else T.U64
     if isinstance(old, T.StringType) and isinstance(new, T.StringType):
         return T.StringType(max(old.length, new.length))
+    if isinstance(old, T.BufferType) and isinstance(new, T.BufferType):  # the length travels with the bytes
+        return T.BufferType(max(old.length, new.length))
     if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and (old.names or new.names):
         return value_exprs.merge_records(old, new, _merge)
     if isinstance(old, T.TupleType) and isinstance(new, T.TupleType) and len(old.elems) == len(new.elems):
@@ -288,7 +291,12 @@ class TypeChecker:
         if isinstance(var.type, T.StackType):  # bare kstack/ustack: in the config's stack_mode
             return dataclasses.replace(var.type, mode=self.ctx.options.stack_mode)
         typed = _BTF_TYPED.get(node.name)  # (vmlinux BTF is read only for a builtin typed from it)
-        return var.type if typed is None else typed(self.ctx.kernel.btf())
+        if typed is None:
+            return var.type
+        script_type = self.ctx.c_types.structs.get(_POINTEE_NAMES.get(node.name, ""))
+        if script_type is not None:
+            return T.PointerType(script_type)
+        return typed(self.ctx.kernel.btf())
 
     def expr_Variable(self, node: ast.Variable) -> T.Type:
         key = self.var_key(node)
@@ -713,7 +721,7 @@ class TypeChecker:
     def stmt_Unroll(self, node: ast.Unroll) -> None:
         n = self.expect_const("unroll", node.count, "count")
         if n is not None and not 1 <= n <= 100:
-            self.error("unroll maximum value is 100 and minimum value is 1", node.count)
+            self.error("unroll maximum value is 100" if n > 100 else "unroll minimum value is 1", node.count)
         self.stmt(node.body)
 
     def stmt_For(self, node: ast.For) -> None:

@@ -16,7 +16,8 @@ class _Special(ProbeProvider):
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         if parts:
             raise ProbeError(f"{self.name} probe type takes no arguments")
-        return [ProbeSpec(self.name, self.name, {}, {"kind": self.attach_kind, "when": self.runs_at})]
+        # the `probe` builtin says "begin"/"end", as bpftrace names these probes today
+        return [ProbeSpec(self.name, self.name.lower(), {}, {"kind": self.attach_kind, "when": self.runs_at})]
 
 
 class BeginProvider(_Special):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
+from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec, list_matching
 
 UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+LISTED_UNITS = ("hz", "ms", "s", "us")  # what `-l` shows, as bpftrace does
 PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_CPU_CLOCK = 0
 
@@ -38,12 +39,21 @@ def parse_rate(provider: str, parts: list[str]) -> tuple[str, int]:
     return unit, n
 
 
+def list_units(provider: str, pattern: str) -> list[str]:
+    """`-l interval:*`: one `PROVIDER:UNIT:` line per unit of time."""
+    names = [f"{provider}:{unit}:" for unit in LISTED_UNITS]
+    return [n for n in names if list_matching([n, n[:-1]], pattern)]
+
+
 class IntervalProvider(ProbeProvider):
     name = "interval"
     aliases = ("i",)
     prog_type = "perf_event"
     attach_kind = "perf_event"
     doc = "timed output on one CPU: interval:s|ms|us|hz:N"
+
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
+        return list_units(self.name, pattern)
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         unit, n = parse_rate(self.name, parts)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
-from pytrace.lang.probes.interval import PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, UNIT_NS, parse_rate
+from pytrace.lang.probes.interval import (PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, UNIT_NS, list_units,
+                                             parse_rate)
 
 
 class ProfileProvider(ProbeProvider):
@@ -12,6 +13,9 @@ class ProfileProvider(ProbeProvider):
     prog_type = "perf_event"
     attach_kind = "perf_event"
     doc = "timed sampling on every CPU: profile:hz|s|ms|us:N"
+
+    def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
+        return list_units(self.name, pattern)
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         unit, n = parse_rate(self.name, parts)

@@ -14,6 +14,12 @@ from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, Pro
                                       list_matching)
 
 
+def raw_events(tracepoints) -> set[str]:
+    """The raw tracepoints among tracefs events: all but syscalls:*, which the kernel
+    makes from the raw sys_enter and sys_exit (raw_syscalls:*), not tracepoints of their own."""
+    return {event for category, event in tracepoints if category != "syscalls"}
+
+
 class RawTracepointProvider(ProbeProvider):
     name = "rawtracepoint"
     aliases = ("rt",)
@@ -30,14 +36,14 @@ class RawTracepointProvider(ProbeProvider):
         events = [event]
         if has_wildcard(event):
             import fnmatch
-            events = sorted({e for _, e in kernel.tracepoints() if fnmatch.fnmatchcase(e, event)})
+            events = sorted({e for e in raw_events(kernel.tracepoints()) if fnmatch.fnmatchcase(e, event)})
             if not events:
                 raise ProbeError(f"No raw tracepoints match {raw}")
         return [ProbeSpec(self.name, f"rawtracepoint:{e}", {"event": e},
                           {"kind": self.attach_kind, "name": e}) for e in events]
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
-        return list_matching(sorted({f"rawtracepoint:{e}" for _, e in tracefs.all_tracepoints()}), pattern)
+        return list_matching(sorted({f"rawtracepoint:{e}" for e in raw_events(tracefs.all_tracepoints())}), pattern)
 
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
         from pytrace.lang.probes.fentry import prototype

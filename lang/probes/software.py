@@ -54,7 +54,8 @@ class SoftwareProvider(ProbeProvider):
                          ["Known events: " + ", ".join(self.events)])
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
-        names = [f"{self.name}:{e}" for e in self.events]  # printed with bpftrace's trailing ':'
+        # Each event, then its alias, printed with bpftrace's trailing ':'.
+        names = [f"{self.name}:{e}" for e, (aliases, _, _) in self.events.items() for e in (e, *aliases)]
         return [n + ":" for n in names if list_matching([n, n + ":"], pattern)]
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:

@@ -184,9 +184,13 @@ class UprobeProvider(ProbeProvider):
         start = image.functions().get(func)
         return None if start is None else start + ap.offset
 
+    def _candidates(self, target: str, pid: int | None, unsafe: bool, listing: bool) -> list[str]:
+        """The files whose symbol tables are read, at most max_target_files() of them."""
+        return uprobe_targets.candidates(target, pid, unsafe, listing, self.name, uprobe_targets.max_target_files())
+
     def _matches(self, ap: AttachPoint, pid: int | None, unsafe: bool) -> list[tuple[str, str]]:
         """(path, function) pairs matching `target:func` (demangled for cpp)."""
-        lines = [(path, f) for path in uprobe_targets.candidates(ap.target, pid, unsafe) for f in _functions(path)]
+        lines = [(path, f) for path in self._candidates(ap.target, pid, unsafe, False) for f in _functions(path)]
         pattern = f"{ap.target}:{ap.func}"
         found = set(uprobe_targets.match_lines(lines, pattern))
         if ap.lang == "cpp":
@@ -264,7 +268,7 @@ class UprobeProvider(ProbeProvider):
         if search is None:
             return []
         target, query = search
-        lines = [(path, f) for path in uprobe_targets.candidates(target, pid, listing=True) for f in _functions(path)]
+        lines = [(path, f) for path in self._candidates(target, pid, False, True) for f in _functions(path)]
         out = []
         for path, f in uprobe_targets.match_lines(lines, query):
             out.append(f"{self.name}:{path}:{f}")

@@ -9,7 +9,15 @@ target names, as bpftrace decides it.
   names (a glob); `*` without -p is every running process's objects.
 
 Matching is bpftrace's (`*` only, across `:` and `/`), on lines
-`PATH:NAME`, in sorted order (lang/binaries.py)."""
+`PATH:NAME`, in sorted order (lang/binaries.py).
+
+For uprobes a target names at most MAX_TARGET_FILES files: each one's
+symbol table is read to match it (~10 ms a file), and `*` without -p names
+thousands (every program on $PATH, or every running process's objects),
+which took tens of seconds. Past the limit the attach point is refused with
+the count and a hint, as bpftrace refuses a wildcard past max_probes. usdt
+reads only the files' note sections (2,000 files in well under a second)
+and has no limit."""
 
 from __future__ import annotations
 
@@ -18,6 +26,9 @@ import re
 
 from pytrace.lang import binaries
 from pytrace.lang.probes.base import ProbeError
+
+MAX_TARGET_FILES = 256
+MAX_TARGET_FILES_ENV = "PYTRACE_MAX_TARGET_FILES"
 
 
 def check_target(provider: str, target: str, pid: int | None, unsafe: bool) -> str:
@@ -33,10 +44,11 @@ def check_target(provider: str, target: str, pid: int | None, unsafe: bool) -> s
     return paths[0]  # like a shell, the first on $PATH
 
 
-def candidates(target: str, pid: int | None, unsafe: bool = False, listing: bool = False) -> list[str]:
+def candidates(target: str, pid: int | None, unsafe: bool = False, listing: bool = False,
+               provider: str = "", limit: int | None = None) -> list[str]:
     """The files to match `target` against (see the module docstring); for
     `-l`, `*` without -p is a glob (of the current directory and $PATH), as
-    in bpftrace."""
+    in bpftrace. More than `limit` of them is a ProbeError (of `provider`)."""
     paths: list[str] = []
     if pid:
         paths += binaries.mapped_paths(pid)
@@ -44,7 +56,21 @@ def candidates(target: str, pid: int | None, unsafe: bool = False, listing: bool
         paths += binaries.resolve_paths(target, pid, unsafe)
     elif not pid:
         paths += binaries.mapped_paths_all()
-    return list(dict.fromkeys(paths))
+    paths = list(dict.fromkeys(paths))
+    if limit is not None and len(paths) > limit:
+        what = " (every running process's objects)" if target == "*" and not pid and not listing else ""
+        raise ProbeError(
+            f"{provider} target '{target}' names {len(paths)} files{what}, more than the limit of {limit} files whose "
+            "symbols are read for one attach point",
+            [f"name the binary ({provider}:/path/to/binary:...) or a narrower glob, or give -p PID; "
+             f"the limit can be raised through the {MAX_TARGET_FILES_ENV} environment variable"])
+    return paths
+
+
+def max_target_files() -> int:
+    """MAX_TARGET_FILES, or the environment's PYTRACE_MAX_TARGET_FILES."""
+    value = os.environ.get(MAX_TARGET_FILES_ENV, "")
+    return int(value) if value.isdigit() else MAX_TARGET_FILES
 
 
 def abs_target(target: str) -> str | None:

@@ -11,12 +11,12 @@ from pytrace.runtime.output import text as text_format
 
 
 FORMATS = {"text": "text", "json": "json", "folded": "folded"}  # -f FORMAT: its module here, imported when chosen
-BUFFERING = ("line", "full", "none")  # -B: flush after every write ("line", "none") or when the buffer fills
+BUFFERING = ("line", "full", "none")  # -B: flush at each newline, when the buffer fills, or after every write
 
 
 class Writer:
     def __init__(self, fmt, out: TextIO, err: TextIO, quiet: bool = False, owns_out: bool = False,
-                 flush: bool = True, warnings: bool = True) -> None:
+                 flush: bool = True, warnings: bool = True, by_line: bool = True) -> None:
         self.fmt = fmt
         self.out = out
         self.err = err
@@ -25,6 +25,7 @@ class Writer:
         self.is_json = fmt.__name__ == "pytrace.runtime.output.json"
         self._batch: list[str] = []  # printf text of the current ring buffer drain (printf_text)
         self.flush = flush  # after every write; False: -B full (the stream's own buffer decides)
+        self.by_line = by_line  # -B line: only writes holding a newline flush
         self.warnings = warnings  # False: --no-warnings
 
     @classmethod
@@ -35,18 +36,17 @@ class Writer:
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
             return cls(fmt, open(path, "w", buffering=1 if flush else -1, errors="surrogateescape"), sys.stderr,
-                       quiet, owns_out=True, flush=flush, warnings=warnings)
+                       quiet, owns_out=True, flush=flush, warnings=warnings, by_line=buffering == "line")
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(errors="surrogateescape")
-        return cls(fmt, sys.stdout, sys.stderr, quiet, flush=flush, warnings=warnings)
+        return cls(fmt, sys.stdout, sys.stderr, quiet, flush=flush, warnings=warnings, by_line=buffering == "line")
 
     def _write(self, stream: TextIO, text: str) -> None:
         if self._batch:
             self.flush_batch()
         if text:
             stream.write(text)
-            if self.flush or stream is self.err:
-                stream.flush()
+            self._flush(stream, text)
 
     def printf_text(self, text: str) -> None:
         """A formatted printf of the current drain: written in one go by flush_batch()."""
@@ -58,8 +58,14 @@ class Writer:
             text = "".join(self._batch)
             self._batch.clear()
             self.out.write(text)
-            if self.flush:
-                self.out.flush()
+            self._flush(self.out, text)
+
+    def _flush(self, stream: TextIO, text: str) -> None:
+        """-B line (bpftrace's default) flushes when a newline was written:
+        `printf("%s", x)` waits for the next newline or the exit; -B none
+        after every write; -B full when the buffer fills."""
+        if stream is self.err or (self.flush and ("\n" in text or not self.by_line)):
+            stream.flush()
 
     def _stream(self, which: str) -> TextIO:
         return self.err if which == "stderr" and not self.is_json else self.out

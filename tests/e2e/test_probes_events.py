@@ -64,7 +64,7 @@ def test_hardware_without_pmu_says_so():
 def test_list_software_and_hardware_events():
     r = run_pytrace("-l", "s:*faults")
     assert r.rc == 0, r
-    assert r.out == ("software:page-faults:\nsoftware:minor-faults:\nsoftware:major-faults:\n"
+    assert r.out == ("software:page-faults:\nsoftware:faults:\nsoftware:minor-faults:\nsoftware:major-faults:\n"
                      "software:alignment-faults:\nsoftware:emulation-faults:\n"), r
     r = run_pytrace("-l", "hardware:cache-*")
     assert r.out == "hardware:cache-references:\nhardware:cache-misses:\n", r

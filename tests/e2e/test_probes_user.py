@@ -62,6 +62,16 @@ def test_uprobe_args_retval_func(target):
                      "@f[pyt_add]: 4\n@ret: 406\n"), r
 
 
+def test_script_struct_char_array_reads_one_byte_more(target):
+    """`char s[4]` holding "done" (with its NUL after it) prints whole: a
+    script's char[N] member is a string of N + 1 bytes, as in bpftrace."""
+    prog = (f"struct F {{ char s[4]; }} usdt:{target}:pyt:done {{ $a = ((struct F *)arg0)->s;"
+            f' printf("%s %s|%d\\n", $a, $a, sizeof($a)); }}')
+    r = run_pytrace("-e", prog, "-c", f"{target} 1")
+    assert r.rc == 0, r
+    assert r.out == "done done|5\n\n\n", r
+
+
 def test_uprobe_offset_address_and_wildcard(target):
     addr = _symbol(target, "pyt_add")
     prog = (f"uprobe:{target}:{addr:#x} {{ @a = count(); }} uprobe:{target}:pyt_add+4 {{ @o = count(); }} "

@@ -77,13 +77,13 @@ def test_attach_stream_maps_detach_quit():
         os.getppid()
         repl.expect(f"ppid {ME}")
         repl.send(".list", ".maps", ".maps 2")
-        repl.expect("[1] tracepoint:syscalls:sys_enter_getppid, END",
-                    "[2] tracepoint:syscalls:sys_enter_getppid, END",
-                    "[1] tracepoint:syscalls:sys_enter_getppid, END", f"{name}: 4",
-                    "[2] tracepoint:syscalls:sys_enter_getppid, END", f"{name}: 1",
+        repl.expect("[1] tracepoint:syscalls:sys_enter_getppid, end",
+                    "[2] tracepoint:syscalls:sys_enter_getppid, end",
+                    "[1] tracepoint:syscalls:sys_enter_getppid, end", f"{name}: 4",
+                    "[2] tracepoint:syscalls:sys_enter_getppid, end", f"{name}: 1",
                     f"{name}: 1")
         repl.send("BEGIN { nosuch(); }", ".detach 1", ".list")
-        repl.expect(f"{name}: 4", "[1] Detached", "[2] tracepoint:syscalls:sys_enter_getppid, END")
+        repl.expect(f"{name}: 4", "[1] Detached", "[2] tracepoint:syscalls:sys_enter_getppid, end")
         os.getppid()
         repl.send(f".print {name}", f".clear {name}", f".print {name}", ".bogus", ".quit")
         repl.expect(f"{name}: 2", f"{name}: 0", "end 2", "[2] Detached")

@@ -69,7 +69,7 @@ def test_script_struct_bitfields_arrays_through_user_pointer():
     assert r.rc == 0, r
     assert r.out == ("5 171 74565 29 -2 hello 7 -8\n"  # bitfields are read unsigned, as bpftrace does
                      "{ .lo = 5, .mid = 171, .hi = 74565, .neg = 29, .s = -2, .name = hello, .arr = [7,-8] }\n"
-                     "(24, 16, 6)\n"
+                     "(24, 16, 7)\n"
                      "\n\n"), r
 
 

@@ -32,7 +32,7 @@ def test_compile_error_is_rendered_diagnostics():
 @pytest.mark.kernel  # compiles for this machine's tracepoints
 def test_program_lists_probes_and_maps():
     prog = pytrace.compile(f"{GETPPID} {{ @b = count(); @a[comm] = sum(1); }} END {{ }}")
-    assert prog.probes == ["tracepoint:syscalls:sys_enter_getppid", "END"]
+    assert prog.probes == ["tracepoint:syscalls:sys_enter_getppid", "end"]
     assert prog.map_names == ["@a", "@b"]
 
 

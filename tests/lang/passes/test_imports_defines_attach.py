@@ -44,7 +44,7 @@ def test_expand_params():
 
 def test_positional_parameters_in_attach_points():
     ctx = run_passes("$1 { } i:ms:$2 { } BEG$3 { }", "bind_probes", params=["i:s:1", "5", "IN"])
-    assert [s.name for u in ctx.units for s in u.specs] == ["interval:s:1", "interval:ms:5", "BEGIN"]
+    assert [s.name for u in ctx.units for s in u.specs] == ["interval:s:1", "interval:ms:5", "begin"]
 
 
 @pytest.mark.parametrize("ap, name", [

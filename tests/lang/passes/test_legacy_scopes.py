@@ -21,3 +21,15 @@ def test_declared_variables_are_left_alone():
     ctx = run_passes("BEGIN { let $x; if (1) { $x = 5; } @ = $x; }", "legacy_scopes")
     assert ctx.diags.render() == ""
     assert len(ctx.program.probes[0].block.stmts) == 3
+
+
+def test_for_bodies_and_later_declarations_keep_today_s_scoping():
+    # $x assigned in an `if`, then again in a `for` body that reads it, then declared later with `let`
+    program = ("BEGIN { @a[1] = 1; if 1 { $x = 1; } for $kv : @a { $x = 2; print($x); } "
+               "let $x; print($x); }")
+    ctx = run_passes(program, "legacy_scopes")
+    assert ctx.diags.render() == ""
+    assert not isinstance(ctx.program.probes[0].block.stmts[0], ast.VarDecl)
+    # a read in a `for` body of what an earlier `if` assigned is still the old probe-wide variable
+    ctx = run_passes("BEGIN { @a[1] = 1; if 1 { $y = 1; } for $kv : @a { print($y); } }", "legacy_scopes")
+    assert "$y is used outside the block" in ctx.diags.render()
