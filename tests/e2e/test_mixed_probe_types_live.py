@@ -36,11 +36,11 @@ def test_tracepoint_software_and_profile_share_the_maps():
 
 
 def test_begin_listed_with_a_tracepoint():
-    r = run_pytrace("-e", 'BEGIN, tracepoint:syscalls:sys_enter_getppid /probe == "BEGIN" || pid == cpid/ '
+    r = run_pytrace("-e", 'BEGIN, tracepoint:syscalls:sys_enter_getppid /probe == "begin" || pid == cpid/ '
                           '{ printf("%s\\n", probe); }',
                     "-c", GETPPID_5)
     assert r.rc == 0, r
-    assert r.out == "BEGIN\n" + "tracepoint:syscalls:sys_enter_getppid\n" * 5 + "\n\n", r
+    assert r.out == "begin\n" + "tracepoint:syscalls:sys_enter_getppid\n" * 5 + "\n\n", r
 
 
 def test_a_predicate_per_type_with_p():

@@ -9,7 +9,8 @@ from pytrace.lang.probes import lookup
 def test_type_names_sorted_and_filtered():
     btf = FIXTURE_KERNEL.btf()
     assert btf_listing.list_types(btf, "struct *s*", False) == [
-        "struct __kernel_timespec", "struct mm_struct", "struct sched_entity", "struct task_struct"]
+        "struct __kernel_timespec", "struct bpf_iter__task", "struct bpf_iter__task_file", "struct bpf_iter__task_vma",
+        "struct mm_struct", "struct sched_entity", "struct task_struct", "struct vm_area_struct"]
     assert btf_listing.list_types(btf, "enum *", False) == ["enum bpf_map_type", "enum task_state"]
     assert not btf_listing.is_type_search("kprobe:struct")
     assert btf_listing.is_type_search("union foo")
