@@ -11,7 +11,7 @@ import atexit
 import os
 from collections.abc import Callable
 
-from pytrace.runtime import bpf, iterators, kprobes, perf
+from pytrace.runtime import bpf, iterators, kernel_consts, kprobes, perf
 
 
 class AttachError(Exception):
@@ -77,11 +77,27 @@ def release(fd: int) -> None:
         undo()
 
 
+def _disable(fd: int) -> None:
+    """Stop a perf event firing (a no-op for other attachment fds)."""
+    import fcntl
+
+    try:
+        fcntl.ioctl(fd, kernel_consts.PERF_EVENT_IOC_DISABLE, 0)
+    except OSError:
+        pass
+
+
 def release_all(fds: list[int], threads: int = 32) -> None:
     """Release many attachments at once. Detaching a tracepoint waits for an RCU
     grace period (60-130 ms here) inside close(2), one after the other; closed
     from several threads (close releases the GIL) the waits overlap, so
-    detaching N probes takes about one grace period instead of N."""
+    detaching N probes takes about one grace period instead of N.
+
+    Perf events are first disabled, all of them, at once: a probe must not
+    fire while the others are being closed (after `exit()`, an `interval:ms:1`
+    probe would otherwise run a few more times, as bpftrace's does not)."""
+    for fd in fds:
+        _disable(fd)
     if len(fds) <= 1:
         for fd in fds:
             release(fd)

@@ -122,6 +122,7 @@ class Tracer:
         """Attach every probe; on any failure detach what was attached and raise."""
         self.check_attachable()
         assert self.loaded is not None
+        _import_event_handling(self.artifact)
         if any(p.spec.warn_never_fired for p in self.loaded.programs):
             self.count_runs()
         try:
@@ -144,7 +145,6 @@ class Tracer:
                 if prog.spec.when in RUN_BY_MODE:
                     flag = "--test to run test" if prog.spec.when == "TEST" else "--bench to run benchmark"
                     raise attach_mod.AttachError(prog.spec, f"No probes attached; use {flag} probes.", plain=True)
-        _prefetch_imports()
         return self.attached_count
 
     def run_iterators(self) -> int:
@@ -411,17 +411,21 @@ class Tracer:
 
 FORMATTED_EVENTS = ("printf", "cat", "system", "errorf", "warnf")
 
-# What reading and printing maps imports (about 15 ms), imported once the probes are attached
-# by a thread of its own: it overlaps the run, which mostly waits in poll() and close().
-AFTER_ATTACH_IMPORTS = ("pytrace.runtime.maps", "pytrace.runtime.output.printf")
+# What handling events imports (about 15 ms): done before attaching, for programs that
+# send events. Imported later, on the first event, it would hold up that event and the
+# ones after it: an `exit()` would then be seen only after a 1 ms interval probe ran
+# 15 more times, and maps it cleared would fill again. Programs without events (only
+# maps, read at the exit) start without it.
+EVENT_IMPORTS = ("pytrace.runtime.maps", "pytrace.runtime.output.printf")
 
 
-def _prefetch_imports() -> None:
+def _import_event_handling(artifact: Artifact) -> None:
     import importlib
-    import threading
 
-    if not all(name in sys.modules for name in AFTER_ATTACH_IMPORTS):
-        threading.Thread(target=lambda: [importlib.import_module(name) for name in AFTER_ATTACH_IMPORTS],
-                         name="pytrace-imports", daemon=True).start()
+    if artifact.events:
+        for name in EVENT_IMPORTS:
+            importlib.import_module(name)
+
+
 _EVENT_ID = struct.Struct("<Q")
 
