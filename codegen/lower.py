@@ -766,9 +766,12 @@ class ProbeLowering:
     expr_Offsetof = expr_Sizeof
 
     def expr_Tuple(self, node: ast.Tuple) -> ir.Value:
-        t = node.type
-        out = self.slot(t, "tuple")
-        for e, off, et in zip(node.elems, t.offsets(), t.elems):
+        return self.build_tuple(node.elems, node.type, "tuple")
+
+    def build_tuple(self, values: list[ast.Expr], t: T.TupleType, name: str) -> ir.Value:
+        """A tuple or record value: each element stored in t's layout."""
+        out = self.slot(t, name)
+        for e, off, et in zip(values, t.offsets(), t.elems):
             self.store_value(out, off, self.expr(e), e.type, et)
         return out
 

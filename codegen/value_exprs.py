@@ -47,11 +47,7 @@ def lower_if_expr(pl, node: ast.IfExpr) -> ir.Value:
 
 
 def lower_record(pl, node: ast.Record) -> ir.Value:
-    t = node.type
-    out = pl.slot(t, "record")
-    for value, off, et in zip(node.values, t.offsets(), t.elems):
-        pl.store_value(out, off, pl.expr(value), value.type, et)
-    return out
+    return pl.build_tuple(node.values, node.type, "record")
 
 
 def element(pl, operand: ast.Expr, index: int) -> ir.Value:
