@@ -24,7 +24,6 @@ and run().
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -207,7 +206,7 @@ class Child:
     until the probes are attached, reaped at the end."""
 
     def __init__(self, cmd: str) -> None:
-        argv = shlex.split(cmd)
+        argv = [a for a in cmd.split(" ") if a]  # as bpftrace: split on spaces, no quoting
         if not argv:
             raise ValueError("-c needs a command")
         read_fd, write_fd = os.pipe()

@@ -4,7 +4,7 @@
 # compare with), systemtap-sdt-dev (<sys/sdt.h> for the USDT test fixtures),
 # linux-libc-dev/libc6-dev (the system headers whose constants `#include` brings),
 # gcc/g++/binutils/zip (test programs of the fixtures and of bpftrace's own
-# runtime suite), prometheus (the server the exporter's end-to-end test
+# runtime suite), iputils-ping (a workload of that suite), prometheus (the server the exporter's end-to-end test
 # scrapes with), chromium (renders the flame graph SVG in its test), tmux (the
 # REPL's terminal test), a
 # virtualenv in .venv with pytrace installed editable with its test extra
@@ -13,7 +13,7 @@ set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for pkg in python3-bpfcc bpftool bpftrace python3-venv systemtap-sdt-dev linux-libc-dev libc6-dev gcc g++ binutils procps util-linux zip git prometheus chromium tmux; do
+for pkg in python3-bpfcc bpftool bpftrace python3-venv systemtap-sdt-dev linux-libc-dev libc6-dev gcc g++ binutils procps util-linux zip git iputils-ping prometheus chromium tmux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

@@ -104,9 +104,16 @@ def map_freed(name: str, wait: float = 3.0) -> bool:
 
 
 def py_workload(code: str) -> str:
-    """A -c command running Python code (quoted for pytrace's shlex split)."""
-    import shlex
-    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    """A -c command running Python code. Like bpftrace, pytrace splits -c on
+    spaces with no quoting, so the code goes into a file named by its hash."""
+    import hashlib
+    path = f"/tmp/pytrace-workload-{hashlib.sha1(code.encode()).hexdigest()[:16]}.py"
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(code)
+        os.replace(tmp, path)
+    return f"{sys.executable} {path}"
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import run_begin, run_pytrace
+from conftest import py_workload, run_begin, run_pytrace
 
 pytestmark = pytest.mark.kernel
 
@@ -138,7 +138,7 @@ def test_skboutput_writes_the_packets_ip_bytes_to_a_pcap(tmp_path):
     sender = ("import socket, time; time.sleep(0.3); "
               "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'pytrace-pcap', ('127.0.0.1', 9))")
     r = run_pytrace("-e", f'tracepoint:net:net_dev_queue {{ $r = skboutput("{pcap}", args.skbaddr, args.len, 14); '
-                          'printf("ret: %d\\n", $r); exit(); }', "-c", f"{sys.executable} -c \"{sender}\"")
+                          'printf("ret: %d\\n", $r); exit(); }', "-c", py_workload(sender))
     assert r.out.startswith("ret: 0\n"), r
     data = pcap.read_bytes()
     assert struct.unpack("<IHHiIII", data[:24]) == (0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
@@ -153,6 +153,6 @@ def test_skboutput_beyond_the_packet_is_efault(tmp_path):
     sender = ("import socket, time; time.sleep(0.3); "
               "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 9))")
     r = run_pytrace("-e", f'tracepoint:net:net_dev_queue {{ $r = skboutput("{pcap}", args.skbaddr, 100000, 0); '
-                          'printf("ret: %d\\n", $r); exit(); }', "-c", f"{sys.executable} -c \"{sender}\"")
+                          'printf("ret: %d\\n", $r); exit(); }', "-c", py_workload(sender))
     assert r.out.startswith("ret: -14\n"), r
     assert pcap.stat().st_size == 24  # the file header only

@@ -136,7 +136,8 @@ def test_probe_filter_keeps_begin_end_and_matching_probes():
                     'interval:ms:200 { printf("a\\n"); } interval:ms:300 { printf("b\\n"); exit(); } '
                     'end { printf("end\\n"); }', timeout=20)
     assert r.rc == 0 and r.err == "Attached 4 probes\n"
-    assert r.out == "begin\na\nb\nend\n\n\n"
+    # under load a second 200 ms tick can land before exit() takes effect
+    assert re.fullmatch(r"begin\na\n(a\n)?b\n(a\n)?end\n\n\n", r.out), r
     r = run_pytrace("--probe-filter", "nothing_matches", "-e", "interval:ms:100 { }")
     assert (r.rc, r.out) == (1, "No probes to attach\n")
 
