@@ -194,6 +194,10 @@ def _delete(pl, call):
 @function("exit")
 def _exit(pl, call):
     code = pl.expr(call.args[0]) if call.args else I64(0)
+    key, one = pl.bb.alloca(4, "exited_key"), pl.bb.alloca(8, "exited_value")
+    pl.bb.store(key, ir.IntType(32)(0), 4)
+    pl.bb.store(one, I64(1))
+    pl.bb.map_update_elem(pl.bb.map_ref(pl.state.exited, "exited_map"), key, one)
     event = pl.state.add_event("exit", "", [T.S64])
     pl.emit_event(event, [(code, T.S64, T.S64)])
     pl.b.ret(I64(0))

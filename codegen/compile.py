@@ -54,6 +54,8 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
     module = ir.Module(name=ctx.source.name)
     module.triple = emit.TRIPLE
     state = ModuleState(ctx, module)
+    if any(isinstance(n, ast.Call) and n.name == "exit" for unit in ctx.units for n in walk(unit.probe)):
+        state.add_exit_flag()
     planned: list[tuple[str, ProbeUnit, list]] = []
     count = 0
     for unit in ctx.units:

@@ -70,6 +70,8 @@ class ProbeLowering:
     # ------------------------------------------------------------ structure
     def lower(self) -> ir.Function:
         probe = self.unit.probe
+        if self.state.exited >= 0 and not self.unit.provider.runs_at:
+            self.stop_after_exit()
         if probe.predicate is not None:
             cond = self.truth(self.expr(probe.predicate), probe.predicate.type)
             run, skip = self.block("pred_true"), self.block("pred_false")
@@ -82,6 +84,16 @@ class ProbeLowering:
             self.b.ret(I64(0))
         self.bb.finish()
         return self.func
+
+    def stop_after_exit(self) -> None:
+        """End the run at once when exit() has been called (ModuleState.add_exit_flag)."""
+        flag = self.bb.guarded_entry_lookup(self.state.exited, 0, "exited")
+        stopped, go_on = self.block("after_exit_stop"), self.block("not_exited")
+        self.b.cbranch(self.b.icmp_unsigned("!=", self.bb.load(flag, 8, name="exited"), I64(0), name="has_exited"),
+                       stopped, go_on)
+        self.b.position_at_end(stopped)
+        self.b.ret(I64(0))
+        self.b.position_at_end(go_on)
 
     def return_if_null(self, value: ir.Value, name: str) -> None:
         """End the program's run when value is 0 (a context pointer a provider may leave null)."""

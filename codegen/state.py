@@ -59,6 +59,7 @@ class ModuleState:
     scratch: int = -1  # per-CPU array of big buffers, one entry per program that needs any
     scratch_users: int = 0
     kernel_vars: list[str] = field(default_factory=list)  # see Artifact.kernel_vars
+    exited: int = -1  # the flag exit() sets, which stops every kernel-event probe at once (-1: no exit())
 
     def __post_init__(self) -> None:
         arrays = keyless_arrays(self.ctx)
@@ -78,6 +79,12 @@ class ModuleState:
             self._add(EventSpec(
                 fmt.id, fmt.kind, fmt.fmt, [t.layout() for t in fmt.arg_types],
                 [8 + o for o in rec.offsets()], segments=fmt.segments))
+
+    def add_exit_flag(self) -> None:
+        """The one-entry array exit() sets: probes fired by kernel events check it
+        first, so none runs after exit() while user space is still detaching
+        (an interval of 1 ms would otherwise fire again)."""
+        self.exited = self._internal("__exited", "array", 4, 8, 1)
 
     def map_kind(self, info: MapInfo) -> tuple[str, int]:
         """A map's BPF type and size: from its `let @m = kind(N);` declaration, or
