@@ -203,14 +203,18 @@ def list_probes(source: Source | None, args) -> int:
 
         try:
             ctx = analyse(source, Options(params=list(args.rest), pid_filter=args.pid,
-                                          debuginfo=tuple(args.debuginfo)), until="bind_probes")
+                                          debuginfo=tuple(args.debuginfo)), until="missing_probes")
         except CompileError as e:
             e.diagnostics.emit(sys.stderr)
             return 1
         for unit in ctx.units:
             for spec in unit.specs:
-                details = unit.provider.list_probes(spec.name, True)[1:] if args.verbose else []
-                sys.stdout.write("".join(line + "\n" for line in [spec.name, *details]))
+                provider = probes.lookup(spec.provider) or unit.provider
+                name = provider.listed_name(spec)
+                if name is None:
+                    continue
+                details = provider.list_probes(name, True)[1:] if args.verbose else []
+                sys.stdout.write("".join(line + "\n" for line in [name, *details]))
         return 0
     searches = [" ".join(s.split()) for s in args.rest[0].split(",")] if args.rest else ["*"]
     out = []
