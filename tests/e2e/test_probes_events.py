@@ -131,3 +131,15 @@ def test_list_program_lists_rates_by_unit(tmp_path):
     r = run_pytrace("-l", str(script))
     assert r.rc == 0, r
     assert r.out == "interval:ms:\nprofile:hz:\nsoftware:faults:\nrawtracepoint:vmlinux:sched_switch\n", r
+
+
+def test_compile_warnings_are_shown_again_from_the_cache(tmp_path):
+    """bpftrace warns on every run; a cached compile shows its warnings too."""
+    prog = "config = { missing_probes = warn } tracepoint:syscalls:sys_enter_getppid,t:syscalls:nonsense { }"
+    env = {"PYTRACE_NO_CACHE": "0", "XDG_CACHE_HOME": str(tmp_path)}
+    for _ in range(2):
+        r = run_pytrace("--dry-run", "-e", prog, env=env)
+        assert r.rc == 0 and "WARNING: No matches for tracepoint syscalls:nonsense. Skipping.\n" in r.err, r
+    assert len(list((tmp_path / "pytrace").glob("*.warnings"))) == 1
+    r = run_pytrace("--dry-run", "--no-warnings", "-e", prog, env=env)
+    assert "WARNING" not in r.err, r
