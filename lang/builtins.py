@@ -55,6 +55,9 @@ class Function:
     # Its value differs between the attach points of one probe (as BuiltinVar.per_attach_point).
     per_attach_point: bool = False
     bare: bool = False  # also written without parentheses: `ppid` is `ppid()`
+    # Its helper takes a BTF-typed kernel pointer (bpf_get_socket_cookie): a raw
+    # tracepoint calling it is loaded as tp_btf, whose arguments carry BTF types.
+    btf_pointer_arg: bool = False
 
 
 # ---------------------------------------------------------------- variables

@@ -133,12 +133,13 @@ def _close(fd: int) -> None:
 
 
 # The expected attach type of a tracing program, by the attach spec's "attach_type".
-TRACING_ATTACH_TYPES = {"fentry": K.BPF_TRACE_FENTRY, "fexit": K.BPF_TRACE_FEXIT, "iter": K.BPF_TRACE_ITER}
+TRACING_ATTACH_TYPES = {"fentry": K.BPF_TRACE_FENTRY, "fexit": K.BPF_TRACE_FEXIT, "iter": K.BPF_TRACE_ITER,
+                        "raw_tp": K.BPF_TRACE_RAW_TP}
 
 
 def attach_target(prog: ProgramSpec) -> dict:
     """What BPF_PROG_LOAD needs to know about a tracing program's target (fentry/fexit:
-    the kernel function; iter: `bpf_iter_TYPE`): resolved here, so the artifact stays
+    the kernel function; iter: `bpf_iter_TYPE`; tp_btf: `btf_trace_EVENT`): resolved here, so the artifact stays
     independent of the kernel's BTF ids."""
     if prog.prog_type != "tracing":
         return {}
@@ -146,7 +147,7 @@ def attach_target(prog: ProgramSpec) -> dict:
 
     spec = prog.attach[0]
     func = spec.get("btf_func") or spec["func"]
-    btf_id = BTF.kernel().find(func, "func")
+    btf_id = BTF.kernel().find(func, spec.get("btf_kind", "func"))  # tp_btf: the btf_trace_EVENT typedef
     if btf_id is None:
         raise LoadError(prog, bpf.BPFError("BPF_PROG_LOAD", 2, f"no BTF for kernel function {func}"))
     kind = spec.get("attach_type") or ("fexit" if spec.get("retprobe") else "fentry")

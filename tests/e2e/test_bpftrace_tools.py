@@ -20,9 +20,6 @@ TOOLS = sorted(os.path.basename(p)[:-3] for p in glob.glob("/usr/sbin/*.bt"))
 
 # tool -> (why it cannot work here, text its error must contain)
 CANNOT_WORK = {
-    "dcsnoop": ("this kernel has no lookup_fast.constprop.* function (only lookup_fast), and current "
-                "bpftrace also refuses a wildcard that matches nothing",
-                "No kernel functions match kprobe:lookup_fast.constprop.*"),
     "loads": ("/proc/kallsyms lists no data symbols here (CONFIG_KALLSYMS_ALL is off), so kaddr(\"avenrun\") "
               "cannot be resolved", "Failed to resolve kernel symbol: avenrun"),
     "sslsnoop": ("OpenSSL 3's libcrypto exports no rsa_ossl_public_encrypt/decrypt to probe",

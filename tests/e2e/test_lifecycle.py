@@ -59,9 +59,9 @@ def test_exit_builtin_stops_and_exit_code():
 def test_attach_error_half_way_leaves_nothing():
     name = unique_map()
     r = run_pytrace("-e", f"tracepoint:syscalls:sys_enter_getppid {{ {name} = count(); }} "
-                    "rawtracepoint:no_such_tracepoint_xyz { }")
+                    "tracepoint:ftrace:function { }")
     assert r.rc == 1, r
-    assert "rawtracepoint:no_such_tracepoint_xyz" in r.err
+    assert "tracepoint:ftrace:function" in r.err
     assert "Traceback" not in r.err
     assert map_freed(name[1:])
 
@@ -75,7 +75,7 @@ def test_tracer_api_closes_every_fd_after_attach_failure():
 
     before = sorted(bpf_fds())
     ctx = analyse(Source("stdin", "tracepoint:syscalls:sys_enter_getppid { @ = count(); } "
-                                  "rawtracepoint:no_such_tracepoint_xyz { }"))
+                                  "tracepoint:ftrace:function { }"))
 
     class Quiet:
         def __getattr__(self, name):

@@ -95,7 +95,7 @@ def test_macros_of_system_headers():
 @pytest.mark.kernel
 def test_raw_tracepoint_wildcard_matches_raw_tracepoints_only():
     r = run_pytrace("-l", "rawtracepoint:sys_*")
-    assert r.out == "rawtracepoint:sys_enter\nrawtracepoint:sys_exit\n", r
+    assert r.out == "rawtracepoint:vmlinux:sys_enter\nrawtracepoint:vmlinux:sys_exit\n", r
 
 
 @pytest.mark.kernel
