@@ -225,8 +225,7 @@ def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
             if word.name in T.STACK_MODES:
                 mode = word.name
             else:
-                tc.error("Error parsing stack mode: Invalid value for stack_mode: valid values are "
-                         "bpftrace, raw and perf.", word)
+                tc.error(f"Error parsing stack mode: {call.name}: {T.STACK_MODE_ERROR}", word)
         elif len(args) == 2:
             tc.error(f"{call.name}() expects a stack mode literal ({T.describe(tc.expr(args[0]))} provided)",
                      args[0])
@@ -246,6 +245,8 @@ def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
                     tc.error(f"{call.name}([int limit]): limit must be at least 1, {n} given", call)
                 else:
                     limit = n
+        if kernel and mode == "build_id":
+            tc.error("'build_id' stack mode can only be used for ustack", call)
         return T.StackType(kernel, mode, limit)
     return check
 

@@ -140,10 +140,26 @@ def _u64(data: bytes, off: int) -> int:
     return struct.unpack_from("<Q", data, off)[0]
 
 
+BUILD_ID_FRAME = struct.Struct("<i20sQ")  # struct bpf_stack_build_id (32 bytes: status, build id, offset/ip)
+BUILD_ID_VALID = 1
+
+
+def build_id_stack(data: bytes, offset: int, count: int) -> str:
+    """bpftrace's format_build_id_stack: `BUILDID 0xOFFSET` per frame, or the
+    bare ip (hex) where the kernel found no build id."""
+    lines = ["\n"]
+    for i in range(count):
+        status, build_id, value = BUILD_ID_FRAME.unpack_from(data, offset + 32 * i)
+        lines.append(f"{build_id.hex()} 0x{value:02x}\n" if status == BUILD_ID_VALID else f"{value:x}\n")
+    return "".join(lines)
+
+
 def _stack(layout: dict, data: bytes) -> str:
     kernel = layout["kind"] == "kstack"
     header = 8 if kernel else 16
     count = min(_u64(data, header - 8), layout["limit"])
+    if layout["mode"] == "build_id":
+        return build_id_stack(data, header, count)
     frames = [_u64(data, header + 8 * i) for i in range(count)]
     pid = -1 if kernel else struct.unpack_from("<i", data, 0)[0]
     return SYMBOLS.stack(frames, kernel, layout["mode"], pid)

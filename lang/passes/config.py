@@ -16,6 +16,7 @@ from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
 from pytrace.lang.options import UNSTABLE_MODES
 from pytrace.lang.passes.limits import MAX_STRLEN
+from pytrace.lang.types import STACK_MODE_ERROR, STACK_MODES
 
 ENV_PREFIX = "BPFTRACE_"
 
@@ -70,8 +71,8 @@ VALIDATED = {"license": _license}  # settings with no effect here that bpftrace 
 PARSED_SETTINGS = {"prometheus_labels": _label_names}  # settings whose text is parsed here
 
 CHOICES = {"missing_probes": ("error", "warn", "ignore"),  # settings given as a word
-           "stack_mode": ("bpftrace", "perf", "raw")}
-CHOICE_ERRORS = {"stack_mode": "Invalid value for stack_mode: valid values are bpftrace, raw and perf."}
+           "stack_mode": STACK_MODES}
+CHOICE_ERRORS = {"stack_mode": STACK_MODE_ERROR}
 
 MAP_DECL_TYPES = {"hash": "hash", "lruhash": "lru_hash", "percpuhash": "percpu_hash",
                   "percpulruhash": "percpu_lru_hash"}

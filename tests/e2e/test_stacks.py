@@ -143,3 +143,16 @@ def test_cxx_stack_is_demangled(tmp_path):
     assert r.rc == 0, r
     assert re.fullmatch(r"\n\n@\[\n        shapes::Circle::area\(int\) const\+0\n"
                         r"        measure\(shapes::Circle const&\)\+\d+\n        main\+\d+\n\]: 2\n", r.out), r
+
+
+def test_ustack_build_id_mode(c_binary):
+    from pytrace.lang.symtab import elf_symbol
+
+    note = subprocess.run(["readelf", "-n", c_binary], capture_output=True, text=True).stdout
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
+    r = run_pytrace("-e", f"uprobe:{c_binary}:b {{ print(ustack(build_id, 2)); exit(); }}", "-c", c_binary)
+    assert r.rc == 0, r
+    lines = r.out.split("\n")
+    # the offset is the file offset: a -no-pie binary's text is mapped from offset 0 at 0x400000
+    assert lines[:2] == ["", f"{build_id} 0x{elf_symbol(c_binary, 'b')[0] - 0x400000:x}"], r
+    assert re.fullmatch(f"{build_id} 0x[0-9a-f]+", lines[2]), r

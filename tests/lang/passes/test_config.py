@@ -48,7 +48,8 @@ def test_bad_bool_and_stack_mode_values():
         "config = { print_maps_on_exit = maybe } BEGIN { }\n"
         "                                ~~~~~\n")
     assert pass_errors("config = { stack_mode = fancy } BEGIN { }", "config").startswith(
-        "stdin:1:25-30: ERROR: stack_mode: Invalid value for stack_mode: valid values are bpftrace, raw and perf.\n")
+        "stdin:1:25-30: ERROR: stack_mode: Invalid value for stack_mode: valid values are bpftrace, raw, perf, "
+        "and build_id.\n")
 
 
 def test_environment_only_key():
