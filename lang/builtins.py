@@ -507,9 +507,9 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     *(_f(a.name, a.min_args, a.max_args, _agg(a), a.doc, a.signature, aggregation=True)
       for a in aggregations.AGGREGATIONS.values()),
     _f("reg", 1, 1, _reg, "a register saved at the probe (kprobe, uprobe, usdt)", 'reg("ip")'),
-    _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw)",
+    _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw; not build_id)",
        "kstack([mode, ][limit])", keeps_identifiers=True, printer="kstack"),
-    _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw)",
+    _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw, build_id)",
        "ustack([mode, ][limit])", keeps_identifiers=True, printer="ustack"),
     _f("ksym", 1, 1, _sym(True), "the name of the kernel function containing an address", "ksym(addr)", printer="ksym"),
     _f("usym", 1, 1, _sym(False), "the name of the user function containing an address", "usym(addr)", printer="usym"),
