@@ -99,7 +99,8 @@ class Artifact(_Record):
     def __init__(self, programs: list[ProgramSpec] | None = None, maps: list[MapSpec] | None = None,
                  events: list[EventSpec] | None = None, source_name: str = "stdin", ringbuf_map: int = -1,
                  lost_map: int = -1, kernel_vars: list[str] | None = None, print_maps_on_exit: bool = True,
-                 max_cat_bytes: int = 10240, prometheus_labels: list[str] | None = None, version: int = FORMAT_VERSION) -> None:
+                 max_cat_bytes: int = 10240, prometheus_labels: list[str] | None = None,
+                 symbols: dict | None = None, version: int = FORMAT_VERSION) -> None:
         self.programs = programs if programs is not None else []
         self.maps = maps if maps is not None else []
         self.events = events if events is not None else []
@@ -112,6 +113,8 @@ class Artifact(_Record):
         self.print_maps_on_exit = print_maps_on_exit  # config print_maps_on_exit
         self.max_cat_bytes = max_cat_bytes  # config max_cat_bytes: what cat() prints at most
         self.prometheus_labels = prometheus_labels if prometheus_labels is not None else []  # config (exporters)
+        # config show_debug_info and cache_user_symbols: how user stacks are symbolised (runtime/symbols.py)
+        self.symbols = symbols if symbols is not None else {}
         self.version = version
 
     def map_by_name(self, name: str) -> MapSpec | None:

@@ -228,8 +228,7 @@ def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
             if word.name in T.STACK_MODES:
                 mode = word.name
             else:
-                tc.error("Error parsing stack mode: Invalid value for stack_mode: valid values are "
-                         "bpftrace, raw and perf.", word)
+                tc.error(f"Error parsing stack mode: {call.name}: {T.STACK_MODE_ERROR}", word)
         elif len(args) == 2:
             tc.error(f"{call.name}() expects a stack mode literal ({T.describe(tc.expr(args[0]))} provided)",
                      args[0])
@@ -249,6 +248,8 @@ def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
                     tc.error(f"{call.name}([int limit]): limit must be at least 1, {n} given", call)
                 else:
                     limit = n
+        if kernel and mode == "build_id":
+            tc.error("'build_id' stack mode can only be used for ustack", call)
         return T.StackType(kernel, mode, limit)
     return check
 
@@ -509,9 +510,9 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     *(_f(a.name, a.min_args, a.max_args, _agg(a), a.doc, a.signature, aggregation=True)
       for a in aggregations.AGGREGATIONS.values()),
     _f("reg", 1, 1, _reg, "a register saved at the probe (kprobe, uprobe, usdt)", 'reg("ip")'),
-    _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw)",
+    _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw; not build_id)",
        "kstack([mode, ][limit])", keeps_identifiers=True, printer="kstack"),
-    _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw)",
+    _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw, build_id)",
        "ustack([mode, ][limit])", keeps_identifiers=True, printer="ustack"),
     _f("ksym", 1, 1, _sym(True), "the name of the kernel function containing an address", "ksym(addr)", printer="ksym"),
     _f("usym", 1, 1, _sym(False), "the name of the user function containing an address", "usym(addr)", printer="usym"),

@@ -30,6 +30,8 @@ class Options:
     include_files: tuple[str, ...] = ()  # --include FILE: system headers whose constants the script may use
     max_cat_bytes: int = 10240  # config max_cat_bytes / BPFTRACE_MAX_CAT_BYTES: what cat() prints at most
     print_maps_on_exit: bool = True  # config print_maps_on_exit: print every map when the run ends
+    show_debug_info: bool = True  # config show_debug_info: user stack frames with file:line and inlined frames
+    cache_user_symbols: str = ""  # config cache_user_symbols: per_pid, per_program, none ("": bpftrace's default)
     perf_rb_pages: int = 0  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring buffer's pages (0: by program)
     dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
     prometheus_labels: list[str]  # config prometheus_labels: names of key parts

@@ -289,7 +289,7 @@ class Run:
             return self._run(source, options)
         finally:
             if self.child is not None:
-                self.child.cancel()
+                self.child.terminate()
 
     def _emit(self, source: Source | CompiledFile, options: Options) -> int:
         from pytrace.runtime import artifact_file

@@ -41,6 +41,14 @@ def apply_env(options: Options) -> None:
 
         if stack_mode in STACK_MODES:
             options.stack_mode = stack_mode
+    show_debug_info = os.environ.get("BPFTRACE_SHOW_DEBUG_INFO", "").lower()
+    if show_debug_info in ("true", "1", "false", "0"):
+        options.show_debug_info = show_debug_info in ("true", "1")
+    cache_mode = os.environ.get("BPFTRACE_CACHE_USER_SYMBOLS")
+    if cache_mode:
+        from pytrace.lang.passes.config import cache_user_symbols
+
+        options.cache_user_symbols = cache_user_symbols(cache_mode) or options.cache_user_symbols
     unstable = os.environ.get("BPFTRACE_UNSTABLE_TSERIES", "").lower()
     options.unstable_tseries = UNSTABLE_MODES.get(unstable, options.unstable_tseries)
 
@@ -78,7 +86,8 @@ def _cache_key(source: Source, options: Options) -> str:
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.max_cat_bytes,
                  options.include_files, options.helper_warnings, options.unsafe,
                  options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
-                 options.unstable_tseries, options.stack_mode, _code_stamp()):
+                 options.unstable_tseries, options.stack_mode, options.show_debug_info, options.cache_user_symbols,
+                 _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]

@@ -237,6 +237,16 @@ class Child:
             return True
         return pid != 0
 
+    def terminate(self) -> None:
+        """The run is over (exit(), a signal, the loop's end): a started child still
+        running gets SIGTERM, as bpftrace's request_finalize() sends it, and is reaped."""
+        if self._go is None and not self.done():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self.cancel()
+
     def cancel(self) -> None:
         """Never started: it sees EOF and exits. Then (started or not) reap it."""
         if self._go is not None:
@@ -341,6 +351,8 @@ def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], 
             session.tracer.wake_on(fd)  # the loop notices the -c child or -p process ending at once
         reason = session.run(stop, poll)
         stop.ending()
+        if stop.child is not None:
+            stop.child.terminate()  # before END, as bpftrace
         (end or session.stop)()
         if print_maps:
             session.print_maps()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pytrace.codegen.artifact import Artifact, EventSpec
 from pytrace.runtime import attach as attach_mod
 from pytrace.runtime import bpf, iterators, kprobes, loader
-from pytrace.runtime import pcap
+from pytrace.runtime import pcap, symbol_settings
 from pytrace.runtime.ringbuf import RingBuffer
 
 # Map reading, symbols and value decoding are imported when first used, after the probes are
@@ -62,6 +62,7 @@ class Tracer:
         self.lost_reported = 0
         # user stacks of exited processes are symbolised from the probed binaries
         binaries = [a["binary"] for p in artifact.programs for a in p.attach if a.get("binary")]
+        symbol_settings.apply(artifact.symbols)
         if binaries or "pytrace.runtime.symbols" in sys.modules:  # (forgetting an earlier run's binaries)
             from pytrace.runtime import symbols
 

@@ -289,7 +289,11 @@ class TypeChecker:
             self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
             return T.U64
         if isinstance(var.type, T.StackType):  # bare kstack/ustack: in the config's stack_mode
-            return dataclasses.replace(var.type, mode=self.ctx.options.stack_mode)
+            mode = self.ctx.options.stack_mode
+            if var.type.kernel and mode == "build_id":
+                self.warning("'build_id' stack mode can only be used for ustack. Falling back to 'raw' mode.", node)
+                mode = "raw"
+            return dataclasses.replace(var.type, mode=mode)
         typed = _BTF_TYPED.get(node.name)  # (vmlinux BTF is read only for a builtin typed from it)
         if typed is None:
             return var.type

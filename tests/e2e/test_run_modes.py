@@ -170,3 +170,28 @@ def test_info_claims_only_what_works_here():
 def test_begin_and_end_in_one_attach_list_run_twice():
     r = run_pytrace("-e", 'begin,end { printf("Hello\\n"); exit(); }')
     assert (r.rc, r.out) == (0, "Hello\nHello\n\n\n")
+
+
+@pytest.mark.parametrize("ending", ["exit", "signal"])
+def test_the_c_child_gets_sigterm_when_the_run_ends(tmp_path, ending):
+    """exit() or a signal ends the run while the -c child still runs: it gets SIGTERM (before END)."""
+    marker = tmp_path / "terminated"
+    child = (f"import signal, sys, time\n"
+             f"def bye(*_):\n    open({str(marker)!r}, 'w').write('TERM')\n    sys.exit(0)\n"
+             f"signal.signal(signal.SIGTERM, bye)\nopen({str(tmp_path / 'ready')!r}, 'w').close()\n"
+             f"time.sleep(60)\n")
+    (tmp_path / "child.py").write_text(child)
+    stop = ("interval:ms:100 { if (cpid > 0) { exit(); } }" if ending == "exit" else
+            "interval:s:60 { exit(); }")
+    proc = subprocess.Popen([sys.executable, "-m", "pytrace", "-e", stop + ' end { printf("end\\n"); }',
+                             "-c", f"{sys.executable} {tmp_path / 'child.py'}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTRACE_NO_CACHE="1"))
+    if ending == "signal":
+        while not (tmp_path / "ready").exists() and proc.poll() is None:
+            subprocess.run(["sleep", "0.1"])
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=50)
+    assert proc.returncode == 0, (out, err)
+    assert marker.read_text() == "TERM", (out, err)
+    assert out.startswith("end\n"), (out, err)
