@@ -62,6 +62,10 @@ class BpfBuilder:
         self.b = ir.IRBuilder(self.body)
         self._entry_b = ir.IRBuilder(self.entry)
         self._aligned: set[int] = set()  # ids of pointers known to be 8-byte aligned
+        # Run-time checks of helper results (codegen/helper_errors.py): called as
+        # on_helper_result(name, ret) after each call of a helper in checked_helpers.
+        self.checked_helpers: frozenset[str] = frozenset()
+        self.on_helper_result = None
 
     def finish(self) -> None:
         self._entry_b.branch(self.body)
@@ -156,7 +160,10 @@ class BpfBuilder:
         """The one funnel for BPF helper calls: `call <helper id>`."""
         fnty = ir.FunctionType(ret, [a.type for a in args])
         callee = self.b.inttoptr(I64(HELPERS[name]), ir.PointerType(fnty), name=f"{name}_fn")
-        return self.b.call(callee, args, name=result or name)
+        ret = self.b.call(callee, args, name=result or name)
+        if name in self.checked_helpers and self.on_helper_result is not None:
+            self.on_helper_result(name, ret)
+        return ret
 
     # long bpf_trace_printk(const char *fmt, u32 fmt_size, ...): at most 3 arguments
     def trace_printk(self, fmt: ir.Value, fmt_size: int, args: list[ir.Value]) -> ir.Value:

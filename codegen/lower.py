@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from pytrace.codegen import agg_read, calls, memory, operators, value_exprs
+from pytrace.codegen import agg_read, calls, helper_errors, memory, operators, value_exprs
 from pytrace.codegen.artifact import EventSpec
 from pytrace.codegen.state import E2BIG, ModuleState, bpf_key_type
 from pytrace.codegen.ctxvar import load_context_var
@@ -23,8 +23,6 @@ from pytrace.lang.context import ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
 from pytrace.lang.visitor import dispatch_table, walk
 
-MISSING_KEY = ("Can't lookup map element because it does not exist.\n"
-               "Additional Info - helper: map_lookup_elem, retcode: 0")  # -k's warning, as bpftrace's
 LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
 
 
@@ -54,6 +52,8 @@ class ProbeLowering:
         self.func.section = f"prog/{func_name}"
         self.bb = BpfBuilder(state.module, self.func)
         self.b = self.bb.b
+        self.at: ast.Node | None = None  # the statement or expression being lowered (helper errors' place)
+        helper_errors.install(self)
         self.ctx_ptr = self.func.args[0]
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[_Loop] = []
@@ -233,7 +233,7 @@ class ProbeLowering:
     def missing_key_warning(self, node: ast.Map) -> None:
         """-k: a read of a key the map lacks warns at run time (the value read is 0)."""
         if self.state.ctx.options.helper_warnings:
-            self.emit_event(operators.runtime_warning_event(self, MISSING_KEY, node), [])
+            helper_errors.report(self, "map_lookup_elem", node)
 
     def map_write(self, node: ast.Map, value: ir.Value, value_t: T.Type) -> None:
         info = self.state.ctx.maps[node.name]
@@ -304,7 +304,9 @@ class ProbeLowering:
 
     # ------------------------------------------------------------ statements
     def stmt(self, node: ast.Stmt) -> None:
+        outer, self.at = self.at, node
         _STMT_METHODS[type(node)](self, node)
+        self.at = outer
 
     def stmt_Block(self, node: ast.Block) -> None:
         for s in node.stmts:
@@ -552,6 +554,7 @@ class ProbeLowering:
         saved = (self.func, self.bb, self.b, self.ctx_ptr, self.vars, self.loops, self._scratch,
                  self._scratch_used, self.callback_ctx)
         self.func, self.bb = func, BpfBuilder(self.state.module, func)
+        helper_errors.install(self)
         self.b, self.loops, self._scratch, self._scratch_used = self.bb.b, [], None, 0
         if args == 4:
             _map, key, value, cb_ctx = func.args
@@ -584,7 +587,10 @@ class ProbeLowering:
 
     # ------------------------------------------------------------ expressions
     def expr(self, node: ast.Expr) -> ir.Value:
-        return _EXPR_METHODS[type(node)](self, node)
+        outer, self.at = self.at, node
+        value = _EXPR_METHODS[type(node)](self, node)
+        self.at = outer
+        return value
 
     def expr_Integer(self, node: ast.Integer) -> ir.Value:
         return I64(node.value & (2**64 - 1))

@@ -91,7 +91,7 @@ class ModuleState:
         """The one-shot warning user space prints when an update finds the map full."""
         msg = ("Map full; can't update element. Try increasing max_map_keys config or manually setting "
                "the max entries in a map declaration e.g. `let @a = hash(5000)`\n"
-               f"Additional Info - helper: 2, retcode: -{E2BIG}")
+               f"Additional Info - helper: map_update_elem, retcode: -{E2BIG}")
         ev = self.add_event("map_full", node.name)
         ev.fmt = Diagnostic(WARNING, msg, node.span).render()
         return ev
