@@ -70,6 +70,8 @@ class ProbeLowering:
     # ------------------------------------------------------------ structure
     def lower(self) -> ir.Function:
         probe = self.unit.probe
+        if self.state.exit_flag >= 0 and self.unit.provider.runs_at != "END":
+            self.return_if_exited()
         if probe.predicate is not None:
             cond = self.truth(self.expr(probe.predicate), probe.predicate.type)
             run, skip = self.block("pred_true"), self.block("pred_false")
@@ -82,6 +84,27 @@ class ProbeLowering:
             self.b.ret(I64(0))
         self.bb.finish()
         return self.func
+
+    def exit_flag(self) -> ir.Value:
+        """The pointer to the program's exit flag (see ModuleState.exit_flag); null only in theory."""
+        key = self.slot(T.U32, "exit_key")
+        return self.bb.map_lookup_elem(self.bb.map_ref(self.state.exit_flag, name="exit_map"), key, "exit_flag")
+
+    def return_if_exited(self) -> None:
+        """After exit(), a probe that fires before user space detached it does nothing
+        (bpftrace's exit detaches at once; pytrace reacts in milliseconds)."""
+        flag = self.exit_flag()
+        present, missing, done = self.if_else(self.b.icmp_unsigned("!=", flag, ir.Constant(PTR, None)), "exit_flag")
+        self.b.position_at_end(present)
+        exited, go_on = self.block("exited"), self.block("not_exited")
+        self.b.cbranch(self.b.icmp_unsigned("!=", self.bb.load(flag), I64(0), name="has_exited"), exited, go_on)
+        self.b.position_at_end(exited)
+        self.b.ret(I64(0))
+        self.b.position_at_end(go_on)
+        self.b.branch(done)
+        self.b.position_at_end(missing)
+        self.b.branch(done)
+        self.b.position_at_end(done)
 
     def return_if_null(self, value: ir.Value, name: str) -> None:
         """End the program's run when value is 0 (a context pointer a provider may leave null)."""
