@@ -74,7 +74,8 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
     art = Artifact(maps=state.maps, events=state.events, source_name=ctx.source.name,
                    ringbuf_map=state.ringbuf, lost_map=state.lost, kernel_vars=state.kernel_vars,
                    print_maps_on_exit=ctx.options.print_maps_on_exit,
-                   max_cat_bytes=ctx.options.max_cat_bytes, prometheus_labels=ctx.options.prometheus_labels)
+                   max_cat_bytes=ctx.options.max_cat_bytes, prometheus_labels=ctx.options.prometheus_labels,
+                   log_size=ctx.options.log_size)
     for name, unit, specs in planned:
         provider = probes.lookup(specs[0].provider) or unit.provider
         ap_span = unit.probe.attach_points[0].span

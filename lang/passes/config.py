@@ -24,7 +24,7 @@ ENV_PREFIX = "BPFTRACE_"
 KNOWN = {
     "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
     "str_trunc_trailer": None, "max_cat_bytes": "max_cat_bytes", "cache_user_symbols": None, "cpp_demangle": None,
-    "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
+    "lazy_symbolication": None, "license": None, "log_size": "log_size", "max_bpf_progs": None,
     "max_probes": "max_probes", "perf_rb_pages": "perf_rb_pages", "stack_mode": "stack_mode",
     "missing_probes": "missing_probes", "print_maps_on_exit": "print_maps_on_exit", "use_blazesym": None,
     "show_debug_info": None, "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
