@@ -38,6 +38,9 @@ HELPERS = {
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
 # ones are split into chunks, made volatile so the optimiser does not merge them back.
 MEM_CHUNK = 256
+# Bigger copies and fills (only off the 512-byte stack: scratch map values) are one helper call,
+# as bpftrace makes them: probe_read_kernel copies BPF memory, and reading NULL zeroes the buffer.
+MEM_HELPER_SIZE = 512
 
 
 def _set_align(call: ir.Instruction, *aligns: int) -> None:
@@ -122,6 +125,9 @@ class BpfBuilder:
         if size <= 0:
             return
         b = at or self.b
+        if size > MEM_HELPER_SIZE and byte == 0:
+            self.helper("probe_read_kernel", [ptr, I64(size), ir.Constant(PTR, None)], I64, "memset", check=False, at=b)
+            return
         fn = self._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
         chunk = MEM_CHUNK if self._align(ptr) == 8 else MEM_CHUNK // 8
         for off in range(0, size, chunk):
@@ -130,6 +136,9 @@ class BpfBuilder:
 
     def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
         if size <= 0:
+            return
+        if size > MEM_HELPER_SIZE:
+            self.helper("probe_read_kernel", [dst, I64(size), src], I64, "memcpy", check=False)
             return
         fn = self._intrinsic("llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
         chunk = MEM_CHUNK if self._align(dst, src) == 8 else MEM_CHUNK // 8
@@ -156,12 +165,15 @@ class BpfBuilder:
         return self.b.call(fn, [I64(BPF_PSEUDO_MAP_FD), I64(CONST_BASE + CONSTANTS.index(name))], name=name)
 
     # ------------------------------------------------------------ helpers
-    def helper(self, name: str, args: list[ir.Value], ret: ir.Type = I64, result: str = "") -> ir.Value:
-        """The one funnel for BPF helper calls: `call <helper id>`."""
+    def helper(self, name: str, args: list[ir.Value], ret: ir.Type = I64, result: str = "", check: bool = True,
+               at: ir.IRBuilder | None = None) -> ir.Value:
+        """The one funnel for BPF helper calls: `call <helper id>` (at the builder `at`, default
+        the current position). check=False: a call whose failure is no error (a memset)."""
+        b = at or self.b
         fnty = ir.FunctionType(ret, [a.type for a in args])
-        callee = self.b.inttoptr(I64(HELPERS[name]), ir.PointerType(fnty), name=f"{name}_fn")
-        ret = self.b.call(callee, args, name=result or name)
-        if name in self.checked_helpers and self.on_helper_result is not None:
+        callee = b.inttoptr(I64(HELPERS[name]), ir.PointerType(fnty), name=f"{name}_fn")
+        ret = b.call(callee, args, name=result or name)
+        if check and name in self.checked_helpers and self.on_helper_result is not None:
             self.on_helper_result(name, ret)
         return ret
 

@@ -24,6 +24,7 @@ from pytrace.lang.probes.base import ProbeSpec
 from pytrace.lang.visitor import dispatch_table, walk
 
 LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
+SCRATCH_PAGE = 32768  # the most a per-CPU map value may hold: a program's scratch is pages of this, one entry each
 
 
 def _flexible(node: ast.Expr) -> bool:
@@ -376,14 +377,18 @@ class ProbeLowering:
         map. The address is computed at the start of the body, right after the
         lookup's NULL check (older verifiers refuse any use before it), so it
         dominates every use."""
+        size = T.align_up(size, 8)
+        if self._scratch is not None and self._scratch_used + size > SCRATCH_PAGE:
+            self._scratch = None  # full: the next buffers go in a new entry (its lookup dominates the body too)
         if self._scratch is None:
+            self._scratch_used = 0
             entry = self.state.scratch_entry()
             after = self.bb.body  # where the lookup goes once it found the entry
             base = self.bb.mark_aligned(self.bb.guarded_entry_lookup(self.state.scratch, entry, "scratch"))
             self._scratch = (base, self.bb.body, after)
         base, pre, after = self._scratch
         offset = self._scratch_used
-        self._scratch_used += T.align_up(size, 8)
+        self._scratch_used += size
         self.state.scratch_size(self._scratch_used)
         with self.b.goto_block(pre):  # address arithmetic only: no access before the NULL check
             ptr = self.bb.gep(base, offset, name)
