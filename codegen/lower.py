@@ -23,7 +23,6 @@ from pytrace.lang.context import ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
 from pytrace.lang.visitor import dispatch_table, walk
 
-LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
 SCRATCH_PAGE = 32768  # the most a per-CPU map value may hold: a program's scratch is pages of this, one entry each
 
 
@@ -65,6 +64,8 @@ class ProbeLowering:
                             if isinstance(loop, ast.For) and isinstance(loop.iterable, ast.Map)
                             for v in walk(loop.body) if isinstance(v, ast.Variable)}
         self._scratch_used = 0
+        # Memory values bigger than this live in the scratch map (config on_stack_limit, 32 as bpftrace's).
+        self.on_stack_limit = state.ctx.options.on_stack_limit
         self._live_slots: list[tuple[tuple[int, int], ir.Value]] = []  # temporaries of the statements being lowered
         self._free_slots: dict[tuple[int, int], list[ir.Value]] = {}  # (builder, size) -> reusable stack slots
 
@@ -130,7 +131,7 @@ class ProbeLowering:
 
     def slot(self, t: T.Type, name: str) -> ir.Value:
         """A zeroed stack slot for a memory value of type t."""
-        if t.size > LARGE_SLOT:
+        if t.size > self.on_stack_limit:
             ptr = self.scratch(t.size, name)
             self.bb.memset(ptr, t.size)
             return ptr
@@ -401,7 +402,7 @@ class ProbeLowering:
         return ptr
 
     def slot_uninit(self, t: T.Type, name: str) -> ir.Value:
-        if t.size > LARGE_SLOT:
+        if t.size > self.on_stack_limit:
             return self.scratch(t.size, name, zero_once=True)
         ptr = self.bb.alloca(max(t.size, 8), name)
         # Zero it once in the entry block, so reads before writes are defined.
