@@ -100,7 +100,7 @@ class Artifact(_Record):
                  events: list[EventSpec] | None = None, source_name: str = "stdin", ringbuf_map: int = -1,
                  lost_map: int = -1, kernel_vars: list[str] | None = None, print_maps_on_exit: bool = True,
                  max_cat_bytes: int = 10240, prometheus_labels: list[str] | None = None,
-                 symbols: dict | None = None, version: int = FORMAT_VERSION) -> None:
+                 symbols: dict | None = None, version: int = FORMAT_VERSION, log_size: int = 1000000) -> None:
         self.programs = programs if programs is not None else []
         self.maps = maps if maps is not None else []
         self.events = events if events is not None else []
@@ -112,6 +112,7 @@ class Artifact(_Record):
         self.kernel_vars = kernel_vars if kernel_vars is not None else []
         self.print_maps_on_exit = print_maps_on_exit  # config print_maps_on_exit
         self.max_cat_bytes = max_cat_bytes  # config max_cat_bytes: what cat() prints at most
+        self.log_size = log_size  # config log_size: the verifier log's buffer when loading with -v
         self.prometheus_labels = prometheus_labels if prometheus_labels is not None else []  # config (exporters)
         # config show_debug_info and cache_user_symbols: how user stacks are symbolised (runtime/symbols.py)
         self.symbols = symbols if symbols is not None else {}

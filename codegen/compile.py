@@ -61,8 +61,6 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
     module = ir.Module(name=ctx.source.name)
     module.triple = emit.TRIPLE
     state = ModuleState(ctx, module)
-    if any(isinstance(n, ast.Call) and n.name == "exit" for unit in ctx.units for n in walk(unit.probe)):
-        state.add_exit_flag()
     planned: list[tuple[str, ProbeUnit, list]] = []
     count = 0
     for unit in ctx.units:
@@ -86,7 +84,8 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
                    max_cat_bytes=ctx.options.max_cat_bytes, prometheus_labels=ctx.options.prometheus_labels,
                    symbols={"show_debug_info": ctx.options.show_debug_info,
                             "cache_user_symbols": ctx.options.cache_user_symbols
-                            or ("per_program" if ctx.options.has_child else "")})
+                            or ("per_program" if ctx.options.has_child else "")},
+                   log_size=ctx.options.log_size)
     for name, unit, specs in planned:
         provider = probes.lookup(specs[0].provider) or unit.provider
         ap_span = unit.probe.attach_points[0].span

@@ -197,7 +197,8 @@ class _Parser:
     def named(self, name: str) -> T.Type:
         if name == "void":  # only behind a pointer: `void *p;`
             return T.VOID
-        t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or self.kernel_type(name)
+        t = (T.INT_TYPE_NAMES.get(name) or T.OPAQUE_TYPE_NAMES.get(name) or self.defs.lookup(name)
+             or self.kernel_type(name))
         if t is None:
             if name.startswith("enum "):
                 return T.S32

@@ -28,6 +28,8 @@ class Options:
     stack_mode: str = "bpftrace"  # config stack_mode: kstack/ustack's mode when none is written
     helper_warnings: bool = False  # -k: warn at run time when a map read finds no element
     include_files: tuple[str, ...] = ()  # --include FILE: system headers whose constants the script may use
+    on_stack_limit: int = 32  # config on_stack_limit: memory values bigger than this go in the scratch map
+    log_size: int = 1000000  # config log_size / BPFTRACE_LOG_SIZE: the verifier log's buffer with -v (bytes)
     max_cat_bytes: int = 10240  # config max_cat_bytes / BPFTRACE_MAX_CAT_BYTES: what cat() prints at most
     print_maps_on_exit: bool = True  # config print_maps_on_exit: print every map when the run ends
     show_debug_info: bool = True  # config show_debug_info: user stack frames with file:line and inlined frames

@@ -344,6 +344,23 @@ class VoidType(Type):
 
 
 @dataclass(frozen=True, repr=False)
+class OpaqueType(Type):
+    """Bytes of a type the language has no values of (a C `float` or `double` in a
+    script's struct): it takes its room in the struct and prints as bpftrace's none (null)."""
+
+    size: int = 0  # type: ignore[assignment]
+    align: int = 1  # type: ignore[assignment]
+    name = "none"
+
+    def layout(self) -> dict:
+        return {"kind": "none", "size": self.size}
+
+
+# C types of no language values, by name: their size and alignment (x86-64, arm64).
+OPAQUE_TYPE_NAMES = {"float": OpaqueType(4, 4), "double": OpaqueType(8, 8)}
+
+
+@dataclass(frozen=True, repr=False)
 class UserFormatType(Type):
     """A value the kernel sends raw and user space turns into text when it is
     printed: `username` (a uid), `strftime()` (a timestamp), `ntop()`,

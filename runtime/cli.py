@@ -378,7 +378,7 @@ class Run:
             extras.on_loaded(session)
 
         try:
-            return lifecycle.run_program(session, stop, dry_run=args.dry_run, log_level=2 if verifier_log else 0,
+            return lifecycle.run_program(session, stop, dry_run=args.dry_run, log_level=2 if verifier_log else 1 if args.verbose else 0,
                                          on_loaded=on_loaded, on_closing=extras.on_closing,
                                          mode=MODES.get(args.mode or "", ""))
         except run_extras.UsageError as e:

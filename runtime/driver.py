@@ -25,7 +25,8 @@ CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
                "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages",
-               "BPFTRACE_MAX_PROBES": "max_probes", "BPFTRACE_MAX_CAT_BYTES": "max_cat_bytes"}
+               "BPFTRACE_MAX_PROBES": "max_probes", "BPFTRACE_MAX_CAT_BYTES": "max_cat_bytes",
+               "BPFTRACE_LOG_SIZE": "log_size", "BPFTRACE_ON_STACK_LIMIT": "on_stack_limit"}
 
 
 def apply_env(options: Options) -> None:
@@ -84,6 +85,7 @@ def _cache_key(source: Source, options: Options) -> str:
     for part in (CACHE_FORMAT, __version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  repr(options.named_params),
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.max_cat_bytes,
+                 options.log_size, options.on_stack_limit,
                  options.include_files, options.helper_warnings, options.unsafe,
                  options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
                  options.unstable_tseries, options.stack_mode, options.show_debug_info, options.cache_user_symbols,

@@ -399,6 +399,8 @@ def refusal(source: Source, error: Exception, verbose: bool = False) -> tuple[st
     if isinstance(error, MapError):
         return error.describe() + "\n", ""
     prog = error.program
+    if isinstance(error, LoadError) and error.log_trimmed():
+        return error.log_trimmed(), prog.probe
     if getattr(error, "plain", False):
         return Diagnostic("ERROR", error.reason).render(), prog.probe
     hint = getattr(error, "hint", None)

@@ -72,7 +72,7 @@ class Tracer:
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
             "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
-            "join": self._on_join, "runtime_warning": self._on_runtime_warning,
+            "join": self._on_join, "runtime_warning": self._on_runtime_warning, "helper_error": self._on_helper_error,
             "errorf": self._on_message, "warnf": self._on_message, "unwatch": self._on_unwatch,
             "skboutput": self._on_skboutput,
         }
@@ -408,6 +408,10 @@ class Tracer:
     def _on_runtime_warning(self, ev: EventSpec, args: list) -> None:
         """A program's run-time warning (e.g. a division by zero): each time it happens."""
         self.out.warning(ev.fmt)
+
+    def _on_helper_error(self, ev: EventSpec, args: list) -> None:
+        """A checked helper failed (codegen/helper_errors.py): each time it happens."""
+        self.out.helper_error(ev.fmt, args[0], ev.source)
 
 
 FORMATTED_EVENTS = ("printf", "cat", "system", "errorf", "warnf")

@@ -23,10 +23,10 @@ ENV_PREFIX = "BPFTRACE_"
 # Every config variable current bpftrace knows; those pytrace acts on map to
 # an Options attribute, the others are accepted and have no effect here.
 KNOWN = {
-    "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
+    "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": "on_stack_limit",
     "str_trunc_trailer": None, "max_cat_bytes": "max_cat_bytes", "cache_user_symbols": "cache_user_symbols",
     "cpp_demangle": None,
-    "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
+    "lazy_symbolication": None, "license": None, "log_size": "log_size", "max_bpf_progs": None,
     "max_probes": "max_probes", "perf_rb_pages": "perf_rb_pages", "stack_mode": "stack_mode",
     "missing_probes": "missing_probes", "print_maps_on_exit": "print_maps_on_exit", "use_blazesym": None,
     "show_debug_info": "show_debug_info", "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,

@@ -135,3 +135,13 @@ def test_address_of_a_variable():
     r = run_pytrace("-e", prog)
     assert r.rc == 0, r
     assert r.out == "0 1 3\n\n\n", r
+
+
+@pytest.mark.kernel
+def test_strings_bigger_than_the_stack_in_keys_tuples_and_for_loops():
+    # 5555 bytes of max_strlen 9999: copies go through the scratch map in entries of at most 32 KiB.
+    s = "".join("abcdefghij"[(i * 7 + i // 10) % 10] for i in range(5555))
+    r = run_pytrace("-e", "BEGIN { @m[str($1)] = str($1); for ($kv : @m) { print($kv); } "
+                    "print((1, (2, str($1)))); exit(); }", s, env={"BPFTRACE_MAX_STRLEN": "9999"})
+    assert r.rc == 0, r
+    assert r.out == f"({s}, {s})\n(1, (2, {s}))\n\n\n@m[{s}]: {s}\n", r
