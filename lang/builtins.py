@@ -165,25 +165,30 @@ def _print(call: ast.Call, tc: "TypeChecker") -> T.Type:
 
 
 def _delete(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    """delete(@m, key) / delete(@scalar) / the deprecated delete(@m[key]): true when an element was removed."""
     first = call.args[0]
     if len(call.args) == 1:
-        if not isinstance(first, ast.Map) or not first.keys and not tc.map_is_scalar(first):
+        if not isinstance(first, ast.Map):
             tc.error("delete() expects a map element, e.g. delete(@m[key])", first)
-            return T.VOID
+            return T.BOOL
+        if not first.keys and first.name in tc.ctx.maps and not tc.map_is_scalar(first):
+            tc.error("call to delete() with a single argument expects a map without explicit keys (scalar map)",
+                     call)
+            return T.BOOL
         tc.expect_map(call.name, first, whole=False)
-        return T.VOID
+        return T.BOOL
     info = tc.expect_map(call.name, first, whole=True)
     key = call.args[1]
     if info is not None and not info.key_types:
-        tc.error("delete() with a key expects a map with keys, not a scalar map", first)
-        return T.VOID
+        tc.error("call to delete() with two arguments expects a map with explicit keys (non-scalar map)", call)
+        return T.BOOL
     if info is not None:
         keys = list(key.elems) if isinstance(key, ast.Tuple) and len(info.key_types or []) > 1 else [key]
         call.key_map = ast.Map(first.name, keys, span=key.span)
         tc.map_keys(call.key_map, info, assign=False)
     else:
         tc.expr(key)
-    return T.VOID
+    return T.BOOL
 
 
 def _str(call: ast.Call, tc: "TypeChecker") -> T.Type:
@@ -352,7 +357,7 @@ def _has_key(call: ast.Call, tc: "TypeChecker") -> T.Type:
     info = tc.expect_map("has_key", call.args[0], whole=True)
     key = call.args[1]
     if info is not None and not info.key_types:
-        tc.error("has_key() expects a map with keys, not a scalar map", call.args[0])
+        tc.error("call to has_key() expects a map with explicit keys (non-scalar map)", call)
         return T.BOOL
     if info is not None:
         keys = list(key.elems) if isinstance(key, ast.Tuple) and len(info.key_types or []) > 1 else [key]
