@@ -125,9 +125,12 @@ def c_definitions(ctx: CompileContext) -> None:
     program = ctx.program
     defs = [d for d in (program.c_definitions if program else []) if d.kind == "struct"]
     ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel)
-    for index, message in errors:
-        ctx.diags.error(message, defs[index].span)
     others = program.c_definitions if program else []
+    for index, error in errors:
+        if error.offset is None:
+            ctx.diags.error(str(error), defs[index].span)
+        else:  # clang's error, at its place in bpftrace's definitions.h
+            ctx.diags.error(f"error: {error}", label=_definitions_h_place(others, defs[index], error.offset))
     header_constants(ctx, others)
     # (the script's #defines are read by header_constants, with its #if lines)
     ctypes_parse.add_macros(ctx.c_types, [], any(d.kind == "include" for d in others))
@@ -150,9 +153,16 @@ def header_constants(ctx: CompileContext, definitions: list[ast.CDefinition]) ->
             ctx.diags.error(f"fatal error: '{name}' file not found")
             continue
         d = lines[index - len(extra)]
-        line = 2 + sum(p.text.count("\n") + 1 for p in definitions[:definitions.index(d)])
-        column = 1 + min(i for i in (d.text.find("<"), d.text.find('"')) if i >= 0)
-        ctx.diags.error(f"fatal error: '{name}' file not found", label=f"definitions.h:{line}:{column}")
+        offset = min(i for i in (d.text.find("<"), d.text.find('"')) if i >= 0)
+        ctx.diags.error(f"fatal error: '{name}' file not found", label=_definitions_h_place(definitions, d, offset))
+
+
+def _definitions_h_place(definitions: list[ast.CDefinition], d: ast.CDefinition, offset: int) -> str:
+    """Where offset `offset` of definition d is in bpftrace's definitions.h: the script's
+    definitions one after another, after a first line including the BTF types."""
+    before = d.text[:offset]
+    line = 2 + sum(p.text.count("\n") + 1 for p in definitions[:definitions.index(d)]) + before.count("\n")
+    return f"definitions.h:{line}:{offset - before.rfind(chr(10))}"
 
 
 def resolve(ctx: CompileContext) -> None:

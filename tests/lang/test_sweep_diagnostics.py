@@ -93,3 +93,12 @@ def test_curtask_points_to_the_scripts_own_task_struct():
     ctx = analyse(Source("stdin", "struct task_struct { int x; } BEGIN { @ = curtask.x; }"), fixture_options())
     assert ctx.maps["@"].value_type == T.S32 or ctx.maps["@"].value_type == T.S64
     assert "does not contain a field named 'x'" in errors("BEGIN { @ = curtask.x; }")
+
+
+def test_a_redefined_kernel_struct_leaves_kernel_structs_incomplete():
+    # As in bpftrace: once a script redefines a kernel type, clang gets no BTF types.
+    program = "struct task_struct { struct sched_entity se; }\nBEGIN { @ = curtask.se; }"
+    assert errors(program) == "definitions.h:2:42: error: field has incomplete type 'struct sched_entity'\n"
+    for fine in ("struct task_struct { struct sched_entity *se; } BEGIN { @ = curtask.se; }",
+                 "struct foo { struct sched_entity se; } BEGIN { @ = ((struct foo *)0)->se.vruntime; }"):
+        analyse(Source("stdin", fine), fixture_options())
