@@ -640,6 +640,8 @@ class TypeChecker:
             return
         key = self.var_key(var, declare=True)
         old = self.variables.get(key)
+        if isinstance(vt, T.PointerType) and vt.addrspace == "ctx" and isinstance(vt.pointee, T.RecordType):
+            vt = vt.pointee  # `$a = args`: a copy of the record
         if old is None:
             vt = type_rules.literal_variable_type(self.const_int(value), vt)
             self.variables[key] = self.learned_type(key, vt, value)
