@@ -55,6 +55,9 @@ class Function:
     # Its value differs between the attach points of one probe (as BuiltinVar.per_attach_point).
     per_attach_point: bool = False
     bare: bool = False  # also written without parentheses: `ppid` is `ppid()`
+    # A C function of bpftrace's embedded stdlib (its path there), done natively here: known
+    # only once the script imports that file or its directory (`import "stdlib/test";`).
+    imported_from: str = ""
 
 
 # ---------------------------------------------------------------- variables
@@ -499,13 +502,20 @@ def _f(name, lo, hi, check, doc, sig, **kw) -> Function:
     return Function(name, lo, hi, check, doc, sig, **kw)
 
 
+def _always_true(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    return T.S32  # C's int
+
+
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("printf", 1, 64, _printf, "print formatted text as each event arrives", "printf(fmt, ...)"),
     _f("print", 1, 3, _print, "print a map (optionally its top N entries, values divided by div) or a value",
        "print(@map[, top[, div]]) | print(value)"),
     _f("clear", 1, 1, _map_op, "delete every entry of a map", "clear(@map)"),
     _f("zero", 1, 1, _map_op, "set every value of a map to zero", "zero(@map)"),
-    _f("delete", 1, 2, _delete, "delete one map entry", "delete(@map[key]) | delete(@map, key)"),
+    _f("__always_true", 0, 0, _always_true,
+       "1: bpftrace's check that its C interop works (after `import \"stdlib/test\"`)", "__always_true()",
+       imported_from="stdlib/test/test.bpf.c"),
+    _f("delete", 1, 2, _delete, "delete one map entry: true when it was there", "delete(@map[key]) | delete(@map, key)"),
     _f("exit", 0, 1, _exit, "stop tracing: run END, print maps and exit", "exit([code])"),
     _f("str", 1, 2, _str, "read a NUL-terminated string from a pointer", "str(ptr[, len])"),
     *(_f(a.name, a.min_args, a.max_args, _agg(a), a.doc, a.signature, aggregation=True)

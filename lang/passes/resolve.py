@@ -106,8 +106,12 @@ class _Resolver:
         fn = builtins.function(node.name)
         if not node.args and self.is_builtin(node.name) and (fn is None or fn.min_args > 0):
             return self.identifier(ast.Identifier(node.name, span=node.span))  # `pid()` is `pid`
+        if fn is not None and fn.imported_from and fn.imported_from not in self.ctx.stdlib_imports:
+            fn = None  # a stdlib C function, not imported
         if fn is None:
-            close = difflib.get_close_matches(node.name, list(builtins.FUNCTIONS), n=1)
+            known = [f.name for f in builtins.FUNCTIONS.values()
+                     if not f.imported_from or f.imported_from in self.ctx.stdlib_imports]
+            close = difflib.get_close_matches(node.name, known, n=1)
             self.ctx.diags.error(f"Unknown function: '{node.name}'", node.span,
                                  [f"Did you mean {close[0]}()?"] if close else [])
             return node

@@ -61,6 +61,11 @@ def test_delete_says_whether_it_removed_an_element():
     assert r.out == "0 1 1 1 0\n\n\n", r
 
 
+def test_stdlib_c_function_after_its_import():
+    r = run_pytrace("-e", 'import "stdlib/test"; BEGIN { print(__always_true()); exit(); }')
+    assert r.rc == 0 and r.out == "1\n\n\n", r
+
+
 def test_time_and_strftime():
     r = run_begin('time("%Y|"); printf("%s\\n", strftime("%Y", nsecs)); @t = strftime("%Y", 0);')
     import time
