@@ -127,9 +127,13 @@ class _Resolver:
 def c_definitions(ctx: CompileContext) -> None:
     """The script's `struct`/`union`/`enum` definitions, laid out once."""
     program = ctx.program
-    defs = [d for d in (program.c_definitions if program else []) if d.kind == "struct"]
-    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel)
     others = program.c_definitions if program else []
+    # the structs the script's #if lines keep (each stands for one line here: its text is not C to preprocess)
+    kept = include_consts.kept_lines([d.text if d.kind != "struct" else "struct" for d in others],
+                                     ctx.kernel.btf() is not None) if any(d.kind == "define" for d in others) \
+        else range(len(others))
+    defs = [d for i, d in enumerate(others) if d.kind == "struct" and i in kept]
+    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel)
     for index, error in errors:
         if error.offset is None:
             ctx.diags.error(str(error), defs[index].span)

@@ -102,3 +102,12 @@ def test_a_redefined_kernel_struct_leaves_kernel_structs_incomplete():
     for fine in ("struct task_struct { struct sched_entity *se; } BEGIN { @ = curtask.se; }",
                  "struct foo { struct sched_entity se; } BEGIN { @ = ((struct foo *)0)->se.vruntime; }"):
         analyse(Source("stdin", fine), fixture_options())
+
+
+def test_structs_follow_the_scripts_if_lines():
+    # With BTF (the fixture kernel has it), a struct under `#ifndef BPFTRACE_HAVE_BTF` is not defined.
+    program = ("#ifndef BPFTRACE_HAVE_BTF\nstruct task_struct { struct sched_entity se; };\n#endif\n"
+               "#ifdef BPFTRACE_HAVE_BTF\nstruct mine { int a; };\n#endif\n"
+               "BEGIN { @ = sizeof(struct mine); }")
+    ctx = analyse(Source("stdin", program), fixture_options())
+    assert "struct mine" in ctx.c_types.structs and "struct task_struct" not in ctx.c_types.structs
