@@ -187,8 +187,13 @@ FUNCTIONS["zero"] = _map_action("zero")
 def _delete(pl, call):
     target = call.key_map if len(call.args) == 2 else call.args[0]
     key = pl.map_key(target)
-    pl.bb.map_delete_elem(pl.map_ptr(target.name), key)
-    return NONE
+    ret = pl.bb.map_delete_elem(pl.map_ptr(target.name), key)
+    return pl.bb.bool_i64(pl.b.icmp_signed("==", ret, I64(0)))
+
+
+@function("__always_true")
+def _always_true(pl, call):
+    return I64(1)
 
 
 @function("exit")

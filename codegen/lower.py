@@ -757,6 +757,8 @@ class ProbeLowering:
             return self.bb.to_i64(narrow, t.signed)
         if isinstance(t, T.BoolType):
             return self.bb.bool_i64(self.b.icmp_unsigned("!=", value, I64(0)))
+        if isinstance(t, T.PointerType):
+            return operators.cast_to_pointer(self, node, value)
         return value
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> ir.Value:

@@ -127,6 +127,14 @@ def test_pointers_print_as_hex_and_args_as_a_record():
                      "@[{ .__syscall_nr = 110 }]: 2\n"), r
 
 
+def test_narrow_integers_cast_to_pointers_zero_extend():
+    # As bpftrace's inttoptr: a literal has the smallest type holding it.
+    prog = "BEGIN { $x = (int32)-2; print(((uint8 *)-1, (uint64 *)-1, (int8 *)1000, (uint8 *)$x)); exit(); }"
+    r = run_pytrace("-e", prog)
+    assert r.rc == 0, r
+    assert r.out == "(0xff, 0xff, 0x3e8, 0xfffffffe)\n\n\n", r
+
+
 def test_address_of_a_variable():
     from conftest import run_pytrace
 
