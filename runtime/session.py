@@ -40,6 +40,17 @@ def _tai_delta() -> int:
 RUN_BY_MODE = ("TEST", "BENCH")  # `when` of the programs only --test / --bench run
 
 
+def attach_order(programs: list) -> list[tuple]:
+    """(program, attach spec) pairs of loaded programs in the order bpftrace
+    attaches them, so that probes firing on one event run in the order the
+    script declares them: first, in order, those the kernel runs in the order
+    they were attached; then, in reverse, those it runs newest first (the
+    provider's fires_newest_first: uprobes, usdt, kprobes, fentry)."""
+    pairs = [(prog, spec) for prog in programs for spec in prog.spec.attach]
+    return ([pair for pair in pairs if not pair[0].spec.fires_newest_first]
+            + [pair for pair in reversed(pairs) if pair[0].spec.fires_newest_first])
+
+
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
@@ -126,17 +137,16 @@ class Tracer:
         if any(p.spec.warn_never_fired for p in self.loaded.programs):
             self.count_runs()
         try:
-            for prog in self.loaded.programs:
+            for prog, spec in attach_order(self.loaded.programs):
                 if prog.spec.when in RUN_BY_MODE:  # test:/bench: probes run only by --test/--bench
                     continue
-                for spec in prog.spec.attach:
-                    fds = attach_mod.attach(prog.spec, spec, prog.fd, self.pid)
-                    self.links.extend(fds)
-                    if spec.get("kind") == "watchpoint":  # for unwatch(address)
-                        self.watchpoints.setdefault(spec["address"], []).extend(fds)
-                    if spec.get("kind") == "iter":
-                        self.iterators.append((spec, fds[0]))
-                    self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
+                fds = attach_mod.attach(prog.spec, spec, prog.fd, self.pid)
+                self.links.extend(fds)
+                if spec.get("kind") == "watchpoint":  # for unwatch(address)
+                    self.watchpoints.setdefault(spec["address"], []).extend(fds)
+                if spec.get("kind") == "iter":
+                    self.iterators.append((spec, fds[0]))
+                self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
         except BaseException:
             self.detach()
             raise
