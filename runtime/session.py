@@ -69,7 +69,7 @@ class Tracer:
         self.iterators: list[tuple[dict, int]] = []  # (attach spec, link fd) of iter probes, run by run_iterators()
         self.exited = False
         self.exit_code = 0
-        self.finishing = False  # after exit(): later events are dropped until END runs, as in bpftrace
+        self.finishing = False  # after exit() or a stop signal: later events are dropped until END runs, as in bpftrace
         self.lost_reported = 0
         # user stacks of exited processes are symbolised from the probed binaries
         binaries = [a["binary"] for p in artifact.programs for a in p.attach if a.get("binary")]
@@ -173,13 +173,21 @@ class Tracer:
         if deliver:
             self.drain()
 
+    def interrupt(self) -> None:
+        """A stop signal (SIGINT, SIGTERM, SIGHUP) arrived, maybe in the middle of a batch: as in
+        bpftrace, the events not yet delivered are dropped (END's will be printed), so poll()
+        returns after the record at hand, however many are waiting (a probe calling system() on
+        every context switch stops at once)."""
+        self.finishing = True
+
     def poll(self, timeout_ms: int = 100, budget_s: float | None = POLL_BUDGET_S) -> int:
         """Deliver events from the ring buffer; returns how many arrived.
 
         Records are taken in batches of BATCH_RECORDS and the output is flushed
         after each batch, so events appear within milliseconds. Full batches
         follow each other for up to budget_s (None: until the ring is empty),
-        then the caller gets control back (to check its stop conditions)."""
+        then the caller gets control back (to check its stop conditions); after exit() or
+        interrupt(), at the end of the batch (drain() still empties the ring)."""
         if self.ringbuf is None:
             return 0
         self.ringbuf.wait(timeout_ms)
@@ -192,7 +200,7 @@ class Tracer:
                 if flush is not None:
                     flush()
             total += n
-            if n < BATCH_RECORDS or (budget_s is not None and time.monotonic() - start > budget_s):
+            if n < BATCH_RECORDS or (budget_s is not None and (self.finishing or time.monotonic() - start > budget_s)):
                 return total
 
     def wake_on(self, fd: int) -> None:
