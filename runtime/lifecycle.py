@@ -341,6 +341,7 @@ def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], 
     session.stop (the API's take its lock)."""
     with stop.signals(session.tracer):
         if stop.child is not None:
+            (poll or session.poll)(0)  # BEGIN's output (a tool's header) before anything the child prints
             stop.child.release()
         for fd in stop.exit_fds():
             session.tracer.wake_on(fd)  # the loop notices the -c child or -p process ending at once
