@@ -79,7 +79,8 @@ class EventSpec(_Record):
 class ProgramSpec(_Record):
     def __init__(self, name: str, probe: str, provider: str, prog_type: str, insns: bytes, attach: list[dict],
                  location: str = "", span: list[int] | None = None, unavailable: str | None = None,
-                 hint: str | None = None, when: str = "", warn_never_fired: str = "") -> None:
+                 hint: str | None = None, when: str = "", warn_never_fired: str = "",
+                 fires_newest_first: bool = False) -> None:
         self.name = name  # BPF program name
         self.probe = probe  # probe name (what `probe` prints), e.g. "tracepoint:syscalls:sys_enter_openat"
         self.provider = provider
@@ -93,6 +94,7 @@ class ProgramSpec(_Record):
         # From the provider's declared properties (lang/probes/base.ProbeProvider):
         self.when = when  # runs_at: "BEGIN"/"END" for the special probes run once by test-run
         self.warn_never_fired = warn_never_fired  # non-empty: warn if it attached but never ran, calling it this
+        self.fires_newest_first = fires_newest_first  # the kernel runs probes on one event newest first
 
 
 class Artifact(_Record):

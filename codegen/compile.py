@@ -97,5 +97,6 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
             location=ap_span.location() if ap_span is not None else "",
             span=[ap_span.start, ap_span.end] if ap_span is not None else None,
             unavailable=provider.unavailable_reason(), hint=provider.alternative_hint(specs[0]),
-            when=specs[0].attach.get("when", provider.runs_at), warn_never_fired=provider.warn_never_fired))
+            when=specs[0].attach.get("when", provider.runs_at), warn_never_fired=provider.warn_never_fired,
+            fires_newest_first=provider.fires_newest_first))
     return art

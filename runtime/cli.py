@@ -397,6 +397,10 @@ def _write_verifier_logs(session) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the command itself: found by its name (`pidof pytrace`), as bpftrace is
+        from pytrace.runtime import proctitle
+
+        proctitle.set_from_command_line()
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = _parse(argv)

@@ -307,16 +307,20 @@ class StopConditions:
         return arrived
 
     @contextmanager
-    def signals(self) -> Iterator[None]:
-        """SIGINT, SIGTERM and SIGHUP end the loop instead of killing the process;
-        ending() then ignores SIGINT while END runs. SIGUSR1 runs the
-        self:signal:SIGUSR1 probes (and never kills). Main thread only."""
+    def signals(self, tracer: Tracer | None = None) -> Iterator[None]:
+        """SIGINT, SIGTERM and SIGHUP end the loop instead of killing the process
+        (with `tracer`, at once: the events not yet delivered are dropped, as
+        bpftrace drops them); ending() then ignores SIGINT while END runs.
+        SIGUSR1 runs the self:signal:SIGUSR1 probes (and never kills). Main
+        thread only."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def on_signal(signum, frame):
             self.signalled = True
+            if tracer is not None:
+                tracer.interrupt()
 
         def on_sigusr1(signum, frame):
             self.sigusr1 = True
@@ -344,8 +348,9 @@ def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], 
     signals(), then stop() (and print_maps()) with Ctrl-C ignored. Returns
     why the loop ended. `poll` and `end` replace session.poll and
     session.stop (the API's take its lock)."""
-    with stop.signals():
+    with stop.signals(session.tracer):
         if stop.child is not None:
+            (poll or session.poll)(0)  # BEGIN's output (a tool's header) before anything the child prints
             stop.child.release()
         for fd in stop.exit_fds():
             session.tracer.wake_on(fd)  # the loop notices the -c child or -p process ending at once

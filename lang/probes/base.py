@@ -132,6 +132,13 @@ class ProbeProvider:
                          a probe lists at most one attach point of this type (iter).
       ctx_null_ends_run  a null pointer read from the context ends the program's
                          run (iter: the kernel's last call carries no object).
+      fires_newest_first
+                         when several probes of this type are attached to one
+                         event, the kernel runs the one attached last first
+                         (uprobes, usdt, kprobes, fentry/fexit: bpftrace's
+                         attach_reverse()). The runtime attaches these in
+                         reverse, after all the others, so that the probes
+                         still run in the order the script declares them.
       printf_to          where printf() writes: "events" (the ring buffer, as
                          every event) or "seq_file" (bpf_seq_printf into the
                          iterator's output: iter).
@@ -155,6 +162,7 @@ class ProbeProvider:
     warn_never_fired: str = ""
     single_attach_point: bool = False
     ctx_null_ends_run: bool = False
+    fires_newest_first: bool = False
     printf_to: str = "events"
     variable_names: tuple[str, ...] = ()
 

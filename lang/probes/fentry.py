@@ -66,6 +66,7 @@ class FentryProvider(ProbeProvider):
     pid_predicate = True
     program_per_attach_point = True  # the program is loaded for one function
     warn_never_fired = "fentry"
+    fires_newest_first = True  # (fexit too)
     retprobe = False
     variable_names = ("args", "func")
     doc = "kernel function entry with BTF-typed args: fentry:[MODULE:]FUNC"

@@ -53,6 +53,7 @@ class KprobeProvider(ProbeProvider):
     pt_regs_context = True
     pid_predicate = True
     warn_never_fired = "kprobe"
+    fires_newest_first = True
     retprobe = False
     variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func", "sarg0")
     doc = "kernel function entry: kprobe:[MODULE:]FUNC[+OFFSET]"
@@ -115,5 +116,6 @@ class KretprobeProvider(KprobeProvider):
     name = "kretprobe"
     aliases = ("kr",)
     retprobe = True
+    fires_newest_first = False  # kretprobes run in the order they were attached
     variable_names = ("retval", "func")
     doc = "kernel function return: kretprobe:[MODULE:]FUNC"

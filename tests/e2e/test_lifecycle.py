@@ -41,6 +41,24 @@ def test_signal_runs_end_prints_maps_and_releases_everything(sig):
     assert map_freed(name[1:])
 
 
+def test_sigint_under_heavy_load_drops_what_is_waiting_and_runs_end():
+    """Every context switch runs system(), which switches context: the ring buffer fills faster
+    than it is read. SIGINT stops the run at the record at hand, as bpftrace: the events still
+    waiting are dropped (not run, which would take minutes), then END runs."""
+    proc = start('tracepoint:sched:sched_switch { system("echo foo"); } END { print("end"); }', "--unsafe")
+    try:
+        assert proc.stdout.readline() == "foo\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    lines = out.split("\n")
+    assert lines[-4:] == ["end", "", "", ""], out[-200:]
+    assert set(lines[:-4]) <= {"foo", ""}
+
+
 def test_child_end_stops_tracing_and_releases_everything():
     name = unique_map()
     r = run_pytrace("-e", f"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {{ {name} = count(); }}",
