@@ -16,7 +16,7 @@ class Options:
     params: list[str]  # positional parameters $1..$N
     named_params: list[str]  # program options after `--`: "name=value", "name"
     import_paths: list[str]  # where `import "x"` looks after the script's directory
-    max_strlen: int = 64
+    max_strlen: int = 1024
     max_map_keys: int = 4096
     max_probes: int = 1024  # attach points after wildcards are expanded (lang/passes/limits.py)
     unsafe: bool = False

@@ -9,7 +9,7 @@ from pytrace.lang import types as T
 def test_tracepoint_args_curtask_and_casts():
     ctx = run_passes('t:syscalls:sys_enter_openat { @[str(args.filename)] = count(); $t = curtask->comm; '
                      "$p = (struct task_struct *)curtask->parent; }", "typecheck")
-    assert ctx.maps["@"].kind == "count" and ctx.maps["@"].key_types == [T.StringType(64)]
+    assert ctx.maps["@"].kind == "count" and ctx.maps["@"].key_types == [T.StringType(1024)]
     variables = ctx.units[0].variables
     assert variables["$t"] == T.StringType(16)
     assert variables["$p"].pointee.record_name == "struct task_struct"
