@@ -3,6 +3,13 @@ keyed by the attach spec's "kind" (written by the probe's provider).
 
 An attacher returns the file descriptors that keep the attachment alive;
 closing them detaches (disabling a perf event does not stop its program).
+
+A program goes onto a perf event (tracepoint, kprobe, uprobe, software...)
+through a BPF link where the kernel has them (5.15): closing the link
+detaches the program at once, while closing a tracepoint's perf event waits
+for an RCU grace period (60-130 ms here). release_all() therefore closes the
+links and leaves the perf events to background threads, which the caller
+joins when it closes everything else (Tracer.close()).
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import atexit
 import os
 from collections.abc import Callable
+
+import threading
 
 from pytrace.runtime import bpf, iterators, kernel_consts, kprobes, perf
 
@@ -33,11 +42,10 @@ def _tracepoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     tp_id = perf.tracepoint_id(spec["category"], spec["event"])
     fd = perf.open_tracepoint(tp_id)
     try:
-        perf.attach_bpf(fd, prog_fd)
+        return _attach_program(fd, prog_fd)
     except BaseException:
-        os.close(fd)
+        release(fd)
         raise
-    return [fd]
 
 
 def _perf_event(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
@@ -54,20 +62,43 @@ def _perf_event(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
                 fd = perf.open_software(spec["config"], sample_period=spec.get("period", 0),
                                         sample_freq=spec.get("freq", 0), cpu=cpu, pid=target)
             fds.append(fd)
-            perf.attach_bpf(fd, prog_fd)
+            fds[-1:] = _attach_program(fd, prog_fd)
     except BaseException:
         for fd in fds:
-            os.close(fd)
+            release(fd)
         raise
     return fds
 
 
 # Attachment fds whose release must also undo something else (fd -> undo).
 _CLEANUPS: dict[int, Callable[[], None]] = {}
+# Perf event fds whose program is attached through a BPF link (listed before them):
+# once the link is closed, closing these only waits for the kernel.
+_LINKED: set[int] = set()
+
+
+def _attach_program(perf_fd: int, prog_fd: int) -> list[int]:
+    """Attach a program to an opened perf event and enable it; returns the fds that
+    hold the attachment, the perf event's last: [link, perf event] through a BPF
+    link, or [perf event] (PERF_EVENT_IOC_SET_BPF) where the kernel has no
+    perf event links, or refuses one (the ioctl then says why)."""
+    try:
+        link = bpf.link_create(prog_fd, perf_fd, kernel_consts.BPF_PERF_EVENT)
+    except bpf.BPFError:
+        perf.attach_bpf(perf_fd, prog_fd)
+        return [perf_fd]
+    try:
+        perf.enable(perf_fd)
+    except BaseException:
+        os.close(link)
+        raise
+    _LINKED.add(perf_fd)
+    return [link, perf_fd]
 
 
 def release(fd: int) -> None:
     """Close an attachment fd and undo whatever its attacher set up with it."""
+    _LINKED.discard(fd)
     try:
         os.close(fd)
     except OSError:
@@ -87,33 +118,44 @@ def _disable(fd: int) -> None:
         pass
 
 
-def release_all(fds: list[int], threads: int = 32) -> None:
-    """Release many attachments at once. Detaching a tracepoint waits for an RCU
-    grace period (60-130 ms here) inside close(2), one after the other; closed
-    from several threads (close releases the GIL) the waits overlap, so
-    detaching N probes takes about one grace period instead of N.
+def release_all(fds: list[int], threads: int = 32) -> list[threading.Thread]:
+    """Release many attachments at once; returns the threads still closing perf
+    events whose programs are already detached (join them before exiting).
 
-    Perf events are first disabled, all of them, at once: a probe must not
-    fire while the others are being closed (after `exit()`, an `interval:ms:1`
-    probe would otherwise run a few more times, as bpftrace's does not)."""
-    for fd in fds:
+    Perf events are first disabled, all of them, at once, and the links closed:
+    a probe must not fire while the others are being closed (after `exit()`,
+    an `interval:ms:1` probe would otherwise run a few more times, as
+    bpftrace's does not). Detaching a tracepoint waits for an RCU grace period
+    (60-130 ms here) inside close(2), one after the other; closed from several
+    threads (close releases the GIL) the waits overlap, so detaching N probes
+    takes about one grace period instead of N. A perf event whose program went
+    through a link is closed by a background thread: what comes after the
+    detach (END, the maps) need not wait for the kernel."""
+    later = [fd for fd in fds if fd in _LINKED and fd not in _CLEANUPS]
+    now = [fd for fd in fds if fd not in later]
+    for fd in now:
         _disable(fd)
-    if len(fds) <= 1:
+    for t in _release_in_threads(now, threads):
+        t.join()
+    return _release_in_threads(later, threads)
+
+
+def _release_in_threads(fds: list[int], threads: int) -> list[threading.Thread]:
+    """Release fds from up to `threads` started threads (one fd: in this thread)."""
+    if len(fds) <= 1 and not (fds and fds[0] in _LINKED):
         for fd in fds:
             release(fd)
-        return
-    import threading
+        return []
 
     def worker(chunk: list[int]) -> None:
         for fd in chunk:
             release(fd)
 
     n = min(threads, len(fds))
-    pool = [threading.Thread(target=worker, args=(fds[i::n],)) for i in range(n)]
+    pool = [threading.Thread(target=worker, args=(fds[i::n],), name="pytrace-detach") for i in range(n)]
     for t in pool:
         t.start()
-    for t in pool:
-        t.join()
+    return pool
 
 
 @atexit.register
@@ -131,11 +173,10 @@ def _kprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
         fd, name = kprobes.open_event(func, module, offset, spec.get("retprobe", False))
         _CLEANUPS[fd] = lambda: kprobes.remove_event(name)
     try:
-        perf.attach_bpf(fd, prog_fd)
+        return _attach_program(fd, prog_fd)
     except BaseException:
         release(fd)
         raise
-    return [fd]
 
 
 def _tracing(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
@@ -150,10 +191,10 @@ def _attach_each(openers: list[Callable[[], int]], prog_fd: int) -> list[int]:
     try:
         for open_event in openers:
             fds.append(open_event())
-            perf.attach_bpf(fds[-1], prog_fd)
+            fds[-1:] = _attach_program(fds[-1], prog_fd)
     except BaseException:
         for fd in fds:
-            os.close(fd)
+            release(fd)
         raise
     return fds
 
