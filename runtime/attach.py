@@ -118,43 +118,49 @@ def _disable(fd: int) -> None:
         pass
 
 
-def release_all(fds: list[int], threads: int = 32) -> list[threading.Thread]:
-    """Release many attachments at once; returns the threads still closing perf
-    events whose programs are already detached (join them before exiting).
+def release_all(fds: list[int], threads: int = 32,
+                meanwhile: Callable[[], None] | None = None) -> list[threading.Thread]:
+    """Release many attachments at once. When it returns, no program runs any
+    more; the returned threads may still be closing perf events whose programs
+    went through links (join them before exiting). `meanwhile` runs in this
+    thread while the others wait for the kernel.
 
     Perf events are first disabled, all of them, at once, and the links closed:
     a probe must not fire while the others are being closed (after `exit()`,
     an `interval:ms:1` probe would otherwise run a few more times, as
-    bpftrace's does not). Detaching a tracepoint waits for an RCU grace period
-    (60-130 ms here) inside close(2), one after the other; closed from several
-    threads (close releases the GIL) the waits overlap, so detaching N probes
-    takes about one grace period instead of N. A perf event whose program went
-    through a link is closed by a background thread: what comes after the
-    detach (END, the maps) need not wait for the kernel."""
+    bpftrace's does not). Detaching waits for RCU grace periods (a tracepoint's
+    perf event 60-130 ms here, a link 20-30 ms) inside close(2), one after the
+    other; closed from several threads (close releases the GIL) the waits
+    overlap, so detaching N probes takes about one grace period instead of N.
+    Each thread closes its share of the links and the other fds, waits for
+    the others to have done so too, then closes its share of the linked perf
+    events: what comes after the detach (END, the maps) need not wait for those."""
     later = [fd for fd in fds if fd in _LINKED and fd not in _CLEANUPS]
     now = [fd for fd in fds if fd not in later]
     for fd in now:
         _disable(fd)
-    for t in _release_in_threads(now, threads):
-        t.join()
-    return _release_in_threads(later, threads)
-
-
-def _release_in_threads(fds: list[int], threads: int) -> list[threading.Thread]:
-    """Release fds from up to `threads` started threads (one fd: in this thread)."""
-    if len(fds) <= 1 and not (fds and fds[0] in _LINKED):
-        for fd in fds:
+    if meanwhile is None and not later and len(now) <= 1:
+        for fd in now:
             release(fd)
         return []
+    n = max(1, min(threads, max(len(now), len(later))))
+    detached = threading.Barrier(n + 1)
 
-    def worker(chunk: list[int]) -> None:
-        for fd in chunk:
+    def worker(i: int) -> None:
+        try:
+            for fd in now[i::n]:
+                release(fd)
+        finally:
+            detached.wait()
+        for fd in later[i::n]:
             release(fd)
 
-    n = min(threads, len(fds))
-    pool = [threading.Thread(target=worker, args=(fds[i::n],), name="pytrace-detach") for i in range(n)]
+    pool = [threading.Thread(target=worker, args=(i,), name="pytrace-detach") for i in range(n)]
     for t in pool:
         t.start()
+    if meanwhile is not None:
+        meanwhile()
+    detached.wait()
     return pool
 
 

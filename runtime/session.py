@@ -198,7 +198,8 @@ class Tracer:
     def detach(self) -> None:
         self.iterators.clear()
         links, self.links = self.links, []
-        self.releasing.extend(attach_mod.release_all(links))
+        if links:
+            self.releasing.extend(attach_mod.release_all(links, meanwhile=_import_map_reading))
         self.watchpoints.clear()
 
     def count_runs(self) -> None:
@@ -432,6 +433,11 @@ def _import_event_handling(artifact: Artifact) -> None:
     if any(ev.arg_layouts or ev.kind not in PLAIN_EVENTS for ev in artifact.events):
         for name in EVENT_IMPORTS:
             importlib.import_module(name)
+
+
+def _import_map_reading() -> None:
+    """What reading the maps at the exit imports (about 25 ms), while the kernel detaches."""
+    from pytrace.runtime import maps  # noqa: F401
 
 
 _EVENT_ID = struct.Struct("<Q")
