@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import run_pytrace
+from conftest import py_workload, run_pytrace
 from pytrace.codegen.artifact import Artifact
 from pytrace.runtime import artifact_file
 from pytrace.runtime.artifact_file import ArtifactFileError
@@ -84,7 +84,7 @@ def test_emit_then_run_without_a_compiler(tmp_path):
     r = run_pytrace("--emit", path, "-c", "true", "-e",
                     'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("ppid %s\\n", comm); @n = count(); }')
     assert r.rc == 0 and r.out == "" and open(path, "rb").read(17) == artifact_file.MAGIC, r
-    workload = f"{sys.executable} -c 'import os; [os.getppid() for _ in range(3)]'"
+    workload = py_workload("import os\n[os.getppid() for _ in range(3)]\n")  # -c has no quoting
     env = dict(os.environ, PYTRACE_NO_CACHE="1")
     proc = subprocess.run([sys.executable, "-c", NO_COMPILER, path, "-c", workload], capture_output=True,
                           text=True, timeout=60, env=env)
