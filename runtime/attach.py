@@ -77,23 +77,29 @@ _CLEANUPS: dict[int, Callable[[], None]] = {}
 _LINKED: set[int] = set()
 
 
-def _attach_program(perf_fd: int, prog_fd: int) -> list[int]:
+def _attach_program(perf_fd: int, prog_fd: int, link: bool = True) -> list[int]:
     """Attach a program to an opened perf event and enable it; returns the fds that
     hold the attachment, the perf event's last: [link, perf event] through a BPF
     link, or [perf event] (PERF_EVENT_IOC_SET_BPF) where the kernel has no
-    perf event links, or refuses one (the ioctl then says why)."""
-    try:
-        link = bpf.link_create(prog_fd, perf_fd, kernel_consts.BPF_PERF_EVENT)
-    except bpf.BPFError:
+    perf event links, or refuses one (the ioctl then says why), or when `link`
+    is false: a tracefs kprobe event, removed right after its perf event is
+    closed, must not be held by a link then."""
+    link_fd = None
+    if link:
+        try:
+            link_fd = bpf.link_create(prog_fd, perf_fd, kernel_consts.BPF_PERF_EVENT)
+        except bpf.BPFError:
+            pass
+    if link_fd is None:
         perf.attach_bpf(perf_fd, prog_fd)
         return [perf_fd]
     try:
         perf.enable(perf_fd)
     except BaseException:
-        os.close(link)
+        os.close(link_fd)
         raise
     _LINKED.add(perf_fd)
-    return [link, perf_fd]
+    return [link_fd, perf_fd]
 
 
 def release(fd: int) -> None:
@@ -135,7 +141,7 @@ def release_all(fds: list[int], threads: int = 32,
     Each thread closes its share of the links and the other fds, waits for
     the others to have done so too, then closes its share of the linked perf
     events: what comes after the detach (END, the maps) need not wait for those."""
-    later = [fd for fd in fds if fd in _LINKED and fd not in _CLEANUPS]
+    later = [fd for fd in fds if fd in _LINKED]
     now = [fd for fd in fds if fd not in later]
     for fd in now:
         _disable(fd)
@@ -179,7 +185,7 @@ def _kprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
         fd, name = kprobes.open_event(func, module, offset, spec.get("retprobe", False))
         _CLEANUPS[fd] = lambda: kprobes.remove_event(name)
     try:
-        return _attach_program(fd, prog_fd)
+        return _attach_program(fd, prog_fd, link=fd not in _CLEANUPS)
     except BaseException:
         release(fd)
         raise
