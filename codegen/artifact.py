@@ -79,7 +79,8 @@ class EventSpec(_Record):
 class ProgramSpec(_Record):
     def __init__(self, name: str, probe: str, provider: str, prog_type: str, insns: bytes, attach: list[dict],
                  location: str = "", span: list[int] | None = None, unavailable: str | None = None,
-                 hint: str | None = None, when: str = "", warn_never_fired: str = "") -> None:
+                 hint: str | None = None, when: str = "", warn_never_fired: str = "",
+                 fires_newest_first: bool = False) -> None:
         self.name = name  # BPF program name
         self.probe = probe  # probe name (what `probe` prints), e.g. "tracepoint:syscalls:sys_enter_openat"
         self.provider = provider
@@ -93,13 +94,15 @@ class ProgramSpec(_Record):
         # From the provider's declared properties (lang/probes/base.ProbeProvider):
         self.when = when  # runs_at: "BEGIN"/"END" for the special probes run once by test-run
         self.warn_never_fired = warn_never_fired  # non-empty: warn if it attached but never ran, calling it this
+        self.fires_newest_first = fires_newest_first  # the kernel runs probes on one event newest first
 
 
 class Artifact(_Record):
     def __init__(self, programs: list[ProgramSpec] | None = None, maps: list[MapSpec] | None = None,
                  events: list[EventSpec] | None = None, source_name: str = "stdin", ringbuf_map: int = -1,
                  lost_map: int = -1, kernel_vars: list[str] | None = None, print_maps_on_exit: bool = True,
-                 max_cat_bytes: int = 10240, prometheus_labels: list[str] | None = None, version: int = FORMAT_VERSION) -> None:
+                 max_cat_bytes: int = 10240, prometheus_labels: list[str] | None = None,
+                 symbols: dict | None = None, version: int = FORMAT_VERSION, log_size: int = 1000000) -> None:
         self.programs = programs if programs is not None else []
         self.maps = maps if maps is not None else []
         self.events = events if events is not None else []
@@ -111,7 +114,10 @@ class Artifact(_Record):
         self.kernel_vars = kernel_vars if kernel_vars is not None else []
         self.print_maps_on_exit = print_maps_on_exit  # config print_maps_on_exit
         self.max_cat_bytes = max_cat_bytes  # config max_cat_bytes: what cat() prints at most
+        self.log_size = log_size  # config log_size: the verifier log's buffer when loading with -v
         self.prometheus_labels = prometheus_labels if prometheus_labels is not None else []  # config (exporters)
+        # config show_debug_info and cache_user_symbols: how user stacks are symbolised (runtime/symbols.py)
+        self.symbols = symbols if symbols is not None else {}
         self.version = version
 
     def map_by_name(self, name: str) -> MapSpec | None:

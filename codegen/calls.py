@@ -187,13 +187,26 @@ FUNCTIONS["zero"] = _map_action("zero")
 def _delete(pl, call):
     target = call.key_map if len(call.args) == 2 else call.args[0]
     key = pl.map_key(target)
-    pl.bb.map_delete_elem(pl.map_ptr(target.name), key)
-    return NONE
+    ret = pl.bb.map_delete_elem(pl.map_ptr(target.name), key)
+    return pl.bb.bool_i64(pl.b.icmp_signed("==", ret, I64(0)))
+
+
+@function("__always_true")
+def _always_true(pl, call):
+    return I64(1)
 
 
 @function("exit")
 def _exit(pl, call):
     code = pl.expr(call.args[0]) if call.args else I64(0)
+    flag = pl.exit_flag()  # set first: the program's probes stop now, before user space detaches them
+    have, missing, done = pl.if_else(pl.b.icmp_unsigned("!=", flag, ir.Constant(PTR, None)), "set_exit")
+    pl.b.position_at_end(have)
+    pl.bb.store(flag, I64(1))
+    pl.b.branch(done)
+    pl.b.position_at_end(missing)
+    pl.b.branch(done)
+    pl.b.position_at_end(done)
     event = pl.state.add_event("exit", "", [T.S64])
     pl.emit_event(event, [(code, T.S64, T.S64)])
     pl.b.ret(I64(0))
@@ -262,14 +275,18 @@ def string_equal(pl: "ProbeLowering", a: ir.Value, at: T.Type, b: ir.Value, bt: 
 # ---------------------------------------------------------------- stacks and symbols
 
 BPF_F_USER_STACK = 1 << 8
+BPF_F_USER_BUILD_ID = 1 << 11
 
 
 def _stack(pl: "ProbeLowering", t: T.StackType) -> ir.Value:
-    """bpf_get_stack() into [u64 frames][ips] (ustack: [u32 pid][u32 0] first).
+    """bpf_get_stack() into [u64 frames][ips] (ustack: [u32 pid][u32 0] first;
+    build_id mode: a struct bpf_stack_build_id per frame).
     A failed call leaves 0 frames; the user-space decoder symbolises."""
     buf = pl.slot(t, "kstack" if t.kernel else "ustack")
-    size = pl.bb.get_stack(pl.ctx_ptr, pl.bb.gep(buf, t.header), 8 * t.limit, 0 if t.kernel else BPF_F_USER_STACK)
-    frames = pl.b.select(pl.b.icmp_signed("<", size, I64(0)), I64(0), pl.b.lshr(size, I64(3)), name="frames")
+    flags = 0 if t.kernel else BPF_F_USER_STACK | (BPF_F_USER_BUILD_ID if t.mode == "build_id" else 0)
+    size = pl.bb.get_stack(pl.ctx_ptr, pl.bb.gep(buf, t.header), t.frame_size * t.limit, flags)
+    shift = I64(t.frame_size.bit_length() - 1)
+    frames = pl.b.select(pl.b.icmp_signed("<", size, I64(0)), I64(0), pl.b.lshr(size, shift), name="frames")
     pl.bb.store(buf, frames, 8, t.header - 8)
     if not t.kernel:
         pl.bb.store(buf, _pid(pl, None), 4, 0)

@@ -17,9 +17,16 @@ from pytrace.lang.visitor import walk
 
 
 
+def _calls(unit: ProbeUnit) -> set[str]:
+    return {n.name for n in walk(unit.probe) if isinstance(n, ast.Call)}
+
+
 def _needs_one_program_per_spec(unit: ProbeUnit) -> bool:
     if unit.provider.program_per_attach_point:
         return True
+    calls = _calls(unit)
+    if any(unit.provider.load_as(s, calls)[0] != unit.provider.prog_type for s in unit.specs):
+        return True  # loaded for its own attach point (rawtracepoint as tp_btf)
     return len(unit.specs) > 1 and any(
         isinstance(n, ast.Builtin) and builtins.per_attach_point(n.name)
         or isinstance(n, ast.Call) and builtins.call_per_attach_point(n.name)
@@ -74,15 +81,22 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
     art = Artifact(maps=state.maps, events=state.events, source_name=ctx.source.name,
                    ringbuf_map=state.ringbuf, lost_map=state.lost, kernel_vars=state.kernel_vars,
                    print_maps_on_exit=ctx.options.print_maps_on_exit,
-                   max_cat_bytes=ctx.options.max_cat_bytes, prometheus_labels=ctx.options.prometheus_labels)
+                   max_cat_bytes=ctx.options.max_cat_bytes, prometheus_labels=ctx.options.prometheus_labels,
+                   symbols={"show_debug_info": ctx.options.show_debug_info,
+                            "cache_user_symbols": ctx.options.cache_user_symbols
+                            or ("per_program" if ctx.options.has_child else "")},
+                   log_size=ctx.options.log_size)
     for name, unit, specs in planned:
         provider = probes.lookup(specs[0].provider) or unit.provider
         ap_span = unit.probe.attach_points[0].span
+        calls = _calls(unit)
+        loads = [provider.load_as(s, calls) for s in specs]
         art.programs.append(ProgramSpec(
-            name=name, probe=specs[0].name, provider=provider.name, prog_type=provider.prog_type,
-            insns=sections[name], attach=[s.attach for s in specs],
+            name=name, probe=specs[0].name, provider=provider.name, prog_type=loads[0][0],
+            insns=sections[name], attach=[attach for _, attach in loads],
             location=ap_span.location() if ap_span is not None else "",
             span=[ap_span.start, ap_span.end] if ap_span is not None else None,
             unavailable=provider.unavailable_reason(), hint=provider.alternative_hint(specs[0]),
-            when=specs[0].attach.get("when", provider.runs_at), warn_never_fired=provider.warn_never_fired))
+            when=specs[0].attach.get("when", provider.runs_at), warn_never_fired=provider.warn_never_fired,
+            fires_newest_first=provider.fires_newest_first))
     return art

@@ -38,6 +38,9 @@ HELPERS = {
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
 # ones are split into chunks, made volatile so the optimiser does not merge them back.
 MEM_CHUNK = 256
+# Bigger copies and fills (only off the 512-byte stack: scratch map values) are one helper call,
+# as bpftrace makes them: probe_read_kernel copies BPF memory, and reading NULL zeroes the buffer.
+MEM_HELPER_SIZE = 512
 
 
 def _set_align(call: ir.Instruction, *aligns: int) -> None:
@@ -62,6 +65,10 @@ class BpfBuilder:
         self.b = ir.IRBuilder(self.body)
         self._entry_b = ir.IRBuilder(self.entry)
         self._aligned: set[int] = set()  # ids of pointers known to be 8-byte aligned
+        # Run-time checks of helper results (codegen/helper_errors.py): called as
+        # on_helper_result(name, ret) after each call of a helper in checked_helpers.
+        self.checked_helpers: frozenset[str] = frozenset()
+        self.on_helper_result = None
 
     def finish(self) -> None:
         self._entry_b.branch(self.body)
@@ -118,6 +125,9 @@ class BpfBuilder:
         if size <= 0:
             return
         b = at or self.b
+        if size > MEM_HELPER_SIZE and byte == 0:
+            self.helper("probe_read_kernel", [ptr, I64(size), ir.Constant(PTR, None)], I64, "memset", check=False, at=b)
+            return
         fn = self._intrinsic("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
         chunk = MEM_CHUNK if self._align(ptr) == 8 else MEM_CHUNK // 8
         for off in range(0, size, chunk):
@@ -126,6 +136,9 @@ class BpfBuilder:
 
     def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
         if size <= 0:
+            return
+        if size > MEM_HELPER_SIZE:
+            self.helper("probe_read_kernel", [dst, I64(size), src], I64, "memcpy", check=False)
             return
         fn = self._intrinsic("llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
         chunk = MEM_CHUNK if self._align(dst, src) == 8 else MEM_CHUNK // 8
@@ -152,11 +165,17 @@ class BpfBuilder:
         return self.b.call(fn, [I64(BPF_PSEUDO_MAP_FD), I64(CONST_BASE + CONSTANTS.index(name))], name=name)
 
     # ------------------------------------------------------------ helpers
-    def helper(self, name: str, args: list[ir.Value], ret: ir.Type = I64, result: str = "") -> ir.Value:
-        """The one funnel for BPF helper calls: `call <helper id>`."""
+    def helper(self, name: str, args: list[ir.Value], ret: ir.Type = I64, result: str = "", check: bool = True,
+               at: ir.IRBuilder | None = None) -> ir.Value:
+        """The one funnel for BPF helper calls: `call <helper id>` (at the builder `at`, default
+        the current position). check=False: a call whose failure is no error (a memset)."""
+        b = at or self.b
         fnty = ir.FunctionType(ret, [a.type for a in args])
-        callee = self.b.inttoptr(I64(HELPERS[name]), ir.PointerType(fnty), name=f"{name}_fn")
-        return self.b.call(callee, args, name=result or name)
+        callee = b.inttoptr(I64(HELPERS[name]), ir.PointerType(fnty), name=f"{name}_fn")
+        ret = b.call(callee, args, name=result or name)
+        if check and name in self.checked_helpers and self.on_helper_result is not None:
+            self.on_helper_result(name, ret)
+        return ret
 
     # long bpf_trace_printk(const char *fmt, u32 fmt_size, ...): at most 3 arguments
     def trace_printk(self, fmt: ir.Value, fmt_size: int, args: list[ir.Value]) -> ir.Value:

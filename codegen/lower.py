@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from pytrace.codegen import agg_read, calls, memory, operators, value_exprs
+from pytrace.codegen import agg_read, calls, helper_errors, memory, operators, value_exprs
 from pytrace.codegen.artifact import EventSpec
 from pytrace.codegen.state import E2BIG, ModuleState, bpf_key_type
 from pytrace.codegen.ctxvar import load_context_var
@@ -23,9 +23,7 @@ from pytrace.lang.context import ProbeUnit
 from pytrace.lang.probes.base import ProbeSpec
 from pytrace.lang.visitor import dispatch_table, walk
 
-MISSING_KEY = ("Can't lookup map element because it does not exist.\n"
-               "Additional Info - helper: map_lookup_elem, retcode: 0")  # -k's warning, as bpftrace's
-LARGE_SLOT = 32  # memory values bigger than this live in the scratch map (bpftrace's on_stack_limit)
+SCRATCH_PAGE = 32768  # the most a per-CPU map value may hold: a program's scratch is pages of this, one entry each
 
 
 def _flexible(node: ast.Expr) -> bool:
@@ -54,6 +52,8 @@ class ProbeLowering:
         self.func.section = f"prog/{func_name}"
         self.bb = BpfBuilder(state.module, self.func)
         self.b = self.bb.b
+        self.at: ast.Node | None = None  # the statement or expression being lowered (helper errors' place)
+        helper_errors.install(self)
         self.ctx_ptr = self.func.args[0]
         self.vars: dict[str, ir.Value] = {}
         self.loops: list[_Loop] = []
@@ -64,12 +64,16 @@ class ProbeLowering:
                             if isinstance(loop, ast.For) and isinstance(loop.iterable, ast.Map)
                             for v in walk(loop.body) if isinstance(v, ast.Variable)}
         self._scratch_used = 0
+        # Memory values bigger than this live in the scratch map (config on_stack_limit, 32 as bpftrace's).
+        self.on_stack_limit = state.ctx.options.on_stack_limit
         self._live_slots: list[tuple[tuple[int, int], ir.Value]] = []  # temporaries of the statements being lowered
         self._free_slots: dict[tuple[int, int], list[ir.Value]] = {}  # (builder, size) -> reusable stack slots
 
     # ------------------------------------------------------------ structure
     def lower(self) -> ir.Function:
         probe = self.unit.probe
+        if self.state.exit_flag >= 0 and self.unit.provider.runs_at != "END":
+            self.return_if_exited()
         if probe.predicate is not None:
             cond = self.truth(self.expr(probe.predicate), probe.predicate.type)
             run, skip = self.block("pred_true"), self.block("pred_false")
@@ -82,6 +86,27 @@ class ProbeLowering:
             self.b.ret(I64(0))
         self.bb.finish()
         return self.func
+
+    def exit_flag(self) -> ir.Value:
+        """The pointer to the program's exit flag (see ModuleState.exit_flag); null only in theory."""
+        key = self.slot(T.U32, "exit_key")
+        return self.bb.map_lookup_elem(self.bb.map_ref(self.state.exit_flag, name="exit_map"), key, "exit_flag")
+
+    def return_if_exited(self) -> None:
+        """After exit(), a probe that fires before user space detached it does nothing
+        (bpftrace's exit detaches at once; pytrace reacts in milliseconds)."""
+        flag = self.exit_flag()
+        present, missing, done = self.if_else(self.b.icmp_unsigned("!=", flag, ir.Constant(PTR, None)), "exit_flag")
+        self.b.position_at_end(present)
+        exited, go_on = self.block("exited"), self.block("not_exited")
+        self.b.cbranch(self.b.icmp_unsigned("!=", self.bb.load(flag), I64(0), name="has_exited"), exited, go_on)
+        self.b.position_at_end(exited)
+        self.b.ret(I64(0))
+        self.b.position_at_end(go_on)
+        self.b.branch(done)
+        self.b.position_at_end(missing)
+        self.b.branch(done)
+        self.b.position_at_end(done)
 
     def return_if_null(self, value: ir.Value, name: str) -> None:
         """End the program's run when value is 0 (a context pointer a provider may leave null)."""
@@ -106,7 +131,7 @@ class ProbeLowering:
 
     def slot(self, t: T.Type, name: str) -> ir.Value:
         """A zeroed stack slot for a memory value of type t."""
-        if t.size > LARGE_SLOT:
+        if t.size > self.on_stack_limit:
             ptr = self.scratch(t.size, name)
             self.bb.memset(ptr, t.size)
             return ptr
@@ -233,7 +258,7 @@ class ProbeLowering:
     def missing_key_warning(self, node: ast.Map) -> None:
         """-k: a read of a key the map lacks warns at run time (the value read is 0)."""
         if self.state.ctx.options.helper_warnings:
-            self.emit_event(operators.runtime_warning_event(self, MISSING_KEY, node), [])
+            helper_errors.report(self, "map_lookup_elem", node)
 
     def map_write(self, node: ast.Map, value: ir.Value, value_t: T.Type) -> None:
         info = self.state.ctx.maps[node.name]
@@ -304,7 +329,9 @@ class ProbeLowering:
 
     # ------------------------------------------------------------ statements
     def stmt(self, node: ast.Stmt) -> None:
+        outer, self.at = self.at, node
         _STMT_METHODS[type(node)](self, node)
+        self.at = outer
 
     def stmt_Block(self, node: ast.Block) -> None:
         for s in node.stmts:
@@ -351,14 +378,18 @@ class ProbeLowering:
         map. The address is computed at the start of the body, right after the
         lookup's NULL check (older verifiers refuse any use before it), so it
         dominates every use."""
+        size = T.align_up(size, 8)
+        if self._scratch is not None and self._scratch_used + size > SCRATCH_PAGE:
+            self._scratch = None  # full: the next buffers go in a new entry (its lookup dominates the body too)
         if self._scratch is None:
+            self._scratch_used = 0
             entry = self.state.scratch_entry()
             after = self.bb.body  # where the lookup goes once it found the entry
             base = self.bb.mark_aligned(self.bb.guarded_entry_lookup(self.state.scratch, entry, "scratch"))
             self._scratch = (base, self.bb.body, after)
         base, pre, after = self._scratch
         offset = self._scratch_used
-        self._scratch_used += T.align_up(size, 8)
+        self._scratch_used += size
         self.state.scratch_size(self._scratch_used)
         with self.b.goto_block(pre):  # address arithmetic only: no access before the NULL check
             ptr = self.bb.gep(base, offset, name)
@@ -371,7 +402,7 @@ class ProbeLowering:
         return ptr
 
     def slot_uninit(self, t: T.Type, name: str) -> ir.Value:
-        if t.size > LARGE_SLOT:
+        if t.size > self.on_stack_limit:
             return self.scratch(t.size, name, zero_once=True)
         ptr = self.bb.alloca(max(t.size, 8), name)
         # Zero it once in the entry block, so reads before writes are defined.
@@ -552,6 +583,7 @@ class ProbeLowering:
         saved = (self.func, self.bb, self.b, self.ctx_ptr, self.vars, self.loops, self._scratch,
                  self._scratch_used, self.callback_ctx)
         self.func, self.bb = func, BpfBuilder(self.state.module, func)
+        helper_errors.install(self)
         self.b, self.loops, self._scratch, self._scratch_used = self.bb.b, [], None, 0
         if args == 4:
             _map, key, value, cb_ctx = func.args
@@ -584,7 +616,10 @@ class ProbeLowering:
 
     # ------------------------------------------------------------ expressions
     def expr(self, node: ast.Expr) -> ir.Value:
-        return _EXPR_METHODS[type(node)](self, node)
+        outer, self.at = self.at, node
+        value = _EXPR_METHODS[type(node)](self, node)
+        self.at = outer
+        return value
 
     def expr_Integer(self, node: ast.Integer) -> ir.Value:
         return I64(node.value & (2**64 - 1))
@@ -722,6 +757,8 @@ class ProbeLowering:
             return self.bb.to_i64(narrow, t.signed)
         if isinstance(t, T.BoolType):
             return self.bb.bool_i64(self.b.icmp_unsigned("!=", value, I64(0)))
+        if isinstance(t, T.PointerType):
+            return operators.cast_to_pointer(self, node, value)
         return value
 
     def expr_FieldAccess(self, node: ast.FieldAccess) -> ir.Value:

@@ -15,7 +15,7 @@ from pytrace.codegen.irbuilder import I64
 from pytrace.lang import ast
 from pytrace.lang import types as T
 from pytrace.lang.diagnostics import WARNING, Diagnostic
-from pytrace.lang.passes.type_rules import pointer_scale
+from pytrace.lang.passes.type_rules import pointer_scale, tuple_elem_type
 
 if TYPE_CHECKING:
     from pytrace.codegen.lower import ProbeLowering
@@ -108,6 +108,19 @@ def cast_from_array(pl: ProbeLowering, node: ast.Cast, value: ir.Value) -> ir.Va
     """`(uint32)$arr`: an integer array's bytes read as one integer."""
     t = node.type
     return pl.bb.load(value, t.size, T.is_signed(t), name="array_as_int")
+
+
+def cast_to_pointer(pl: ProbeLowering, node: ast.Cast, value: ir.Value) -> ir.Value:
+    """`(uint8 *)$x`: an integer narrower than 64 bits is zero-extended, as bpftrace's
+    inttoptr does; an integer literal has the smallest type holding it, so `(T *)-1` is 0xff."""
+    source = node.operand.type
+    if not isinstance(source, T.IntType) or isinstance(source, T.EnumType):
+        return value
+    if isinstance(node.operand, ast.Integer):
+        source = tuple_elem_type(node.operand.value, source)
+    if source.bits >= 64:
+        return value
+    return pl.b.zext(pl.b.trunc(value, ir.IntType(source.bits)), I64)
 
 
 def cast_to_wider_string(pl: ProbeLowering, node: ast.Cast, value: ir.Value) -> ir.Value:

@@ -55,6 +55,12 @@ class Function:
     # Its value differs between the attach points of one probe (as BuiltinVar.per_attach_point).
     per_attach_point: bool = False
     bare: bool = False  # also written without parentheses: `ppid` is `ppid()`
+    # Its helper takes a BTF-typed kernel pointer (bpf_get_socket_cookie): a raw
+    # tracepoint calling it is loaded as tp_btf, whose arguments carry BTF types.
+    btf_pointer_arg: bool = False
+    # A C function of bpftrace's embedded stdlib (its path there), done natively here: known
+    # only once the script imports that file or its directory (`import "stdlib/test";`).
+    imported_from: str = ""
 
 
 # ---------------------------------------------------------------- variables
@@ -165,25 +171,30 @@ def _print(call: ast.Call, tc: "TypeChecker") -> T.Type:
 
 
 def _delete(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    """delete(@m, key) / delete(@scalar) / the deprecated delete(@m[key]): true when an element was removed."""
     first = call.args[0]
     if len(call.args) == 1:
-        if not isinstance(first, ast.Map) or not first.keys and not tc.map_is_scalar(first):
+        if not isinstance(first, ast.Map):
             tc.error("delete() expects a map element, e.g. delete(@m[key])", first)
-            return T.VOID
+            return T.BOOL
+        if not first.keys and first.name in tc.ctx.maps and not tc.map_is_scalar(first):
+            tc.error("call to delete() with a single argument expects a map without explicit keys (scalar map)",
+                     call)
+            return T.BOOL
         tc.expect_map(call.name, first, whole=False)
-        return T.VOID
+        return T.BOOL
     info = tc.expect_map(call.name, first, whole=True)
     key = call.args[1]
     if info is not None and not info.key_types:
-        tc.error("delete() with a key expects a map with keys, not a scalar map", first)
-        return T.VOID
+        tc.error("call to delete() with two arguments expects a map with explicit keys (non-scalar map)", call)
+        return T.BOOL
     if info is not None:
         keys = list(key.elems) if isinstance(key, ast.Tuple) and len(info.key_types or []) > 1 else [key]
         call.key_map = ast.Map(first.name, keys, span=key.span)
         tc.map_keys(call.key_map, info, assign=False)
     else:
         tc.expr(key)
-    return T.VOID
+    return T.BOOL
 
 
 def _str(call: ast.Call, tc: "TypeChecker") -> T.Type:
@@ -225,8 +236,7 @@ def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
             if word.name in T.STACK_MODES:
                 mode = word.name
             else:
-                tc.error("Error parsing stack mode: Invalid value for stack_mode: valid values are "
-                         "bpftrace, raw and perf.", word)
+                tc.error(f"Error parsing stack mode: {call.name}: {T.STACK_MODE_ERROR}", word)
         elif len(args) == 2:
             tc.error(f"{call.name}() expects a stack mode literal ({T.describe(tc.expr(args[0]))} provided)",
                      args[0])
@@ -246,6 +256,8 @@ def _stack(kernel: bool) -> Callable[[ast.Call, "TypeChecker"], T.Type]:
                     tc.error(f"{call.name}([int limit]): limit must be at least 1, {n} given", call)
                 else:
                     limit = n
+        if kernel and mode == "build_id":
+            tc.error("'build_id' stack mode can only be used for ustack", call)
         return T.StackType(kernel, mode, limit)
     return check
 
@@ -352,7 +364,7 @@ def _has_key(call: ast.Call, tc: "TypeChecker") -> T.Type:
     info = tc.expect_map("has_key", call.args[0], whole=True)
     key = call.args[1]
     if info is not None and not info.key_types:
-        tc.error("has_key() expects a map with keys, not a scalar map", call.args[0])
+        tc.error("call to has_key() expects a map with explicit keys (non-scalar map)", call)
         return T.BOOL
     if info is not None:
         keys = list(key.elems) if isinstance(key, ast.Tuple) and len(info.key_types or []) > 1 else [key]
@@ -494,21 +506,28 @@ def _f(name, lo, hi, check, doc, sig, **kw) -> Function:
     return Function(name, lo, hi, check, doc, sig, **kw)
 
 
+def _always_true(call: ast.Call, tc: "TypeChecker") -> T.Type:
+    return T.S32  # C's int
+
+
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     _f("printf", 1, 64, _printf, "print formatted text as each event arrives", "printf(fmt, ...)"),
     _f("print", 1, 3, _print, "print a map (optionally its top N entries, values divided by div) or a value",
        "print(@map[, top[, div]]) | print(value)"),
     _f("clear", 1, 1, _map_op, "delete every entry of a map", "clear(@map)"),
     _f("zero", 1, 1, _map_op, "set every value of a map to zero", "zero(@map)"),
-    _f("delete", 1, 2, _delete, "delete one map entry", "delete(@map[key]) | delete(@map, key)"),
+    _f("__always_true", 0, 0, _always_true,
+       "1: bpftrace's check that its C interop works (after `import \"stdlib/test\"`)", "__always_true()",
+       imported_from="stdlib/test/test.bpf.c"),
+    _f("delete", 1, 2, _delete, "delete one map entry: true when it was there", "delete(@map[key]) | delete(@map, key)"),
     _f("exit", 0, 1, _exit, "stop tracing: run END, print maps and exit", "exit([code])"),
     _f("str", 1, 2, _str, "read a NUL-terminated string from a pointer", "str(ptr[, len])"),
     *(_f(a.name, a.min_args, a.max_args, _agg(a), a.doc, a.signature, aggregation=True)
       for a in aggregations.AGGREGATIONS.values()),
     _f("reg", 1, 1, _reg, "a register saved at the probe (kprobe, uprobe, usdt)", 'reg("ip")'),
-    _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw)",
+    _f("kstack", 0, 2, _stack(True), "the kernel stack, symbolised when printed (modes: bpftrace, perf, raw; not build_id)",
        "kstack([mode, ][limit])", keeps_identifiers=True, printer="kstack"),
-    _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw)",
+    _f("ustack", 0, 2, _stack(False), "the user stack, symbolised when printed (modes: bpftrace, perf, raw, build_id)",
        "ustack([mode, ][limit])", keeps_identifiers=True, printer="ustack"),
     _f("ksym", 1, 1, _sym(True), "the name of the kernel function containing an address", "ksym(addr)", printer="ksym"),
     _f("usym", 1, 1, _sym(False), "the name of the user function containing an address", "usym(addr)", printer="usym"),

@@ -190,7 +190,7 @@ register(
     _f("percpu_kaddr", 1, 2, _percpu_kaddr, "address of a per-CPU kernel variable on a CPU (default: this one)",
        'percpu_kaddr("name"[, cpu])'),
     _f("socket_cookie", 1, 1, _socket_cookie, "the cookie of a socket (bpf_get_socket_cookie)",
-       "socket_cookie(sk)"),
+       "socket_cookie(sk)", btf_pointer_arg=True),
     _f("path", 1, 2, _path, "the full path of a struct path (bpf_d_path; fentry on allowed functions)",
        "path(p[, size])"),
     _f("kfunc_exist", 1, 1, _kfunc_exist, "whether the kernel's BTF has the kfunc (at compile time)",

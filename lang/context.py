@@ -88,6 +88,8 @@ class CompileContext:
         self.c_types: Any = None  # lang.ctypes_parse.CDefinitions: the script's struct/enum definitions
         # getopt()'s options, by name, with the values they have in this run (lang/passes/program_settings.py)
         self.program_options: dict[str, Any] = {}
+        # bpftrace's embedded stdlib C files the script imported (lang/imports.py), by path there
+        self.stdlib_imports: set[str] = set()
 
     def add_format(self, kind: str, fmt: str, arg_types: list[T.Type], segments: Any = None) -> FormatInfo:
         info = FormatInfo(len(self.formats), kind, fmt, arg_types, segments)

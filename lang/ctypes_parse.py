@@ -27,7 +27,11 @@ _QUALIFIERS = {"const", "volatile", "restrict", "__restrict", "static", "extern"
 
 
 class CTypeError(Exception):
-    pass
+    """A definition refused; `offset`, when set, is where in its text clang would report it."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
 
 
 @dataclass
@@ -37,6 +41,9 @@ class CDefinitions:
     enum_types: dict[str, T.EnumType] = field(default_factory=dict)  # "enum foo" -> its type
     enumerator_enum: dict[str, str] = field(default_factory=dict)  # enumerator -> "enum foo"
     kernel: Any = None  # the lang.kernel_view.KernelView whose BTF has the kernel types named
+    # A script struct redefines a kernel one: as in bpftrace (whose clang then gets no BTF
+    # header), kernel structs are not complete types in the script's definitions.
+    redefines_kernel: bool = False
 
     def lookup(self, name: str) -> T.Type | None:
         return self.structs.get(name) or self.enum_types.get(name)
@@ -50,9 +57,10 @@ class CDefinitions:
         return T.EnumType(64, False, t.enum_name, t.names)
 
 
-def _tokens(text: str) -> list[str]:
-    text = _COMMENTS.sub(" ", text)
-    out, pos = [], 0
+def _tokens(text: str) -> tuple[list[str], list[int]]:
+    """The definition's tokens and where each starts in the text."""
+    text = _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)  # offsets kept
+    out, offsets, pos = [], [], 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
@@ -60,8 +68,9 @@ def _tokens(text: str) -> list[str]:
                 break
             raise CTypeError(f"unexpected character '{text[pos:].strip()[0]}' in definition")
         out.append(m.group(m.lastgroup))
+        offsets.append(m.start(m.lastgroup))
         pos = m.end()
-    return out
+    return out, offsets
 
 
 def alignment(t: T.Type) -> int:
@@ -80,8 +89,9 @@ def alignment(t: T.Type) -> int:
 
 
 class _Parser:
-    def __init__(self, tokens: list[str], defs: CDefinitions) -> None:
-        self.toks, self.pos, self.defs = tokens, 0, defs
+    def __init__(self, tokens: list[str], offsets: list[int], defs: CDefinitions) -> None:
+        self.toks, self.offsets, self.pos, self.defs = tokens, offsets, 0, defs
+        self.kernel_record = ""  # the last base type was this kernel struct/union ("struct x")
 
     def peek(self, k: int = 0) -> str | None:
         i = self.pos + k
@@ -166,6 +176,7 @@ class _Parser:
 
     # ------------------------------------------------------------ members
     def base_type(self) -> T.Type:
+        self.kernel_record = ""
         words = []
         while self.peek() in _QUALIFIERS:
             self.take()
@@ -178,7 +189,10 @@ class _Parser:
                     return self.enum_body(tag)
                 record = self.record_body(kind, tag)
                 return record
-            return self.named(f"{kind} {tag}")
+            name = f"{kind} {tag}"
+            if kind != "enum" and self.defs.lookup(name) is None:
+                self.kernel_record = name
+            return self.named(name)
         while self.peek() is not None and re.match(r"[A-Za-z_]", self.peek()):
             if words and not (set(words) <= _C_INT_WORDS and self.peek() in _C_INT_WORDS):
                 break
@@ -197,7 +211,8 @@ class _Parser:
     def named(self, name: str) -> T.Type:
         if name == "void":  # only behind a pointer: `void *p;`
             return T.VOID
-        t = T.INT_TYPE_NAMES.get(name) or self.defs.lookup(name) or self.kernel_type(name)
+        t = (T.INT_TYPE_NAMES.get(name) or T.OPAQUE_TYPE_NAMES.get(name) or self.defs.lookup(name)
+             or self.kernel_type(name))
         if t is None:
             if name.startswith("enum "):
                 return T.S32
@@ -222,6 +237,8 @@ class _Parser:
                 self.take()
                 t = T.PointerType(t if not isinstance(t, T.VoidType) else None, "kernel")
             name = self.take()
+            if t is base and self.kernel_record and self.defs.redefines_kernel:
+                raise CTypeError(f"field has incomplete type '{self.kernel_record}'", self.offsets[self.pos - 1])
             dims = []
             while self.peek() == "[":
                 self.take()
@@ -303,14 +320,28 @@ def add_macros(defs: CDefinitions, defines: list[str], includes: bool) -> None:
             defs.enums[m[1]] = int(m[2], 0)
 
 
-def parse_definitions(texts: list[str], kernel=None) -> tuple[CDefinitions, list[tuple[int, str]]]:
+def parse_definitions(texts: list[str], kernel=None) -> tuple[CDefinitions, list[tuple[int, CTypeError]]]:
     """Parse each definition text (kernel types from `kernel`, a KernelView);
-    returns the definitions and the errors as (index of the text, message)."""
+    returns the definitions and the errors as (index of the text, error)."""
     defs = CDefinitions(kernel=kernel)
-    errors = []
+    errors: list[tuple[int, CTypeError]] = []
+    parsers = []
     for i, text in enumerate(texts):
         try:
-            _Parser(_tokens(text), defs).definition()
+            parsers.append((i, _Parser(*_tokens(text), defs)))
         except CTypeError as e:
-            errors.append((i, str(e)))
-    return defs, errors
+            errors.append((i, e))
+    defs.redefines_kernel = any(_redefines_kernel(p.toks, kernel) for _, p in parsers)
+    for i, parser in parsers:
+        try:
+            parser.definition()
+        except CTypeError as e:
+            errors.append((i, e))
+    return defs, sorted(errors, key=lambda e: e[0])
+
+
+def _redefines_kernel(toks: list[str], kernel) -> bool:
+    """`struct task_struct { ... }`: a definition of a struct or union the kernel's BTF has."""
+    if kernel is None or len(toks) < 3 or toks[0] not in ("struct", "union") or toks[2] != "{":
+        return False
+    return ktypes.named_type(f"{toks[0]} {toks[1]}", kernel.btf()) is not None

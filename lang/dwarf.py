@@ -251,6 +251,7 @@ class DebugInfo:
         self.dwarf = dwarf
         self.warnings = warnings or []
         self._units: list[_Unit] | None = None
+        self._unit_by_offset: dict[int, _Unit] = {}  # units read one at a time (by address)
         self._split_dwarfs: dict[int, object] | None = None
 
     # -------------------------------------------------------------- opening
@@ -291,7 +292,9 @@ class DebugInfo:
         if self._units is None:
             self._units = []
             for cu in self.dwarf.iter_CUs():
-                self._units.append(_Unit(self._full_unit(cu), cu))
+                unit = self._unit_by_offset.get(cu.cu_offset) or _Unit(self._full_unit(cu), cu)
+                self._unit_by_offset[cu.cu_offset] = unit
+                self._units.append(unit)
         return self._units
 
     def _full_unit(self, cu):
@@ -362,9 +365,15 @@ class DebugInfo:
         try:
             aranges = self.dwarf.get_aranges()
             offset = aranges.cu_offset_at_addr(address) if aranges is not None else None
+            if offset is None:
+                return None
+            unit = self._unit_by_offset.get(offset)
+            if unit is None:  # only this unit is read (a big library has thousands)
+                cu = self.dwarf.get_CU_at(offset)
+                unit = self._unit_by_offset[offset] = _Unit(self._full_unit(cu), cu)
+            return unit
         except Exception:  # a malformed table: scan instead
             return None
-        return next((u for u in self.units() if u.line_cu.cu_offset == offset), None)
 
     # -------------------------------------------------------------- functions
     def function(self, name: str, address: int | None = None):

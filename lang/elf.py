@@ -174,6 +174,13 @@ class ElfFile:
                 return vaddr - start + offset
         raise ElfError(f"address {vaddr:#x} is not in a loadable segment of {self.path}")
 
+    def vaddr_of_offset(self, offset: int) -> int | None:
+        """The virtual address a file offset is loaded at (None: not in a loadable segment)."""
+        for start, _size, seg_offset, filesz in self.segments:
+            if seg_offset <= offset < seg_offset + filesz:
+                return offset - seg_offset + start
+        return None
+
     def usdt_notes(self) -> list[UsdtNote]:
         sec = self.section(".note.stapsdt")
         if sec is None:

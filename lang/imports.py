@@ -7,7 +7,10 @@ imports every `.bt` file in it (not recursively). Each name and each file is
 imported once; imported scripts may import in turn, relative to their own
 directory, and may not have a `config` block. Files in a world-writable
 directory are refused. C imports (`.h`, `.bpf.c`) need clang and are not
-supported.
+supported, except the C files of bpftrace's embedded stdlib whose functions
+pytrace provides natively (`Function.imported_from` in lang/builtins.py): a
+name that no path matches imports the stdlib file it names, or the files of
+the stdlib directory it names.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import os
 import stat
 
-from pytrace.lang import ast
+from pytrace.lang import ast, builtins
 from pytrace.lang.context import CompileContext
 from pytrace.lang.source import Source
 
@@ -58,6 +61,11 @@ class _Importer:
             if os.path.exists(path):
                 self.path(imp, path)
                 return
+        stdlib = {f.imported_from for f in builtins.FUNCTIONS.values() if f.imported_from}
+        found = {p for p in stdlib if imp.path in (p, os.path.dirname(p))}
+        if found:
+            self.ctx.stdlib_imports |= found
+            return
         self.error("Unable to find suitable path for import", imp, [f"checked: {','.join(checked)}"])
 
     def path(self, imp: ast.Import, path: str) -> None:

@@ -217,9 +217,10 @@ class _Preprocessor:
             return
         self.run(lines, depth)
 
-    def run(self, lines: list[str], depth: int = 0, on_include=None) -> None:
+    def run(self, lines: list[str], depth: int = 0, on_include=None, on_kept=None) -> None:
         """Preprocess lines: directives act, the kept text's enums are read.
-        on_include(index, name) is told of each #include in kept lines."""
+        on_include(index, name) is told of each #include in kept lines,
+        on_kept(index) of each kept line that is not a directive."""
         kept: list[str] = []
         stack: list[tuple[bool, bool]] = []  # (this branch is active, a branch was taken)
 
@@ -231,6 +232,8 @@ class _Preprocessor:
             if m is None:
                 if active():
                     kept.append(line)
+                    if on_kept is not None:
+                        on_kept(index)
                 continue
             word, rest = m.group(1), m.group(2).strip()
             if word in ("if", "ifdef", "ifndef"):
@@ -311,6 +314,17 @@ def _header_constants(names: tuple[str, ...], dirs: tuple[str, ...]) -> dict[str
     for name in names:
         pp.include(name)
     return pp.constants()
+
+
+def kept_lines(lines: list[str], have_btf: bool, dirs: tuple[str, ...] = INCLUDE_DIRS) -> set[int]:
+    """Which of a script's lines that are not directives its #if/#ifdef lines keep
+    (a struct inside `#ifndef BPFTRACE_HAVE_BTF` is gone when the kernel has BTF)."""
+    pp = _Preprocessor(dirs)
+    if have_btf:
+        pp.macros["BPFTRACE_HAVE_BTF"] = "1"
+    kept: set[int] = set()
+    pp.run([" ".join(_logical_lines(line)) for line in lines], on_include=lambda *_: None, on_kept=kept.add)
+    return kept
 
 
 def script_constants(lines: list[str], have_btf: bool,

@@ -20,14 +20,16 @@ from pytrace.lang.btf import BTF, BTFError
 
 
 class KernelView:
-    """A kernel's tracefs, kallsyms and vmlinux BTF; None paths mean this
-    machine's (the tracefs root found at first use, the cached BTF.kernel())."""
+    """A kernel's tracefs, kallsyms, vmlinux BTF and its modules' BTF; None paths
+    mean this machine's (the tracefs root found at first use, the cached
+    BTF.kernel() and /sys/kernel/btf)."""
 
     def __init__(self, tracing: str | None = None, kallsyms: str | None = None,
-                 btf_path: str | None = None) -> None:
+                 btf_path: str | None = None, module_btf_dir: str | None = None) -> None:
         self.tracing = tracing
         self.kallsyms = kallsyms
         self.btf_path = btf_path
+        self.module_btf_dir = module_btf_dir  # loaded modules' split BTF, one file per module
         self._btf: BTF | None = None
 
     @classmethod
@@ -70,6 +72,7 @@ class KernelView:
                 return BTF.kernel()
             if self._btf is None:
                 self._btf = BTF.from_file(self.btf_path)
+                self._btf.module_dir = self.module_btf_dir
             return self._btf
         except (OSError, BTFError):
             return None

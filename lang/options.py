@@ -16,7 +16,7 @@ class Options:
     params: list[str]  # positional parameters $1..$N
     named_params: list[str]  # program options after `--`: "name=value", "name"
     import_paths: list[str]  # where `import "x"` looks after the script's directory
-    max_strlen: int = 64
+    max_strlen: int = 1024
     max_map_keys: int = 4096
     max_probes: int = 1024  # attach points after wildcards are expanded (lang/passes/limits.py)
     unsafe: bool = False
@@ -28,8 +28,12 @@ class Options:
     stack_mode: str = "bpftrace"  # config stack_mode: kstack/ustack's mode when none is written
     helper_warnings: bool = False  # -k: warn at run time when a map read finds no element
     include_files: tuple[str, ...] = ()  # --include FILE: system headers whose constants the script may use
+    on_stack_limit: int = 32  # config on_stack_limit: memory values bigger than this go in the scratch map
+    log_size: int = 1000000  # config log_size / BPFTRACE_LOG_SIZE: the verifier log's buffer with -v (bytes)
     max_cat_bytes: int = 10240  # config max_cat_bytes / BPFTRACE_MAX_CAT_BYTES: what cat() prints at most
     print_maps_on_exit: bool = True  # config print_maps_on_exit: print every map when the run ends
+    show_debug_info: bool = True  # config show_debug_info: user stack frames with file:line and inlined frames
+    cache_user_symbols: str = ""  # config cache_user_symbols: per_pid, per_program, none ("": bpftrace's default)
     perf_rb_pages: int = 0  # config perf_rb_pages / BPFTRACE_PERF_RB_PAGES: the ring buffer's pages (0: by program)
     dummy_ts_map: str = ""  # BPFTRACE_DUMMY_TS_MAP: tseries reads its clock from this scalar map (tests)
     prometheus_labels: list[str]  # config prometheus_labels: names of key parts

@@ -142,6 +142,12 @@ class _Builder:
     def _span(self, meta: Any) -> Span:
         return self.source.span(meta.start_pos, meta.end_pos)
 
+    def _postfix_span(self, operand: ast.Expr, meta: Any) -> Span:
+        """`e.f`, `e->f`, `e.N`, `e[i]`: from where e begins, parentheses around it left out (bpftrace's place)."""
+        span = getattr(operand, "span", None)
+        inside = span is not None and span.source is self.source and meta.start_pos <= span.start < meta.end_pos
+        return self.source.span(span.start if inside else meta.start_pos, meta.end_pos)
+
     def _tok_span(self, tok: Any) -> Span:
         return self.source.span(tok.start_pos, tok.end_pos)
 
@@ -348,18 +354,18 @@ class _Builder:
 
     def field(self, meta: Any, children: list) -> ast.FieldAccess:
         operand, name = children
-        return ast.FieldAccess(operand, name.value, span=self._span(meta))
+        return ast.FieldAccess(operand, name.value, span=self._postfix_span(operand, meta))
 
     def arrow(self, meta: Any, children: list) -> ast.FieldAccess:
         operand, _, name = children
-        return ast.FieldAccess(operand, name.value, arrow=True, span=self._span(meta))
+        return ast.FieldAccess(operand, name.value, arrow=True, span=self._postfix_span(operand, meta))
 
     def tuple_index(self, meta: Any, children: list) -> ast.TupleIndex:
         operand, index = children
-        return ast.TupleIndex(operand, self._int(index), span=self._span(meta))
+        return ast.TupleIndex(operand, self._int(index), span=self._postfix_span(operand, meta))
 
     def index(self, meta: Any, children: list) -> ast.Index:
-        return ast.Index(children[0], children[1], span=self._span(meta))
+        return ast.Index(children[0], children[1], span=self._postfix_span(children[0], meta))
 
     def call(self, meta: Any, children: list) -> ast.Call:
         name, *args = children

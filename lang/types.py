@@ -275,8 +275,10 @@ class ArrayType(Type):
         return {"kind": "array", "size": self.size, "count": self.count, "elem": self.elem.layout()}
 
 
-STACK_MODES = ("bpftrace", "perf", "raw")
+STACK_MODES = ("bpftrace", "perf", "raw", "build_id")
 DEFAULT_STACK_LIMIT = 127  # PERF_MAX_STACK_DEPTH, bpftrace's default
+STACK_MODE_ERROR = "Invalid value for stack_mode: valid values are bpftrace, raw, perf, and build_id."
+BUILD_ID_FRAME_SIZE = 32  # struct bpf_stack_build_id: s32 status, u8 build_id[20], u64 offset/ip
 
 
 @dataclass(frozen=True, repr=False)
@@ -284,7 +286,8 @@ class StackType(Type):
     """kstack / ustack: the raw frame addresses, symbolised in user space.
 
     kstack is [u64 frame count][u64 ip * limit]; ustack is
-    [u32 pid][u32 0][u64 frame count][u64 ip * limit] (the pid to symbolise with)."""
+    [u32 pid][u32 0][u64 frame count][u64 ip * limit] (the pid to symbolise with).
+    A build_id ustack holds a struct bpf_stack_build_id per frame instead of an ip."""
 
     kernel: bool = True
     mode: str = "bpftrace"
@@ -295,8 +298,12 @@ class StackType(Type):
         return 8 if self.kernel else 16
 
     @property
+    def frame_size(self) -> int:
+        return BUILD_ID_FRAME_SIZE if self.mode == "build_id" else 8
+
+    @property
     def size(self) -> int:  # type: ignore[override]
-        return self.header + 8 * self.limit
+        return self.header + self.frame_size * self.limit
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -334,6 +341,23 @@ class VoidType(Type):
 
     def layout(self) -> dict:
         return {"kind": "none", "size": 0}
+
+
+@dataclass(frozen=True, repr=False)
+class OpaqueType(Type):
+    """Bytes of a type the language has no values of (a C `float` or `double` in a
+    script's struct): it takes its room in the struct and prints as bpftrace's none (null)."""
+
+    size: int = 0  # type: ignore[assignment]
+    align: int = 1  # type: ignore[assignment]
+    name = "none"
+
+    def layout(self) -> dict:
+        return {"kind": "none", "size": self.size}
+
+
+# C types of no language values, by name: their size and alignment (x86-64, arm64).
+OPAQUE_TYPE_NAMES = {"float": OpaqueType(4, 4), "double": OpaqueType(8, 8)}
 
 
 @dataclass(frozen=True, repr=False)

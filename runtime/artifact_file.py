@@ -6,13 +6,20 @@ A file is one header line, then the artifact's JSON:
 
     #pytrace-artifact 1 {"kernel": {...}, "options": {...}}
 
+`pytrace --aot FILE PROG` writes the same file as an executable, behind a
+`#!` line that runs it with this pytrace (as bpftrace's --aot writes a
+program that runs by itself): `FILE -- --opt=1` runs it with program options.
+
 The header says what the program was compiled against. Struct field offsets
 (BTF) and tracepoint record layouts are compiled in, so the kernel build
 must be the same one: its release and its GNU build id (/sys/kernel/notes)
 must match, or the file is refused with both named. kaddr() addresses are
 compiled in too, and change at each boot (KASLR): a program using kaddr()
 also records the boot id. Positional parameters and -p are compiled in,
-so they are recorded and must match as well.
+so they are recorded and must match as well. Program options (`-- --name=value`,
+read by getopt()) are compiled in as constants: a file run with other ones than
+it was compiled with is compiled again from the source it carries, where a
+compiler is installed.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 
 from pytrace.codegen.artifact import Artifact
 from pytrace.lang.source import Source
@@ -35,8 +43,27 @@ class ArtifactFileError(Exception):
     """The file cannot be run here; the message says why, for the user."""
 
 
+class OptionsDiffer(ArtifactFileError):
+    """The file was compiled with other program options than this run's: compile
+    its `source` again (the message says why, where no compiler is installed)."""
+
+    def __init__(self, message: str, source: Source) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+def _without_shebang(data: bytes) -> bytes:
+    """An --aot file's artifact: the bytes after its `#!` line."""
+    return data.partition(b"\n")[2] if data.startswith(b"#!") else data
+
+
 def is_artifact(data: bytes) -> bool:
-    return data.startswith(MAGIC)
+    return _without_shebang(data).startswith(MAGIC)
+
+
+def interpreter_line() -> bytes:
+    """The `#!` line of an --aot file: this Python running this pytrace."""
+    return b"#!/usr/bin/env -S " + os.fsencode(sys.executable) + b" -m pytrace\n"
 
 
 def kernel_build_id(notes: str = NOTES) -> str:
@@ -79,10 +106,9 @@ def _uses_kernel_addresses(ctx) -> bool:
     return any(isinstance(n, ast.Call) and n.name == "kaddr" for n in walk(ctx.program))
 
 
-def emit(path: str, source, options) -> None:
-    """Compile `source` for this kernel and write it to `path` (raises CompileError)."""
-    import sys
-
+def emit(path: str, source, options, executable: bool = False) -> None:
+    """Compile `source` for this kernel and write it to `path` (raises CompileError);
+    `executable` (--aot): a file that runs itself."""
     from pytrace.codegen.compile import generate
     from pytrace.lang.passes import analyse
 
@@ -91,10 +117,14 @@ def emit(path: str, source, options) -> None:
     artifact = generate(ctx)
     header = {"kernel": this_kernel(_uses_kernel_addresses(ctx)),
               "options": {"params": list(options.params), "pid": options.pid_filter,
-                          "has_child": options.has_child, "unsafe": options.unsafe},
+                          "has_child": options.has_child, "unsafe": options.unsafe,
+                          "named_params": list(options.named_params)},
               "source": {"name": source.name, "text": source.text}}  # for messages naming a probe
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
+        if executable:
+            f.write(interpreter_line())
+            os.fchmod(f.fileno(), 0o755)
         f.write(MAGIC + b" %d " % FILE_VERSION + json.dumps(header).encode() + b"\n")
         f.write(artifact.to_json().encode())
     os.replace(tmp, path)
@@ -106,10 +136,11 @@ def _describe(stamp: dict) -> str:
 
 
 def load(name: str, data: bytes, *, params: list[str], pid: int | None,
-         kernel: dict | None = None) -> tuple[Artifact, Source]:
+         kernel: dict | None = None, named_params: list[str] | None = None) -> tuple[Artifact, Source]:
     """The artifact in a file's bytes, checked against this kernel and the run's
-    options, and the program's source (for messages)."""
-    first, _, body = data.partition(b"\n")
+    options, and the program's source (for messages). OptionsDiffer: compiled
+    with other program options."""
+    first, _, body = _without_shebang(data).partition(b"\n")
     try:
         _magic, version, header_text = first.decode().split(" ", 2)
         header = json.loads(header_text)
@@ -136,9 +167,14 @@ def load(name: str, data: bytes, *, params: list[str], pid: int | None,
         compiled = f"-p {opts['pid']}" if opts.get("pid") else "no -p"
         raise ArtifactFileError(f"{name} was compiled with {compiled}; the -p filter is part of the program: "
                                 f"run it with the same -p or compile it again with --emit.")
+    recorded = header.get("source", {})
+    source = Source(recorded.get("name", name), recorded.get("text", ""))
+    if list(named_params or []) != opts.get("named_params", []):
+        raise OptionsDiffer(f"{name} was compiled with program options {opts.get('named_params', [])}; "
+                            f"they are part of the program, and this pytrace has no compiler to compile it "
+                            f"again with {list(named_params or [])}", source)
     try:
         artifact = Artifact.from_json(body.decode())
     except (ValueError, TypeError, KeyError) as e:
         raise ArtifactFileError(f"{name}: damaged pytrace artifact ({e})") from None
-    source = header.get("source", {})
-    return artifact, Source(source.get("name", name), source.get("text", ""))
+    return artifact, source

@@ -396,7 +396,7 @@ def _log_text(log_buf) -> str:
 def prog_load_with_log(prog_type: int, insns: bytes, license: str = "GPL", *,
                        name: str = "", log_level: int = 0, expected_attach_type: int = 0,
                        attach_btf_id: int = 0, kern_version: int = 0, btf_fd: int = 0,
-                       func_info: bytes = b"") -> tuple[int, str]:
+                       func_info: bytes = b"", log_size: int = 0) -> tuple[int, str]:
     """Load a program; return (fd, verifier log).  The log is "" unless
     log_level > 0.  On failure, retry once with a verifier log (growing the
     buffer on ENOSPC) so that the raised BPFError carries it in ``.log``."""
@@ -408,6 +408,8 @@ def prog_load_with_log(prog_type: int, insns: bytes, license: str = "GPL", *,
         return _prog_load_once(prog_type, insns, license, name, level, size,
                                expected_attach_type, attach_btf_id, kern_version, btf_fd, func_info)
 
+    if log_level and log_size > 0:  # the size given (bpftrace's log_size): once, ENOSPC if the log overflows it
+        return attempt(log_level, min(log_size, _LOG_SIZE_MAX))
     try:
         return attempt(log_level, _LOG_SIZE)
     except BPFError as e:

@@ -62,6 +62,7 @@ TROUBLESHOOTING OPTIONS:
     --emit FILE    compile for this kernel and write the compiled program to
                    FILE, without running it; `pytrace FILE` runs it, also
                    where no compiler (lark, llvmlite) is installed
+    --aot FILE     as --emit, as an executable FILE that runs the program
 
 EXAMPLES:
     pytrace -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'
@@ -117,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--flamegraph")
     p.add_argument("-d", "--debug", action="append", default=[])
     p.add_argument("--emit", metavar="FILE")
+    p.add_argument("--aot", metavar="FILE")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
@@ -276,7 +278,7 @@ class Run:
                           has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo),
                           include_files=tuple(args.include_files), helper_warnings=bool(args.warnings))
         driver.apply_env(options)
-        if args.emit:
+        if args.emit or args.aot:
             return self._emit(source, options)
         if args.cmd and not (args.verify_only or "ast" in args.debug or "types" in args.debug):
             try:
@@ -287,20 +289,21 @@ class Run:
             return self._run(source, options)
         finally:
             if self.child is not None:
-                self.child.cancel()
+                self.child.terminate()
 
     def _emit(self, source: Source | CompiledFile, options: Options) -> int:
         from pytrace.runtime import artifact_file
 
         if isinstance(source, CompiledFile):
             raise UsageError(f"{source.name} is already compiled")
+        path = self.args.aot or self.args.emit
         try:
-            artifact_file.emit(self.args.emit, source, options)
+            artifact_file.emit(path, source, options, executable=bool(self.args.aot))
         except CompileError as e:
             e.diagnostics.emit(sys.stderr)
             return 1
         except OSError as e:
-            raise UsageError(f"failed to write '{self.args.emit}': {e.strerror}") from None
+            raise UsageError(f"failed to write '{path}': {e.strerror}") from None
         return 0
 
     def _artifact(self, source: Source | CompiledFile, options: Options):
@@ -309,7 +312,16 @@ class Run:
 
         if isinstance(source, CompiledFile):
             try:
-                return artifact_file.load(source.name, source.data, params=options.params, pid=options.pid_filter)
+                return artifact_file.load(source.name, source.data, params=options.params, pid=options.pid_filter,
+                                          named_params=options.named_params)
+            except artifact_file.OptionsDiffer as e:  # compiled again, for this run's program options
+                try:
+                    return driver.compile_source(e.source, options, self.args.debug,
+                                                 warnings=not self.args.no_warnings), e.source
+                except ModuleNotFoundError as missing:
+                    if missing.name not in ("lark", "llvmlite"):
+                        raise
+                    raise UsageError(str(e)) from None
             except artifact_file.ArtifactFileError as e:
                 raise UsageError(str(e)) from None
         try:
@@ -366,7 +378,7 @@ class Run:
             extras.on_loaded(session)
 
         try:
-            return lifecycle.run_program(session, stop, dry_run=args.dry_run, log_level=2 if verifier_log else 0,
+            return lifecycle.run_program(session, stop, dry_run=args.dry_run, log_level=2 if verifier_log else 1 if args.verbose else 0,
                                          on_loaded=on_loaded, on_closing=extras.on_closing,
                                          mode=MODES.get(args.mode or "", ""))
         except run_extras.UsageError as e:
@@ -385,6 +397,10 @@ def _write_verifier_logs(session) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the command itself: found by its name (`pidof pytrace`), as bpftrace is
+        from pytrace.runtime import proctitle
+
+        proctitle.set_from_command_line()
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = _parse(argv)

@@ -25,7 +25,8 @@ CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
                "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages",
-               "BPFTRACE_MAX_PROBES": "max_probes", "BPFTRACE_MAX_CAT_BYTES": "max_cat_bytes"}
+               "BPFTRACE_MAX_PROBES": "max_probes", "BPFTRACE_MAX_CAT_BYTES": "max_cat_bytes",
+               "BPFTRACE_LOG_SIZE": "log_size", "BPFTRACE_ON_STACK_LIMIT": "on_stack_limit"}
 
 
 def apply_env(options: Options) -> None:
@@ -41,6 +42,14 @@ def apply_env(options: Options) -> None:
 
         if stack_mode in STACK_MODES:
             options.stack_mode = stack_mode
+    show_debug_info = os.environ.get("BPFTRACE_SHOW_DEBUG_INFO", "").lower()
+    if show_debug_info in ("true", "1", "false", "0"):
+        options.show_debug_info = show_debug_info in ("true", "1")
+    cache_mode = os.environ.get("BPFTRACE_CACHE_USER_SYMBOLS")
+    if cache_mode:
+        from pytrace.lang.passes.config import cache_user_symbols
+
+        options.cache_user_symbols = cache_user_symbols(cache_mode) or options.cache_user_symbols
     unstable = os.environ.get("BPFTRACE_UNSTABLE_TSERIES", "").lower()
     options.unstable_tseries = UNSTABLE_MODES.get(unstable, options.unstable_tseries)
 
@@ -67,14 +76,20 @@ def ensure_kernel_fs() -> None:
 _IMPORT_RE = re.compile(r'\bimport\s*"')
 
 
+# 2: an entry's compile warnings are kept beside it (KEY.warnings), shown on each run.
+CACHE_FORMAT = 2
+
+
 def _cache_key(source: Source, options: Options) -> str:
     h = sha256()
-    for part in (__version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
+    for part in (CACHE_FORMAT, __version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
                  repr(options.named_params),
                  options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.max_cat_bytes,
+                 options.log_size, options.on_stack_limit,
                  options.include_files, options.helper_warnings, options.unsafe,
                  options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
-                 options.unstable_tseries, options.stack_mode, _code_stamp()):
+                 options.unstable_tseries, options.stack_mode, options.show_debug_info, options.cache_user_symbols,
+                 _code_stamp()):
         h.update(repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -112,10 +127,16 @@ def compile_source(source: Source, options: Options, debug: list[str], warnings:
     use_cache = use_cache and not _IMPORT_RE.search(source.text)  # imported files are not in the cache key
     key = _cache_key(source, options) if use_cache else ""
     path = os.path.join(CACHE_DIR, key + ".json")
+    warnings_path = os.path.join(CACHE_DIR, key + ".warnings")  # the compile's warnings, shown on every run
     if use_cache and os.path.exists(path):
         try:
             with open(path) as f:
-                return Artifact.from_json(f.read())
+                artifact = Artifact.from_json(f.read())
+            if warnings and os.path.exists(warnings_path):
+                with open(warnings_path) as f:
+                    sys.stderr.write(f.read())
+                    sys.stderr.flush()
+            return artifact
         except (OSError, ValueError, TypeError, KeyError):
             pass
     from pytrace.lang.passes import analyse
@@ -141,6 +162,13 @@ def compile_source(source: Source, options: Options, debug: list[str], warnings:
     if use_cache and all(spec.cacheable for unit in ctx.units for spec in unit.specs):
         try:
             os.makedirs(CACHE_DIR, exist_ok=True)
+            said = ctx.diags.render()
+            if said:  # written first: an artifact in the cache always has its warnings beside it
+                with open(f"{warnings_path}.{os.getpid()}", "w") as f:
+                    f.write(said)
+                os.replace(f"{warnings_path}.{os.getpid()}", warnings_path)
+            elif os.path.exists(warnings_path):
+                os.unlink(warnings_path)
             tmp = f"{path}.{os.getpid()}"
             with open(tmp, "w") as f:
                 f.write(artifact.to_json())
@@ -203,14 +231,18 @@ def list_probes(source: Source | None, args) -> int:
 
         try:
             ctx = analyse(source, Options(params=list(args.rest), pid_filter=args.pid,
-                                          debuginfo=tuple(args.debuginfo)), until="bind_probes")
+                                          debuginfo=tuple(args.debuginfo)), until="missing_probes")
         except CompileError as e:
             e.diagnostics.emit(sys.stderr)
             return 1
         for unit in ctx.units:
             for spec in unit.specs:
-                details = unit.provider.list_probes(spec.name, True)[1:] if args.verbose else []
-                sys.stdout.write("".join(line + "\n" for line in [spec.name, *details]))
+                provider = probes.lookup(spec.provider) or unit.provider
+                name = provider.listed_name(spec)
+                if name is None:
+                    continue
+                details = provider.list_probes(name, True)[1:] if args.verbose else []
+                sys.stdout.write("".join(line + "\n" for line in [name, *details]))
         return 0
     searches = [" ".join(s.split()) for s in args.rest[0].split(",")] if args.rest else ["*"]
     out = []

@@ -237,6 +237,16 @@ class Child:
             return True
         return pid != 0
 
+    def terminate(self) -> None:
+        """The run is over (exit(), a signal, the loop's end): a started child still
+        running gets SIGTERM, as bpftrace's request_finalize() sends it, and is reaped."""
+        if self._go is None and not self.done():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self.cancel()
+
     def cancel(self) -> None:
         """Never started: it sees EOF and exits. Then (started or not) reap it."""
         if self._go is not None:
@@ -297,16 +307,20 @@ class StopConditions:
         return arrived
 
     @contextmanager
-    def signals(self) -> Iterator[None]:
-        """SIGINT, SIGTERM and SIGHUP end the loop instead of killing the process;
-        ending() then ignores SIGINT while END runs. SIGUSR1 runs the
-        self:signal:SIGUSR1 probes (and never kills). Main thread only."""
+    def signals(self, tracer: Tracer | None = None) -> Iterator[None]:
+        """SIGINT, SIGTERM and SIGHUP end the loop instead of killing the process
+        (with `tracer`, at once: the events not yet delivered are dropped, as
+        bpftrace drops them); ending() then ignores SIGINT while END runs.
+        SIGUSR1 runs the self:signal:SIGUSR1 probes (and never kills). Main
+        thread only."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def on_signal(signum, frame):
             self.signalled = True
+            if tracer is not None:
+                tracer.interrupt()
 
         def on_sigusr1(signum, frame):
             self.sigusr1 = True
@@ -334,13 +348,16 @@ def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], 
     signals(), then stop() (and print_maps()) with Ctrl-C ignored. Returns
     why the loop ended. `poll` and `end` replace session.poll and
     session.stop (the API's take its lock)."""
-    with stop.signals():
+    with stop.signals(session.tracer):
         if stop.child is not None:
+            (poll or session.poll)(0)  # BEGIN's output (a tool's header) before anything the child prints
             stop.child.release()
         for fd in stop.exit_fds():
             session.tracer.wake_on(fd)  # the loop notices the -c child or -p process ending at once
         reason = session.run(stop, poll)
         stop.ending()
+        if stop.child is not None:
+            stop.child.terminate()  # before END, as bpftrace
         (end or session.stop)()
         if print_maps:
             session.print_maps()
@@ -387,6 +404,8 @@ def refusal(source: Source, error: Exception, verbose: bool = False) -> tuple[st
     if isinstance(error, MapError):
         return error.describe() + "\n", ""
     prog = error.program
+    if isinstance(error, LoadError) and error.log_trimmed():
+        return error.log_trimmed(), prog.probe
     if getattr(error, "plain", False):
         return Diagnostic("ERROR", error.reason).render(), prog.probe
     hint = getattr(error, "hint", None)

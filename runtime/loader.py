@@ -7,7 +7,9 @@ the verifier's own last words; the whole log is kept for `-v`.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import struct
 
 from pytrace.codegen.artifact import CONST_BASE, CONSTANTS, Artifact, MapSpec, ProgramSpec
@@ -36,9 +38,10 @@ LD_IMM64 = 0x18
 
 
 class LoadError(Exception):
-    def __init__(self, program: ProgramSpec, error: bpf.BPFError) -> None:
+    def __init__(self, program: ProgramSpec, error: bpf.BPFError, log_size: int = 0) -> None:
         self.program = program
         self.error = error
+        self.log_size = log_size  # the verifier log's fixed buffer (-v), 0: none or grown as needed
         super().__init__(self.describe())
 
     @property
@@ -51,6 +54,17 @@ class LoadError(Exception):
         if self.error.log:
             return "the kernel's verifier rejected it: " + bpf.verifier_error_line(self.error.log)
         return f"the kernel refused to load it ({self.error.strerror or self.error})"
+
+    def log_trimmed(self) -> str:
+        """bpftrace's message when -v's verifier log did not fit its log_size (ENOSPC), else ""."""
+        if not self.log_size or self.error.errno != errno.ENOSPC:
+            return ""
+        name = re.sub(r"[^A-Za-z0-9_]", "_", self.program.probe) + "_1"
+        return (f"ERROR: Error loading BPF program for {name}. Error code: -{errno.ENOSPC} "
+                f"({os.strerror(errno.ENOSPC)}).\nKernel error log: \n{self.error.log}\n"
+                "WARNING: Kernel log seems to be trimmed. This may be due to buffer not being big enough, try "
+                "increasing the BPFTRACE_LOG_SIZE environment variable beyond the current value of "
+                f"{self.log_size} bytes. Or, add the configuration `config = {{ log_size = N; }}` to the script.\n")
 
     def describe(self) -> str:
         where = f"{self.program.location}: " if self.program.location else ""
@@ -133,12 +147,13 @@ def _close(fd: int) -> None:
 
 
 # The expected attach type of a tracing program, by the attach spec's "attach_type".
-TRACING_ATTACH_TYPES = {"fentry": K.BPF_TRACE_FENTRY, "fexit": K.BPF_TRACE_FEXIT, "iter": K.BPF_TRACE_ITER}
+TRACING_ATTACH_TYPES = {"fentry": K.BPF_TRACE_FENTRY, "fexit": K.BPF_TRACE_FEXIT, "iter": K.BPF_TRACE_ITER,
+                        "raw_tp": K.BPF_TRACE_RAW_TP}
 
 
 def attach_target(prog: ProgramSpec) -> dict:
     """What BPF_PROG_LOAD needs to know about a tracing program's target (fentry/fexit:
-    the kernel function; iter: `bpf_iter_TYPE`): resolved here, so the artifact stays
+    the kernel function; iter: `bpf_iter_TYPE`; tp_btf: `btf_trace_EVENT`): resolved here, so the artifact stays
     independent of the kernel's BTF ids."""
     if prog.prog_type != "tracing":
         return {}
@@ -146,7 +161,7 @@ def attach_target(prog: ProgramSpec) -> dict:
 
     spec = prog.attach[0]
     func = spec.get("btf_func") or spec["func"]
-    btf_id = BTF.kernel().find(func, "func")
+    btf_id = BTF.kernel().find(func, spec.get("btf_kind", "func"))  # tp_btf: the btf_trace_EVENT typedef
     if btf_id is None:
         raise LoadError(prog, bpf.BPFError("BPF_PROG_LOAD", 2, f"no BTF for kernel function {func}"))
     kind = spec.get("attach_type") or ("fexit" if spec.get("retprobe") else "fentry")
@@ -181,7 +196,9 @@ def fill_map(fd: int, spec: MapSpec) -> None:
 
 def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
          programs: list[ProgramSpec] | None = None) -> Loaded:
-    """Create maps and load programs; on any failure close what was made."""
+    """Create maps and load programs; on any failure close what was made.
+    log_level 1 (-v) loads with a verifier log of the program's log_size, as bpftrace
+    does (a log that overflows it fails the load); 2 (-d verifier) with one that grows."""
     loaded = Loaded(artifact)
     btf_ids = kernel_var_ids(artifact)
     try:
@@ -200,13 +217,14 @@ def load(artifact: Artifact, constants: dict[str, int], log_level: int = 0,
                     extra = {"btf_fd": bpf.btf_load(btf[0]), "func_info": btf[1]}
                 if log_level:
                     fd, log = bpf.prog_load_with_log(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15],
-                                                     log_level=log_level, **attach_target(prog), **extra)
+                                                     log_level=log_level, **attach_target(prog), **extra,
+                                                     log_size=artifact.log_size if log_level == 1 else 0)
                     loaded.logs[prog.name] = log
                 else:
                     fd = bpf.prog_load(PROG_TYPES[prog.prog_type], insns, name=prog.name[:15],
                                        **attach_target(prog), **extra)
             except bpf.BPFError as e:
-                raise LoadError(prog, e) from None
+                raise LoadError(prog, e, artifact.log_size if log_level == 1 else 0) from None
             finally:
                 if extra:
                     _close(extra["btf_fd"])  # the program keeps its own reference

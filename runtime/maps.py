@@ -55,6 +55,8 @@ def decode(layout: dict, data: bytes):
         return n
     if kind == "bool":
         return data[0] != 0
+    if kind == "none":  # bytes of no language value (a float): bpftrace's none, printed as null
+        return None
     if kind == "string":
         return _decode_string(data[: layout["size"]])
     if kind == "pointer":  # printed as hex, as current bpftrace does (JSON keeps the number)

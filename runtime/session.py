@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pytrace.codegen.artifact import Artifact, EventSpec
 from pytrace.runtime import attach as attach_mod
 from pytrace.runtime import bpf, iterators, kprobes, loader
-from pytrace.runtime import pcap
+from pytrace.runtime import pcap, symbol_settings
 from pytrace.runtime.ringbuf import RingBuffer
 
 # Map reading, symbols and value decoding are imported when first used, after the probes are
@@ -40,6 +40,17 @@ def _tai_delta() -> int:
 RUN_BY_MODE = ("TEST", "BENCH")  # `when` of the programs only --test / --bench run
 
 
+def attach_order(programs: list) -> list[tuple]:
+    """(program, attach spec) pairs of loaded programs in the order bpftrace
+    attaches them, so that probes firing on one event run in the order the
+    script declares them: first, in order, those the kernel runs in the order
+    they were attached; then, in reverse, those it runs newest first (the
+    provider's fires_newest_first: uprobes, usdt, kprobes, fentry)."""
+    pairs = [(prog, spec) for prog in programs for spec in prog.spec.attach]
+    return ([pair for pair in pairs if not pair[0].spec.fires_newest_first]
+            + [pair for pair in reversed(pairs) if pair[0].spec.fires_newest_first])
+
+
 class Tracer:
     def __init__(self, artifact: Artifact, output, *, cpid: int = 0, pid: int | None = None) -> None:
         self.artifact = artifact
@@ -59,10 +70,11 @@ class Tracer:
         self.iterators: list[tuple[dict, int]] = []  # (attach spec, link fd) of iter probes, run by run_iterators()
         self.exited = False
         self.exit_code = 0
-        self.finishing = False  # after exit(): later events are dropped until END runs, as in bpftrace
+        self.finishing = False  # after exit() or a stop signal: later events are dropped until END runs, as in bpftrace
         self.lost_reported = 0
         # user stacks of exited processes are symbolised from the probed binaries
         binaries = [a["binary"] for p in artifact.programs for a in p.attach if a.get("binary")]
+        symbol_settings.apply(artifact.symbols)
         if binaries or "pytrace.runtime.symbols" in sys.modules:  # (forgetting an earlier run's binaries)
             from pytrace.runtime import symbols
 
@@ -72,7 +84,7 @@ class Tracer:
             "printf": self._on_printf, "print_value": self._on_print_value, "print_map": self._on_print_map,
             "clear": self._on_clear, "zero": self._on_zero, "exit": self._on_exit,
             "time": self._on_time, "cat": self._on_cat, "system": self._on_system, "map_full": self._on_map_full,
-            "join": self._on_join, "runtime_warning": self._on_runtime_warning,
+            "join": self._on_join, "runtime_warning": self._on_runtime_warning, "helper_error": self._on_helper_error,
             "errorf": self._on_message, "warnf": self._on_message, "unwatch": self._on_unwatch,
             "skboutput": self._on_skboutput,
         }
@@ -127,17 +139,16 @@ class Tracer:
         if any(p.spec.warn_never_fired for p in self.loaded.programs):
             self.count_runs()
         try:
-            for prog in self.loaded.programs:
+            for prog, spec in attach_order(self.loaded.programs):
                 if prog.spec.when in RUN_BY_MODE:  # test:/bench: probes run only by --test/--bench
                     continue
-                for spec in prog.spec.attach:
-                    fds = attach_mod.attach(prog.spec, spec, prog.fd, self.pid)
-                    self.links.extend(fds)
-                    if spec.get("kind") == "watchpoint":  # for unwatch(address)
-                        self.watchpoints.setdefault(spec["address"], []).extend(fds)
-                    if spec.get("kind") == "iter":
-                        self.iterators.append((spec, fds[0]))
-                    self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
+                fds = attach_mod.attach(prog.spec, spec, prog.fd, self.pid)
+                self.links.extend(fds)
+                if spec.get("kind") == "watchpoint":  # for unwatch(address)
+                    self.watchpoints.setdefault(spec["address"], []).extend(fds)
+                if spec.get("kind") == "iter":
+                    self.iterators.append((spec, fds[0]))
+                self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
         except BaseException:
             self.detach()
             raise
@@ -164,13 +175,21 @@ class Tracer:
         if deliver:
             self.drain()
 
+    def interrupt(self) -> None:
+        """A stop signal (SIGINT, SIGTERM, SIGHUP) arrived, maybe in the middle of a batch: as in
+        bpftrace, the events not yet delivered are dropped (END's will be printed), so poll()
+        returns after the record at hand, however many are waiting (a probe calling system() on
+        every context switch stops at once)."""
+        self.finishing = True
+
     def poll(self, timeout_ms: int = 100, budget_s: float | None = POLL_BUDGET_S) -> int:
         """Deliver events from the ring buffer; returns how many arrived.
 
         Records are taken in batches of BATCH_RECORDS and the output is flushed
         after each batch, so events appear within milliseconds. Full batches
         follow each other for up to budget_s (None: until the ring is empty),
-        then the caller gets control back (to check its stop conditions)."""
+        then the caller gets control back (to check its stop conditions); after exit() or
+        interrupt(), at the end of the batch (drain() still empties the ring)."""
         if self.ringbuf is None:
             return 0
         self.ringbuf.wait(timeout_ms)
@@ -183,7 +202,7 @@ class Tracer:
                 if flush is not None:
                     flush()
             total += n
-            if n < BATCH_RECORDS or (budget_s is not None and time.monotonic() - start > budget_s):
+            if n < BATCH_RECORDS or (budget_s is not None and (self.finishing or time.monotonic() - start > budget_s)):
                 return total
 
     def wake_on(self, fd: int) -> None:
@@ -413,6 +432,10 @@ class Tracer:
     def _on_runtime_warning(self, ev: EventSpec, args: list) -> None:
         """A program's run-time warning (e.g. a division by zero): each time it happens."""
         self.out.warning(ev.fmt)
+
+    def _on_helper_error(self, ev: EventSpec, args: list) -> None:
+        """A checked helper failed (codegen/helper_errors.py): each time it happens."""
+        self.out.helper_error(ev.fmt, args[0], ev.source)
 
 
 FORMATTED_EVENTS = ("printf", "cat", "system", "errorf", "warnf")

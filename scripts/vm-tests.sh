@@ -29,6 +29,6 @@ else
 fi
 start=$(date +%s)
 status=0
-PYTRACE_VM_TIER=1 "$RUN_IN_VM" --timeout 900 -- env PYTRACE_VM_TIER=1 "$PY" -m pytest -q -p no:cacheprovider tests/kernel "$@" || status=$?
+PYTRACE_VM_TIER=1 "$RUN_IN_VM" --timeout "${PYTRACE_VM_TIMEOUT:-2400}" -- env PYTRACE_VM_TIER=1 "$PY" -m pytest -q -p no:cacheprovider tests/kernel "$@" || status=$?
 echo "vm-tests: $(( $(date +%s) - start ))s in the VM (exit $status)"
 exit $status

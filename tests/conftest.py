@@ -59,7 +59,7 @@ class Result:
 
 def run_pytrace(*args: str, stdin: str | None = None, timeout: float = 60, env: dict | None = None) -> Result:
     """Run the pytrace CLI as a user would, with this interpreter."""
-    full_env = dict(os.environ, PYTRACE_NO_CACHE="1", **(env or {}))
+    full_env = {**os.environ, "PYTRACE_NO_CACHE": "1", **(env or {})}  # env may turn the cache back on
     proc = subprocess.run([sys.executable, "-m", "pytrace", *args], input=stdin, capture_output=True,
                           text=True, timeout=timeout, env=full_env)
     return Result(proc)

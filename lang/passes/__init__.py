@@ -17,6 +17,7 @@ from pytrace.lang.passes.c_macros import expand_c_macros
 from pytrace.lang.passes.config import apply_config
 from pytrace.lang.passes.fold_literals import fold_literals
 from pytrace.lang.passes.macros import expand_macros
+from pytrace.lang.passes.missing_probes import prune_probes
 from pytrace.lang.passes.limits import check_limits, check_probe_count
 from pytrace.lang.passes.legacy_scopes import hoist_probe_variables
 from pytrace.lang.passes.pid_filter import pid_filter
@@ -43,6 +44,7 @@ PIPELINE: list[tuple[str, Callable[[CompileContext], None]]] = [
     ("program_settings", program_settings),
     ("fold_literals", fold_literals),
     ("bind_probes", bind_probes),
+    ("missing_probes", prune_probes),
     ("probe_count", check_probe_count),
     ("pid_filter", pid_filter),
     ("resolve", resolve),

@@ -43,7 +43,9 @@ def bind_probes(ctx: CompileContext) -> None:
             try:
                 expanded = prov.expand_with(ctx.kernel, parts, raw, ctx.options)
             except NoMatches as e:  # config missing_probes: error, warn or ignore
-                if ctx.options.missing_probes == "warn":
+                if e.wildcard:
+                    pass  # dropped without a word (a probe left empty: the missing_probes pass)
+                elif ctx.options.missing_probes == "warn":
                     ctx.diags.warning(f"No matches for {e.what}. Skipping.", ap.span)
                 elif ctx.options.missing_probes == "error":
                     ctx.diags.error(str(e), ap.span, e.hints)

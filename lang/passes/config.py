@@ -16,18 +16,20 @@ from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
 from pytrace.lang.options import UNSTABLE_MODES
 from pytrace.lang.passes.limits import MAX_STRLEN
+from pytrace.lang.types import STACK_MODE_ERROR, STACK_MODES
 
 ENV_PREFIX = "BPFTRACE_"
 
 # Every config variable current bpftrace knows; those pytrace acts on map to
 # an Options attribute, the others are accepted and have no effect here.
 KNOWN = {
-    "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": None,
-    "str_trunc_trailer": None, "max_cat_bytes": "max_cat_bytes", "cache_user_symbols": None, "cpp_demangle": None,
-    "lazy_symbolication": None, "license": None, "log_size": None, "max_bpf_progs": None,
+    "max_strlen": "max_strlen", "max_map_keys": "max_map_keys", "on_stack_limit": "on_stack_limit",
+    "str_trunc_trailer": None, "max_cat_bytes": "max_cat_bytes", "cache_user_symbols": "cache_user_symbols",
+    "cpp_demangle": None,
+    "lazy_symbolication": None, "license": None, "log_size": "log_size", "max_bpf_progs": None,
     "max_probes": "max_probes", "perf_rb_pages": "perf_rb_pages", "stack_mode": "stack_mode",
     "missing_probes": "missing_probes", "print_maps_on_exit": "print_maps_on_exit", "use_blazesym": None,
-    "show_debug_info": None, "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
+    "show_debug_info": "show_debug_info", "unstable_tseries": "unstable_tseries", "unstable_dw_ustack": None,
     "unstable_import_statement": None, "unstable_typeinfo": None,
     "prometheus_labels": "prometheus_labels",  # pytrace's own: label names of map key parts
 }
@@ -67,11 +69,33 @@ def _license(value: ast.Expr) -> str | None:
 
 VALIDATED = {"license": _license}  # settings with no effect here that bpftrace still checks
 
-PARSED_SETTINGS = {"prometheus_labels": _label_names}  # settings whose text is parsed here
+def cache_user_symbols(value: str | int) -> str | None:
+    """bpftrace's cache_user_symbols parser: a mode, or "" for the default (1), or None: invalid."""
+    word = str(value).lower()
+    if word.isdigit():
+        return "none" if int(word) == 0 else ""
+    return {"per_pid": "per_pid", "per_program": "per_program", "none": "none"}.get(word)
+
+
+CACHE_USER_SYMBOLS_ERROR = "Invalid value for cache_user_symbols: valid values are PER_PID, PER_PROGRAM, and NONE."
+
+
+def _cache_user_symbols(assign: ast.ConfigAssign, ctx: CompileContext) -> str | None:
+    value = assign.value
+    text = value.value if isinstance(value, (ast.Integer, ast.String)) else \
+        value.name if isinstance(value, ast.Identifier) else None
+    mode = cache_user_symbols(text) if text is not None else None
+    if mode is None:
+        ctx.diags.error(f"{assign.name}: {CACHE_USER_SYMBOLS_ERROR}", value.span)
+    return mode
+
+
+PARSED_SETTINGS = {"prometheus_labels": _label_names,  # settings whose text is parsed here
+                   "cache_user_symbols": _cache_user_symbols}
 
 CHOICES = {"missing_probes": ("error", "warn", "ignore"),  # settings given as a word
-           "stack_mode": ("bpftrace", "perf", "raw")}
-CHOICE_ERRORS = {"stack_mode": "Invalid value for stack_mode: valid values are bpftrace, raw and perf."}
+           "stack_mode": STACK_MODES}
+CHOICE_ERRORS = {"stack_mode": STACK_MODE_ERROR}
 
 MAP_DECL_TYPES = {"hash": "hash", "lruhash": "lru_hash", "percpuhash": "percpu_hash",
                   "percpulruhash": "percpu_lru_hash"}

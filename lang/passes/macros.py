@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 
-from pytrace.lang import ast
+from pytrace.lang import ast, builtins
 from pytrace.lang.context import CompileContext
 
 MAX_DEPTH = 32
@@ -36,6 +36,15 @@ def clone(node):
         if isinstance(value, (ast.Node, list)):
             setattr(new, f.name, clone(value))
     return new
+
+
+def _builtin_takes(name: str, count: int) -> bool:
+    """A builtin function taking `count` arguments, or a builtin variable (`count` 0) of that name."""
+    name = builtins.ALIASES.get(name, name)
+    fn = builtins.function(name)
+    if fn is not None:
+        return fn.min_args <= count <= fn.max_args
+    return count == 0 and builtins.variable(name) is not None
 
 
 def _mark_expanded(body: ast.Node, call: ast.Expr) -> None:
@@ -113,7 +122,10 @@ class _Expander:
 
     def macro_for(self, node: ast.Node) -> ast.Macro | None:
         if isinstance(node, ast.Call):
-            return self.macros.get(node.name)
+            m = self.macros.get(node.name)
+            if m is not None and len(m.params) != len(node.args) and _builtin_takes(node.name, len(node.args)):
+                return None  # `macro cpu(x)` leaves `cpu()` to the builtin (bpftrace overloads by arity)
+            return m
         if isinstance(node, ast.Identifier):
             m = self.macros.get(node.name)
             return m if m is not None and not m.params else None

@@ -41,9 +41,9 @@ def config_values(options: Options) -> dict[str, bool | int | str]:
         "cpp_demangle": True, "lazy_symbolication": True,
         "print_maps_on_exit": getattr(options, "print_maps_on_exit", True),  # (options other work may add)
         "use_blazesym": False, "show_debug_info": False,
-        "log_size": 1000000, "max_bpf_progs": 1024, "max_cat_bytes": options.max_cat_bytes,
+        "log_size": options.log_size, "max_bpf_progs": 1024, "max_cat_bytes": options.max_cat_bytes,
         "max_map_keys": options.max_map_keys, "max_probes": 1024, "max_strlen": options.max_strlen,
-        "on_stack_limit": 32, "perf_rb_pages": options.perf_rb_pages,
+        "on_stack_limit": options.on_stack_limit, "perf_rb_pages": options.perf_rb_pages,
         "str_trunc_trailer": "..",
         "unstable_import_statement": "error", "unstable_tseries": options.unstable_tseries,
         "unstable_typeinfo": "error", "unstable_dw_ustack": "warn",

@@ -106,8 +106,12 @@ class _Resolver:
         fn = builtins.function(node.name)
         if not node.args and self.is_builtin(node.name) and (fn is None or fn.min_args > 0):
             return self.identifier(ast.Identifier(node.name, span=node.span))  # `pid()` is `pid`
+        if fn is not None and fn.imported_from and fn.imported_from not in self.ctx.stdlib_imports:
+            fn = None  # a stdlib C function, not imported
         if fn is None:
-            close = difflib.get_close_matches(node.name, list(builtins.FUNCTIONS), n=1)
+            known = [f.name for f in builtins.FUNCTIONS.values()
+                     if not f.imported_from or f.imported_from in self.ctx.stdlib_imports]
+            close = difflib.get_close_matches(node.name, known, n=1)
             self.ctx.diags.error(f"Unknown function: '{node.name}'", node.span,
                                  [f"Did you mean {close[0]}()?"] if close else [])
             return node
@@ -123,11 +127,18 @@ class _Resolver:
 def c_definitions(ctx: CompileContext) -> None:
     """The script's `struct`/`union`/`enum` definitions, laid out once."""
     program = ctx.program
-    defs = [d for d in (program.c_definitions if program else []) if d.kind == "struct"]
-    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel)
-    for index, message in errors:
-        ctx.diags.error(message, defs[index].span)
     others = program.c_definitions if program else []
+    # the structs the script's #if lines keep (each stands for one line here: its text is not C to preprocess)
+    kept = include_consts.kept_lines([d.text if d.kind != "struct" else "struct" for d in others],
+                                     ctx.kernel.btf() is not None) if any(d.kind == "define" for d in others) \
+        else range(len(others))
+    defs = [d for i, d in enumerate(others) if d.kind == "struct" and i in kept]
+    ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel)
+    for index, error in errors:
+        if error.offset is None:
+            ctx.diags.error(str(error), defs[index].span)
+        else:  # clang's error, at its place in bpftrace's definitions.h
+            ctx.diags.error(f"error: {error}", label=_definitions_h_place(others, defs[index], error.offset))
     header_constants(ctx, others)
     # (the script's #defines are read by header_constants, with its #if lines)
     ctypes_parse.add_macros(ctx.c_types, [], any(d.kind == "include" for d in others))
@@ -150,9 +161,16 @@ def header_constants(ctx: CompileContext, definitions: list[ast.CDefinition]) ->
             ctx.diags.error(f"fatal error: '{name}' file not found")
             continue
         d = lines[index - len(extra)]
-        line = 2 + sum(p.text.count("\n") + 1 for p in definitions[:definitions.index(d)])
-        column = 1 + min(i for i in (d.text.find("<"), d.text.find('"')) if i >= 0)
-        ctx.diags.error(f"fatal error: '{name}' file not found", label=f"definitions.h:{line}:{column}")
+        offset = min(i for i in (d.text.find("<"), d.text.find('"')) if i >= 0)
+        ctx.diags.error(f"fatal error: '{name}' file not found", label=_definitions_h_place(definitions, d, offset))
+
+
+def _definitions_h_place(definitions: list[ast.CDefinition], d: ast.CDefinition, offset: int) -> str:
+    """Where offset `offset` of definition d is in bpftrace's definitions.h: the script's
+    definitions one after another, after a first line including the BTF types."""
+    before = d.text[:offset]
+    line = 2 + sum(p.text.count("\n") + 1 for p in definitions[:definitions.index(d)]) + before.count("\n")
+    return f"definitions.h:{line}:{offset - before.rfind(chr(10))}"
 
 
 def resolve(ctx: CompileContext) -> None:

@@ -95,6 +95,7 @@ class TypeChecker:
         self.untyped_vars: set[str] = set()  # declared without a type or value: `let $x;`
         self.literal_vars: set[str] = set()  # holding only non-negative literals so far
         self.literal_maps: set[str] = set()  # the same for maps
+        self.key_shown: dict[str, str] = {}  # map -> its keys' type as bpftrace names it in diagnostics
 
     # ------------------------------------------------------------ reporting
     def error(self, msg: str, node: ast.Node | None, hints: list[str] | None = None) -> None:
@@ -180,27 +181,22 @@ class TypeChecker:
                 self.error(f"Invalid map key type: {T.describe(t)}", k)
                 return None
             key_types.append(_storage_type(t))
+        shown = _keys_shown(node.keys)
+        if assign:
+            self.key_shown.setdefault(node.name, shown)
         if info is None:
             return key_types or None
         have = info.key_types or []
         if _is_packed_key(key_types, have):  # `@m[$t]` with $t = (a, b) names `@m[a, b]`
             key_types = list(key_types[0].elems)
             node.keys_packed = True
-        if len(have) != len(key_types):
+        merged = [_merge(old, new) for old, new in zip(have, key_types)]
+        if len(have) != len(key_types) or None in merged:
             if self.final:
-                self.error(f"Argument mismatch for {node.name}: trying to access with {len(key_types)} "
-                           f"keys when map expects {len(have)} keys", node)
+                expected = self.key_shown.get(node.name) or _types_shown(have)
+                self.error(f"Argument mismatch for {node.name}: trying to access with arguments: "
+                           f"'{shown}' when map expects arguments: '{expected}'", node)
             return None
-        merged = []
-        key_nodes = node.keys * len(key_types) if node.keys_packed else node.keys  # packed: one node for all
-        for old, new, k in zip(have, key_types, key_nodes):
-            m = _merge(old, new)
-            if m is None:
-                if self.final:
-                    self.error(f"Argument mismatch for {node.name}: trying to access with arguments: "
-                               f"[{T.describe(new)}] when map expects arguments: [{T.describe(old)}]", k)
-                return None
-            merged.append(m)
         if assign:
             info.key_types = merged or None
         return merged
@@ -289,7 +285,11 @@ class TypeChecker:
             self.error(f"The {node.name} builtin cannot be used with {unit.provider.name} probes", node)
             return T.U64
         if isinstance(var.type, T.StackType):  # bare kstack/ustack: in the config's stack_mode
-            return dataclasses.replace(var.type, mode=self.ctx.options.stack_mode)
+            mode = self.ctx.options.stack_mode
+            if var.type.kernel and mode == "build_id":
+                self.warning("'build_id' stack mode can only be used for ustack. Falling back to 'raw' mode.", node)
+                mode = "raw"
+            return dataclasses.replace(var.type, mode=mode)
         typed = _BTF_TYPED.get(node.name)  # (vmlinux BTF is read only for a builtin typed from it)
         if typed is None:
             return var.type
@@ -644,6 +644,8 @@ class TypeChecker:
             return
         key = self.var_key(var, declare=True)
         old = self.variables.get(key)
+        if isinstance(vt, T.PointerType) and vt.addrspace == "ctx" and isinstance(vt.pointee, T.RecordType):
+            vt = vt.pointee  # `$a = args`: a copy of the record
         if old is None:
             vt = type_rules.literal_variable_type(self.const_int(value), vt)
             self.variables[key] = self.learned_type(key, vt, value)
@@ -806,6 +808,17 @@ def check_map_decls(ctx: CompileContext) -> None:
             have = ("percpu" if info.percpu else "") + ("lruhash" if "lru" in decl.kind else "hash")
             ctx.diags.error(f"Incompatible map types. Type from declaration: {decl.kind}. "
                             f"Type from value/key type: {have}", info.span)
+
+
+def _keys_shown(keys: list[ast.Expr]) -> str:
+    """Map keys' type as bpftrace's diagnostics name it: `@m[1, "hi"]` is '(int8,string[3])'."""
+    return _types_shown([type_rules.tuple_elem_type(k.value if type_rules.flexible_literal(k) else None, k.type)
+                         for k in keys])
+
+
+def _types_shown(types: list[T.Type]) -> str:
+    names = [t.name for t in types]
+    return names[0] if len(names) == 1 else "(" + ",".join(names) + ")"
 
 
 def _is_packed_key(key_types: list[T.Type], have: list[T.Type]) -> bool:

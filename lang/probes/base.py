@@ -30,11 +30,15 @@ class ProbeError(Exception):
 
 class NoMatches(ProbeError):
     """An attach point that matches nothing: an error, a warning or nothing,
-    as the `missing_probes` config says."""
+    as the `missing_probes` config says (`what`: "tracepoint syscalls:nonsense").
+    A wildcard matching nothing (`wildcard`) is dropped without a word, as
+    bpftrace drops it; its probe may be left with no attach points (the
+    missing_probes pass)."""
 
-    def __init__(self, what: str, hints: list[str] | None = None) -> None:
+    def __init__(self, what: str, hints: list[str] | None = None, wildcard: bool = False) -> None:
         super().__init__(f"No matches for {what}.", hints)
         self.what = what
+        self.wildcard = wildcard
 
 
 @dataclass
@@ -128,6 +132,13 @@ class ProbeProvider:
                          a probe lists at most one attach point of this type (iter).
       ctx_null_ends_run  a null pointer read from the context ends the program's
                          run (iter: the kernel's last call carries no object).
+      fires_newest_first
+                         when several probes of this type are attached to one
+                         event, the kernel runs the one attached last first
+                         (uprobes, usdt, kprobes, fentry/fexit: bpftrace's
+                         attach_reverse()). The runtime attaches these in
+                         reverse, after all the others, so that the probes
+                         still run in the order the script declares them.
       printf_to          where printf() writes: "events" (the ring buffer, as
                          every event) or "seq_file" (bpf_seq_printf into the
                          iterator's output: iter).
@@ -135,7 +146,7 @@ class ProbeProvider:
                          `retval`, `func`...), for the resolve pass and docs;
                          where each lives is variable()/args_type().
 
-    Methods: expand() (required), variable(), args_type(), named_type(),
+    Methods: expand() (required), variable(), args_type(), named_type(), load_as(),
     unavailable_reason(), alternative_hint(), list_probes()."""
 
     name: str = ""
@@ -151,6 +162,7 @@ class ProbeProvider:
     warn_never_fired: str = ""
     single_attach_point: bool = False
     ctx_null_ends_run: bool = False
+    fires_newest_first: bool = False
     printf_to: str = "events"
     variable_names: tuple[str, ...] = ()
 
@@ -186,6 +198,12 @@ class ProbeProvider:
         (a uprobe binary's DWARF structs), after the script's own."""
         return None
 
+    def load_as(self, spec: ProbeSpec, calls: set[str]) -> tuple[str, dict]:
+        """The program type (a key of the runtime's table) and attach dict this
+        attach point is loaded with, knowing the functions its probe calls
+        (rawtracepoint: tp_btf for a helper taking a BTF-typed pointer)."""
+        return self.prog_type, spec.attach
+
     def unavailable_reason(self) -> str | None:
         """Why this kernel cannot attach this probe type (None: it can)."""
         return None
@@ -199,6 +217,12 @@ class ProbeProvider:
         (canonical-provider) pattern, each followed, when verbose, by its
         arguments as indented lines. A provider that cannot list returns []."""
         return []
+
+    def listed_name(self, spec: ProbeSpec) -> str | None:
+        """`-l -e PROG` / `-l FILE`: how an attach point of the program is listed,
+        as `-l` lists this type's probes (None: not listed, as bpftrace lists no
+        watchpoint and no BEGIN/END). By default its name, if the type is listable."""
+        return spec.name if self.listable else None
 
     def list_probes_in(self, pattern: str, verbose: bool, pid: int | None) -> list[str]:
         """list_probes() knowing the -p process (user-space providers list

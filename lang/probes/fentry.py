@@ -15,7 +15,7 @@ import os
 
 from pytrace.lang import types as T
 from pytrace.lang.btf import BTF, BTFError
-from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
+from pytrace.lang.probes.base import (ContextVar, NoMatches, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
                                       module_and_function)
 from pytrace.lang.probes.kprobe import syscall_tracepoints
 
@@ -66,6 +66,7 @@ class FentryProvider(ProbeProvider):
     pid_predicate = True
     program_per_attach_point = True  # the program is loaded for one function
     warn_never_fired = "fentry"
+    fires_newest_first = True  # (fexit too)
     retprobe = False
     variable_names = ("args", "func")
     doc = "kernel function entry with BTF-typed args: fentry:[MODULE:]FUNC"
@@ -81,9 +82,9 @@ class FentryProvider(ProbeProvider):
             funcs = sorted({f for f in kernel.available_functions()
                             if fnmatch.fnmatchcase(f, target) and btf.find(f, "func") is not None})
             if not funcs:
-                raise ProbeError(f"No kernel functions with BTF match {raw}")
+                raise NoMatches(f"{self.name} {module + ':' if module else ''}{target}", wildcard=True)
         elif btf.find(target, "func") is None:
-            raise ProbeError(f"No BTF found for {target}")
+            raise NoMatches(f"{self.name} {module + ':' if module else ''}{target}")
         else:
             funcs = [target]
         return [ProbeSpec(self.name, f"{self.name}:{'vmlinux:' if module else ''}{f}", {"func": f},

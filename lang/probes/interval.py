@@ -45,6 +45,11 @@ def list_units(provider: str, pattern: str) -> list[str]:
     return [n for n in names if list_matching([n, n[:-1]], pattern)]
 
 
+def listed_rate(spec: ProbeSpec) -> str:
+    """`interval:ms:100` is listed as its unit, `interval:ms:` (and so profile, software, hardware)."""
+    return spec.name.rsplit(":", 1)[0] + ":"
+
+
 class IntervalProvider(ProbeProvider):
     name = "interval"
     aliases = ("i",)
@@ -54,6 +59,9 @@ class IntervalProvider(ProbeProvider):
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         return list_units(self.name, pattern)
+
+    def listed_name(self, spec: ProbeSpec) -> str | None:
+        return listed_rate(spec)
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         unit, n = parse_rate(self.name, parts)

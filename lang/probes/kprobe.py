@@ -9,7 +9,7 @@ import re
 
 from pytrace.lang import types as T
 from pytrace.lang.probes import tracefs
-from pytrace.lang.probes.base import (ContextVar, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
+from pytrace.lang.probes.base import (ContextVar, NoMatches, ProbeError, ProbeProvider, ProbeSpec, has_wildcard,
                                       module_and_function)
 
 # struct pt_regs on x86_64: where each argument register and the return value live.
@@ -53,6 +53,7 @@ class KprobeProvider(ProbeProvider):
     pt_regs_context = True
     pid_predicate = True
     warn_never_fired = "kprobe"
+    fires_newest_first = True
     retprobe = False
     variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func", "sarg0")
     doc = "kernel function entry: kprobe:[MODULE:]FUNC[+OFFSET]"
@@ -73,7 +74,7 @@ class KprobeProvider(ProbeProvider):
             available = kernel.available_functions()
             funcs = sorted({f for f in available if fnmatch.fnmatchcase(f, target)})
             if not funcs:
-                raise ProbeError(f"No kernel functions match {raw}")
+                raise NoMatches(f"{self.name} {module + ':' if module else ''}{target}", wildcard=True)
         prefix = f"{self.name}:{module + ':' if module else ''}"
         return [
             ProbeSpec(self.name, f"{prefix}{f}{'+' + str(offset) if offset else ''}",
@@ -115,5 +116,6 @@ class KretprobeProvider(KprobeProvider):
     name = "kretprobe"
     aliases = ("kr",)
     retprobe = True
+    fires_newest_first = False  # kretprobes run in the order they were attached
     variable_names = ("retval", "func")
     doc = "kernel function return: kretprobe:[MODULE:]FUNC"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec
 from pytrace.lang.probes.interval import (PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, UNIT_NS, list_units,
-                                             parse_rate)
+                                             listed_rate, parse_rate)
 
 
 class ProfileProvider(ProbeProvider):
@@ -16,6 +16,9 @@ class ProfileProvider(ProbeProvider):
 
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         return list_units(self.name, pattern)
+
+    def listed_name(self, spec: ProbeSpec) -> str | None:
+        return listed_rate(spec)
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         unit, n = parse_rate(self.name, parts)

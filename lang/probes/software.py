@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec, list_matching
+from pytrace.lang.probes.interval import listed_rate
 
 PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE = 0, 1
 
@@ -57,6 +58,9 @@ class SoftwareProvider(ProbeProvider):
         # Each event, then its alias, printed with bpftrace's trailing ':'.
         names = [f"{self.name}:{e}" for e, (aliases, _, _) in self.events.items() for e in (e, *aliases)]
         return [n + ":" for n in names if list_matching([n, n + ":"], pattern)]
+
+    def listed_name(self, spec: ProbeSpec) -> str | None:
+        return listed_rate(spec)
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
         if len(parts) not in (1, 2) or not parts[0]:

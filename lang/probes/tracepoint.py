@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from pytrace.lang import types as T
 from pytrace.lang.probes import tracefs
-from pytrace.lang.probes.base import ProbeError, ProbeProvider, ProbeSpec, has_wildcard
+from pytrace.lang.probes.base import NoMatches, ProbeError, ProbeProvider, ProbeSpec, has_wildcard
 
 DATA_LOC = T.StringType(64)  # `__data_loc char[] name`: read as a string
 _FIELD_RE = re.compile(r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);\s*signed:(?P<signed>\d)")
@@ -114,11 +114,10 @@ class TracepointProvider(ProbeProvider):
             matches = [(c, e) for c, e in kernel.tracepoints()
                        if fnmatch.fnmatchcase(c, cat) and fnmatch.fnmatchcase(e, ev)]
             if not matches:
-                raise ProbeError(f"No tracepoints match {raw}", ["list them with: pytrace -l 'tracepoint:*'"])
+                raise NoMatches(f"tracepoint {cat}:{ev}", wildcard=True)
         else:
             if kernel.tracepoint_format(cat, ev) is None:
-                raise ProbeError(f"tracepoint not found: {cat}:{ev}",
-                                 [f"list them with: pytrace -l 'tracepoint:{cat}:*'"])
+                raise NoMatches(f"tracepoint {cat}:{ev}")
             matches = [(cat, ev)]
         return [ProbeSpec(self.name, f"tracepoint:{c}:{e}", {"category": c, "event": e},
                           {"kind": self.attach_kind, "category": c, "event": e}) for c, e in matches]

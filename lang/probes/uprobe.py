@@ -78,6 +78,7 @@ class UprobeProvider(ProbeProvider):
     attach_kind = "uprobe"
     addrspace = "user"
     pt_regs_context = True
+    fires_newest_first = True  # (uretprobes too)
     retprobe = False
     variable_names = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "func", "args")
     doc = "user function entry: uprobe:BINARY:FUNC[+OFFSET]"

@@ -94,6 +94,7 @@ class UsdtProvider(ProbeProvider):
     attach_kind = "uprobe"
     addrspace = "user"
     pt_regs_context = True
+    fires_newest_first = True
     variable_names = tuple(f"arg{i}" for i in range(12))
     doc = "user statically defined tracepoints: usdt:BINARY:[PROVIDER:]PROBE"
 

@@ -14,6 +14,7 @@ process-wide state; reset_stream_state() is for tests.
 
 from __future__ import annotations
 
+import os
 import time
 
 from pytrace.lang import aggregations
@@ -230,6 +231,13 @@ def test_result(names: list[str], index: int, duration_ns: int, passed: list[boo
 def benchmark_result(names: list[str], index: int, average_ns: int, iters: int) -> str:
     """JsonOutput::benchmark_result."""
     return _data('benchmark_result', f'{{"average": {average_ns}, "iters": {iters}}}', names[index])
+
+
+def helper_error_event(helper: str, retcode: int, source: dict) -> str:
+    """A helper failed at run time (JsonOutput::runtime_error): strerror's text, the helper, the place."""
+    return (f'{{"type": "helper_error", "msg": {escape_string(os.strerror(-retcode))}, "helper": {escape_string(helper)}, '
+            f'"retcode": {retcode}, "filename": {escape_string(source.get("filename", ""))}, '
+            f'"line": {source.get("line", 0)}, "col": {source.get("column", 0)}}}\n')
 
 
 def message_event(severity: str, text: str, source: dict) -> str:

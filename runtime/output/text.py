@@ -8,6 +8,8 @@ stderr, everything else to stdout (or the -o file).
 
 from __future__ import annotations
 
+import errno
+import os
 from functools import cache
 
 # The value model (values.py, dataclasses) is imported when a value is first printed, not
@@ -340,6 +342,25 @@ def benchmark_result(names: list[str], index: int, average_ns: int, iters: int) 
         out.append("-" * (width + 15 + len("Iterations")) + "\n")
     out.append(f"{names[index]:<{width}}{average_ns:<15}{iters}\n")
     return "".join(out)
+
+
+# bpftrace's words for some helper failures (TextOutput::runtime_error); others are strerror's.
+# A map lookup's retcode is always 0 (bpftrace reports a missing key as that).
+HELPER_MESSAGES = {("map_delete_elem", -errno.ENOENT): "Can't delete map element because it does not exist.",
+                   ("map_lookup_elem", None): "Can't lookup map element because it does not exist.",
+                   ("map_update_elem", -errno.E2BIG): "Map full; can't update element. Try increasing max_map_keys "
+                   "config or manually setting the max entries in a map declaration e.g. `let @a = hash(5000)`"}
+
+
+def helper_message(helper: str, retcode: int) -> str:
+    """What a failed helper means: bpftrace's words, else strerror (also JSON's "msg")."""
+    return HELPER_MESSAGES.get((helper, retcode), HELPER_MESSAGES.get((helper, None))) or os.strerror(-retcode)
+
+
+def helper_error_event(helper: str, retcode: int, source: dict) -> str:
+    """A helper failed at run time: a warning at the call, as bpftrace's LOG(WARNING) prints it."""
+    return (f"{source.get('label', '')}: WARNING: {helper_message(helper, retcode)}\n"
+            f"Additional Info - helper: {helper}, retcode: {retcode}\n{source.get('context', '')}\n")
 
 
 def message_event(severity: str, text: str, source: dict) -> str:

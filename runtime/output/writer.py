@@ -103,6 +103,15 @@ class Writer:
         if self.warnings or not text.startswith("WARNING"):
             self._write(self.err, text)
 
+    def helper_error(self, helper: str, retcode: int, source: dict) -> None:
+        """A BPF helper failed at run time: bpftrace's warning (stderr; JSON: its helper_error record, stdout)."""
+        if not self.warnings:
+            return
+        if self.is_json:
+            self._write(self.out, self.fmt.helper_error_event(helper, retcode, source))
+        else:
+            self._write(self.err, text_format.helper_error_event(helper, retcode, source))
+
     def message(self, severity: str, text: str, source: dict) -> None:
         """errorf()/warnf(): text as an error or warning at the call (stderr; JSON: stdout)."""
         if severity == "WARNING" and not self.warnings:

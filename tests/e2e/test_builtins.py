@@ -55,6 +55,17 @@ def test_has_key():
     assert r.out == "1 0 1 0\n\n\n@s[5]: 1\n", r
 
 
+def test_delete_says_whether_it_removed_an_element():
+    r = run_begin('@ = 1; @a[1] = 1; @b[1, "x"] = 1; $x = delete(@a, 2); $y = delete(@a, 1); '
+                  'printf("%d %d %d %d %d\\n", $x, $y, delete(@), delete(@b, (1, "x")), delete(@b[1, "x"]));')
+    assert r.out == "0 1 1 1 0\n\n\n", r
+
+
+def test_stdlib_c_function_after_its_import():
+    r = run_pytrace("-e", 'import "stdlib/test"; BEGIN { print(__always_true()); exit(); }')
+    assert r.rc == 0 and r.out == "1\n\n\n", r
+
+
 def test_time_and_strftime():
     r = run_begin('time("%Y|"); printf("%s\\n", strftime("%Y", nsecs)); @t = strftime("%Y", 0);')
     import time

@@ -124,7 +124,7 @@ def test_find():
 def test_default_str_length_and_kfuncs():
     r = run_begin('printf("%d %d %d\\n", default_str_length, kfunc_exist("bpf_task_from_pid"), '
                   'kfunc_exist("no_such_kfunc"));')
-    assert r.out == "64 1 0\n\n\n", r
+    assert r.out == "1024 1 0\n\n\n", r
 
 
 def test_user_pointer_marker():

@@ -94,3 +94,18 @@ def test_map_the_kernel_refuses_is_a_plain_error():
     assert r.rc == 1, r
     assert r.err.startswith("ERROR: the kernel refused to create map @big (2000000000 entries"), r
     assert "Traceback" not in r.err
+
+
+@pytest.mark.kernel
+def test_verbose_loads_with_a_verifier_log_of_log_size():
+    prog = 'begin { if (str($1) == str($2)) { printf("%s\\n", str($1)); exit() } }'
+    r = run_pytrace("-v", "-e", prog, "a", "a", env={"BPFTRACE_LOG_SIZE": "2"})
+    assert r.rc == 1, r
+    assert r.err.startswith("ERROR: Error loading BPF program for begin_1. Error code: -28 "
+                            "(No space left on device).\nKernel error log: \n"), r
+    assert "\nWARNING: Kernel log seems to be trimmed. This may be due to buffer not being big enough, try " \
+           "increasing the BPFTRACE_LOG_SIZE environment variable beyond the current value of 2 bytes." in r.err, r
+    r = run_pytrace("-v", "-e", "config = { log_size = 10000000 } " + prog, "a", "a")
+    assert r.rc == 0 and r.out.startswith("a\n"), r
+    r = run_pytrace("-e", "config = { log_size = 2 } " + prog, "a", "a")  # without -v no log is asked for
+    assert r.rc == 0 and r.out.startswith("a\n"), r

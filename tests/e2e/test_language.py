@@ -71,7 +71,7 @@ def test_max_map_keys_and_map_full_warning_once():
         "Attached 1 probe\n"
         "stdin:1:61-66: WARNING: Map full; can't update element. Try increasing max_map_keys config or manually "
         "setting the max entries in a map declaration e.g. `let @a = hash(5000)`\n"
-        "Additional Info - helper: 2, retcode: -7\n"
+        "Additional Info - helper: map_update_elem, retcode: -7\n"
         "config = { max_map_keys = 2 } BEGIN { @m[1] = 1; @m[2] = 2; @m[3] = 3; @m[4] = 4; @n = 1; exit(); }\n"
         "                                                            ~~~~~\n"
             "WARNING: map @m was full (2 keys): 2 updates dropped\n"), r

@@ -62,6 +62,21 @@ def test_uprobe_args_retval_func(target):
                      "@f[pyt_add]: 4\n@ret: 406\n"), r
 
 
+@pytest.mark.parametrize("probe", ["uprobe", "uretprobe", "usdt"])
+def test_probes_on_one_event_run_in_declared_order(probe, target):
+    """The kernel runs the uprobes of one place newest first: they are attached
+    in reverse (as bpftrace does), so the first declared still prints first,
+    also beside a tracepoint (attached in order) between them."""
+    where = f"{target}:pyt:loop" if probe == "usdt" else f"{target}:pyt_add"
+    prog = (f'{probe}:{where} {{ printf("first"); }} '
+            f'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {{ printf(" tp\\n"); }} '
+            f'{probe}:{where} {{ printf(" second\\n"); }}')
+    r = run_pytrace("-e", prog, "-c", f"{target} 2")
+    assert r.rc == 0, r
+    once = " tp\nfirst second\n" if probe == "usdt" else "first second\n tp\n"  # pyt:loop is after getppid()
+    assert r.out == once * 2 + "\n\n", r
+
+
 def test_script_struct_char_array_reads_one_byte_more(target):
     """`char s[4]` holding "done" (with its NUL after it) prints whole: a
     script's char[N] member is a string of N + 1 bytes, as in bpftrace."""
@@ -187,4 +202,4 @@ def test_list_usdt_probes_verbose_is_names_only(target):
 def test_list_program_probes(target):
     r = run_pytrace("-l", "-e", f"U:{target}:guarded {{ }} u:{target}:pyt_a* {{ }} w:0x1000:8:rw {{ }}")
     assert r.rc == 0, r
-    assert r.out == (f"usdt:{target}:pyt:guarded\nuprobe:{target}:pyt_add\nwatchpoint:0x1000:8:rw\n"), r
+    assert r.out == (f"usdt:{target}:pyt:guarded\nuprobe:{target}:pyt_add\n"), r  # bpftrace lists no watchpoint

@@ -4,6 +4,7 @@ settings read at run time, and the command line's checks."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,6 +86,35 @@ def test_self_signal_probes_run_on_sigusr1_in_order():
     proc.send_signal(signal.SIGUSR1)
     out, err = proc.communicate(timeout=20)
     assert (proc.returncode, out, err) == (0, b"first second\n\n\n@s: 2\n", b"")
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(shutil.which("pidof") is None, reason="needs pidof")
+def test_found_by_its_name_as_bpftrace_is(tmp_path):
+    """`kill -s USR1 $(pidof NAME)` finds the run: its command line is the command as invoked
+    (here a symlink to the pytrace script), not `python3 SCRIPT`, and its name is the command's."""
+    exe = os.path.join(os.path.dirname(sys.executable), "pytrace")
+    if not os.path.exists(exe):
+        pytest.skip("no pytrace script beside the interpreter")
+    link = tmp_path / "pyt_by_name"
+    link.symlink_to(exe)
+    program = 'self:signal:SIGUSR1 { print("signal handler"); exit(); }'
+    proc = subprocess.Popen([str(link), "-e", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTRACE_NO_CACHE="1"))
+    try:
+        assert b"Attached 1 probe" in proc.stderr.readline()
+        pids = subprocess.run(["pidof", "pyt_by_name"], capture_output=True, text=True).stdout.split()
+        assert pids == [str(proc.pid)]
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+            assert f.read().rstrip(b"\0").split(b"\0") == [os.fsencode(link), b"-e", program.encode()]
+        with open(f"/proc/{proc.pid}/comm", "rb") as f:
+            assert f.read() == b"pyt_by_name\n"
+        os.kill(int(pids[0]), signal.SIGUSR1)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (proc.returncode, out, err) == (0, b"signal handler\n\n\n", b"")
 
 
 @pytest.mark.kernel
@@ -170,3 +200,28 @@ def test_info_claims_only_what_works_here():
 def test_begin_and_end_in_one_attach_list_run_twice():
     r = run_pytrace("-e", 'begin,end { printf("Hello\\n"); exit(); }')
     assert (r.rc, r.out) == (0, "Hello\nHello\n\n\n")
+
+
+@pytest.mark.parametrize("ending", ["exit", "signal"])
+def test_the_c_child_gets_sigterm_when_the_run_ends(tmp_path, ending):
+    """exit() or a signal ends the run while the -c child still runs: it gets SIGTERM (before END)."""
+    marker = tmp_path / "terminated"
+    child = (f"import signal, sys, time\n"
+             f"def bye(*_):\n    open({str(marker)!r}, 'w').write('TERM')\n    sys.exit(0)\n"
+             f"signal.signal(signal.SIGTERM, bye)\nopen({str(tmp_path / 'ready')!r}, 'w').close()\n"
+             f"time.sleep(60)\n")
+    (tmp_path / "child.py").write_text(child)
+    stop = ("interval:ms:100 { if (cpid > 0) { exit(); } }" if ending == "exit" else
+            "interval:s:60 { exit(); }")
+    proc = subprocess.Popen([sys.executable, "-m", "pytrace", "-e", stop + ' end { printf("end\\n"); }',
+                             "-c", f"{sys.executable} {tmp_path / 'child.py'}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTRACE_NO_CACHE="1"))
+    if ending == "signal":
+        while not (tmp_path / "ready").exists() and proc.poll() is None:
+            subprocess.run(["sleep", "0.1"])
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=50)
+    assert proc.returncode == 0, (out, err)
+    assert marker.read_text() == "TERM", (out, err)
+    assert out.startswith("end\n"), (out, err)

@@ -110,7 +110,10 @@ def test_ustack_uprobe_frames_in_order(c_binary):
             f"@s[usym(reg(\"ip\"))] = count(); }}")
     r = run_pytrace("-e", prog, "-c", c_binary)
     assert r.rc == 0, r
-    m = re.match(r"\n\n@\[\n        b\+0\n        a\+(\d+)\n        main\+(\d+)\n(        \S+\n)*\]: 3\n", r.out)
+    # show_debug_info (on by default): each frame of the -g binary with its source line
+    src = re.escape(c_binary + ".c")
+    m = re.match(fr"\n\n@\[\n        b\+0@{src}:4\n        a\+(\d+)@{src}:5\n        main\+(\d+)@{src}:6\n"
+                 r"(        \S+\n)*\]: 3\n", r.out)
     assert m, r
     a_off, main_off = m.group(1), m.group(2)
     rest = r.out[m.end():]
@@ -138,8 +141,71 @@ def test_uaddr_needs_a_user_probe():
 
 def test_cxx_stack_is_demangled(tmp_path):
     binary = _build(tmp_path, "g++", CXX_SOURCE, "cc")
-    r = run_pytrace("-e", f"uprobe:{binary}:_ZNK6shapes6Circle4areaEi {{ @[ustack(3)] = count(); }}",
+    r = run_pytrace("-e", "config = { show_debug_info = 0 } "
+                    f"uprobe:{binary}:_ZNK6shapes6Circle4areaEi {{ @[ustack(3)] = count(); }}",
                     "-c", binary)
     assert r.rc == 0, r
     assert re.fullmatch(r"\n\n@\[\n        shapes::Circle::area\(int\) const\+0\n"
                         r"        measure\(shapes::Circle const&\)\+\d+\n        main\+\d+\n\]: 2\n", r.out), r
+
+
+def test_ustack_build_id_mode(c_binary):
+    from pytrace.lang.symtab import elf_symbol
+
+    note = subprocess.run(["readelf", "-n", c_binary], capture_output=True, text=True).stdout
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
+    r = run_pytrace("-e", f"uprobe:{c_binary}:b {{ print(ustack(build_id, 2)); exit(); }}", "-c", c_binary)
+    assert r.rc == 0, r
+    lines = r.out.split("\n")
+    # the offset is the file offset: a -no-pie binary's text is mapped from offset 0 at 0x400000
+    assert lines[:2] == ["", f"{build_id} 0x{elf_symbol(c_binary, 'b')[0] - 0x400000:x}"], r
+    assert re.fullmatch(f"{build_id} 0x[0-9a-f]+", lines[2]), r
+
+
+INLINED_SOURCE = r"""#include <unistd.h>
+__attribute__((noinline)) int leaf(int x) { return getppid() + x; }
+static inline __attribute__((always_inline)) int inner(int x) {
+  return leaf(x) * 3;
+}
+static inline __attribute__((always_inline)) int middle(int x) {
+  return inner(x) * 2;
+}
+__attribute__((noinline)) int outer(int x) {
+  return middle(x) + 1;
+}
+int main(void) { int s = 0; for (volatile int i = 0; i < 2; i++) s += outer(i); return s == 7; }
+"""
+
+
+def _addr2line(binary: str, addr: int) -> list[tuple[str, str]]:
+    """binutils' (function, file:line) frames at an address, innermost first (the test's oracle)."""
+    out = subprocess.run(["addr2line", "-f", "-i", "-e", binary, hex(addr)], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    return [(out[i], out[i + 1].split(" ")[0]) for i in range(0, len(out) - 1, 2)]
+
+
+def test_ustack_with_debug_info_shows_inlined_frames(tmp_path):
+    if shutil.which("gcc") is None or shutil.which("addr2line") is None:
+        pytest.skip("gcc or addr2line is not installed")
+    src = tmp_path / "inl.c"
+    src.write_text(INLINED_SOURCE)
+    binary = str(tmp_path / "inl")
+    subprocess.run(["gcc", "-g", "-O1", "-no-pie", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls",
+                    "-o", binary, str(src)], check=True)
+    prog = f"uprobe:{binary}:leaf {{ @[ustack(2)] = count(); @p[ustack(perf, 2)] = count(); }}"
+    r = run_pytrace("-e", prog, "-c", binary)
+    assert r.rc == 0, r
+    p = re.search(r"@p\[\n\t([0-9a-f]+) leaf\+0 \(\S+\)\n((?:\t[0-9a-f]+ \w+ \(inlined\)\n)+)"
+                  r"\t([0-9a-f]+) outer\+(\d+) \(\S+\)\n\]: 2\n$", r.out)
+    assert p, r
+    ret = int(p.group(3), 16)
+    frames = _addr2line(binary, ret)  # the inlined functions at the return address in outer, then outer
+    assert len(frames) >= 2 and frames[-1][0] == "outer", frames
+    assert p.group(2) == "".join(f"\t{ret:x} {name} (inlined)\n" for name, _ in frames[:-1]), r
+    expected = (f"\n\n@[\n        leaf+0@{src}:2\n"
+                + "".join(f"        [inlined] {name}@{where}\n" for name, where in frames[:-1])
+                + f"        outer+{p.group(4)}@{frames[-1][1]}\n]: 2\n")
+    assert r.out.startswith(expected), r
+    r = run_pytrace("-e", "config = { show_debug_info = false } " + prog, "-c", binary)
+    assert r.out == (f"\n\n@[\n        leaf+0\n        outer+{p.group(4)}\n]: 2\n"
+                     f"@p[\n\t{p.group(1)} leaf+0 ({binary})\n\t{ret:x} outer+{p.group(4)} ({binary})\n]: 2\n"), r

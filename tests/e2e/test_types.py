@@ -127,6 +127,14 @@ def test_pointers_print_as_hex_and_args_as_a_record():
                      "@[{ .__syscall_nr = 110 }]: 2\n"), r
 
 
+def test_narrow_integers_cast_to_pointers_zero_extend():
+    # As bpftrace's inttoptr: a literal has the smallest type holding it.
+    prog = "BEGIN { $x = (int32)-2; print(((uint8 *)-1, (uint64 *)-1, (int8 *)1000, (uint8 *)$x)); exit(); }"
+    r = run_pytrace("-e", prog)
+    assert r.rc == 0, r
+    assert r.out == "(0xff, 0xff, 0x3e8, 0xfffffffe)\n\n\n", r
+
+
 def test_address_of_a_variable():
     from conftest import run_pytrace
 
@@ -135,3 +143,13 @@ def test_address_of_a_variable():
     r = run_pytrace("-e", prog)
     assert r.rc == 0, r
     assert r.out == "0 1 3\n\n\n", r
+
+
+@pytest.mark.kernel
+def test_strings_bigger_than_the_stack_in_keys_tuples_and_for_loops():
+    # 5555 bytes of max_strlen 9999: copies go through the scratch map in entries of at most 32 KiB.
+    s = "".join("abcdefghij"[(i * 7 + i // 10) % 10] for i in range(5555))
+    r = run_pytrace("-e", "BEGIN { @m[str($1)] = str($1); for ($kv : @m) { print($kv); } "
+                    "print((1, (2, str($1)))); exit(); }", s, env={"BPFTRACE_MAX_STRLEN": "9999"})
+    assert r.rc == 0, r
+    assert r.out == f"({s}, {s})\n(1, (2, {s}))\n\n\n@m[{s}]: {s}\n", r

@@ -73,6 +73,17 @@ def test_args_as_a_value(target):
     assert stored == "@[10]: " + printed, r
 
 
+def test_args_in_a_variable_and_in_records(target):
+    prog = (f"uprobe:{target}:dw_visit {{ $a = args; $r = (t=$a.times, both=(args, $a.small)); "
+            f"print($a.c); print($r); exit(); }}")
+    r = run_pytrace("-e", prog, "-c", f"{target} 1")
+    assert r.rc == 0, r
+    c, record = lines(r.out)
+    assert c == "7", r
+    assert re.fullmatch(r"\{ \.t = 10, \.both = \(\{ \.n = 0x[0-9a-f]+, \.times = 10, \.c = 7, "
+                        r"\.tag = 0x[0-9a-f]+, \.small = 200 \}, 200\) \}", record), r
+
+
 def test_list_parameters(target):
     r = run_pytrace("-lv", f"uprobe:{target}:dw_*")
     assert r.rc == 0, r

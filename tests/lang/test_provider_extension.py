@@ -33,6 +33,7 @@ class TickerProvider(ProbeProvider):
     pid_predicate = True
     program_per_attach_point = True
     warn_never_fired = "ticker"
+    fires_newest_first = True
     variable_names = ("tick", "ptr")
 
     def expand(self, parts: list[str], raw: str) -> list[ProbeSpec]:
@@ -111,6 +112,7 @@ def test_program_compiles_with_the_providers_properties(ticker):
         assert prog.provider == "ticker"
         assert prog.prog_type == "perf_event"
         assert prog.warn_never_fired == "ticker"
+        assert prog.fires_newest_first
         assert prog.when == ""
         assert prog.insns
     assert [p.attach for p in art.programs] == [
@@ -121,6 +123,7 @@ def test_program_compiles_with_the_providers_properties(ticker):
     assert "probe_read_kernel_str" not in dbg["ir_unoptimised"]
     again = Artifact.from_json(art.to_json())
     assert [p.warn_never_fired for p in again.programs] == ["ticker", "ticker"]
+    assert [p.fires_newest_first for p in again.programs] == [True, True]
 
 
 def test_integer_cast_to_pointer_points_to_the_providers_address_space(ticker):

@@ -39,10 +39,9 @@ def test_unknown_probe_type():
 
 def test_unknown_tracepoint():
     assert errors("tracepoint:nosuch:event {}") == (
-        "stdin:1:1-24: ERROR: tracepoint not found: nosuch:event\n"
+        "stdin:1:1-24: ERROR: No matches for tracepoint nosuch:event.\n"
         "tracepoint:nosuch:event {}\n"
-        "~~~~~~~~~~~~~~~~~~~~~~~\n"
-        "HINT: list them with: pytrace -l 'tracepoint:nosuch:*'\n")
+        "~~~~~~~~~~~~~~~~~~~~~~~\n")
 
 
 def test_unknown_tracepoint_field():

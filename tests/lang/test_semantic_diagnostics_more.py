@@ -104,9 +104,28 @@ def test_string_function_argument_types():
 
 def test_has_key_on_a_scalar_map():
     assert errors("BEGIN { @s = 1; if (has_key(@s, 1)) { } }") == (
-        "stdin:1:29-31: ERROR: has_key() expects a map with keys, not a scalar map\n"
+        "stdin:1:21-35: ERROR: call to has_key() expects a map with explicit keys (non-scalar map)\n"
         "BEGIN { @s = 1; if (has_key(@s, 1)) { } }\n"
-        "                            ~~\n")
+        "                    ~~~~~~~~~~~~~~\n")
+
+
+def test_map_key_mismatches_name_the_key_types_as_bpftrace_does():
+    assert errors('BEGIN { @g[1, "hi"] = 2; $x = has_key(@g, (1, 2)); }') == (
+        "stdin:1:43-49: ERROR: Argument mismatch for @g: trying to access with arguments: '(int8,int8)' "
+        "when map expects arguments: '(int8,string[3])'\n"
+        'BEGIN { @g[1, "hi"] = 2; $x = has_key(@g, (1, 2)); }\n'
+        "                                          ~~~~~~\n")
+    assert "trying to access with arguments: 'string[5]' when map expects arguments: 'int8'" in \
+        errors('BEGIN { @x[1] = 1; print(@x["asdf"]); }')
+    assert "trying to access with arguments: 'int8' when map expects arguments: '(int8,int8)'" in \
+        errors('BEGIN { @x[1, 2] = 1; @x[3] = 1; }')
+
+
+def test_delete_on_the_wrong_kind_of_map():
+    assert "ERROR: call to delete() with a single argument expects a map without explicit keys (scalar map)" in \
+        errors("BEGIN { @a[1] = 1; delete(@a); }")
+    assert "ERROR: call to delete() with two arguments expects a map with explicit keys (non-scalar map)" in \
+        errors("BEGIN { @a = 1; delete(@a, 1); }")
 
 
 def test_time_and_strftime_need_literals():

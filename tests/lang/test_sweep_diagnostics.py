@@ -93,3 +93,21 @@ def test_curtask_points_to_the_scripts_own_task_struct():
     ctx = analyse(Source("stdin", "struct task_struct { int x; } BEGIN { @ = curtask.x; }"), fixture_options())
     assert ctx.maps["@"].value_type == T.S32 or ctx.maps["@"].value_type == T.S64
     assert "does not contain a field named 'x'" in errors("BEGIN { @ = curtask.x; }")
+
+
+def test_a_redefined_kernel_struct_leaves_kernel_structs_incomplete():
+    # As in bpftrace: once a script redefines a kernel type, clang gets no BTF types.
+    program = "struct task_struct { struct sched_entity se; }\nBEGIN { @ = curtask.se; }"
+    assert errors(program) == "definitions.h:2:42: error: field has incomplete type 'struct sched_entity'\n"
+    for fine in ("struct task_struct { struct sched_entity *se; } BEGIN { @ = curtask.se; }",
+                 "struct foo { struct sched_entity se; } BEGIN { @ = ((struct foo *)0)->se.vruntime; }"):
+        analyse(Source("stdin", fine), fixture_options())
+
+
+def test_structs_follow_the_scripts_if_lines():
+    # With BTF (the fixture kernel has it), a struct under `#ifndef BPFTRACE_HAVE_BTF` is not defined.
+    program = ("#ifndef BPFTRACE_HAVE_BTF\nstruct task_struct { struct sched_entity se; };\n#endif\n"
+               "#ifdef BPFTRACE_HAVE_BTF\nstruct mine { int a; };\n#endif\n"
+               "BEGIN { @ = sizeof(struct mine); }")
+    ctx = analyse(Source("stdin", program), fixture_options())
+    assert "struct mine" in ctx.c_types.structs and "struct task_struct" not in ctx.c_types.structs

@@ -107,10 +107,10 @@ def test_params_and_print_events():
 @pytest.mark.kernel
 def test_attach_error_leaves_nothing():
     before = bpf_fds()
-    prog = pytrace.compile(f"{GETPPID} {{ @ = count(); }} rawtracepoint:no_such_tracepoint_xyz {{ }}")
+    prog = pytrace.compile(f"{GETPPID} {{ @ = count(); }} tracepoint:ftrace:function {{ }}")
     with pytest.raises(pytrace.AttachError) as info:
         prog.attach()
-    assert info.value.probe == "rawtracepoint:no_such_tracepoint_xyz"
+    assert info.value.probe == "tracepoint:ftrace:function"  # compiles; the kernel refuses it
     assert str(info.value).startswith("stdin:1:")
     assert "Traceback" not in str(info.value)
     assert bpf_fds() == before

@@ -1,5 +1,6 @@
-"""Compiled program files (runtime/artifact_file.py): written by `--emit`, run by
-`pytrace FILE` where no compiler is installed, refused on another kernel build."""
+"""Compiled program files (runtime/artifact_file.py): written by `--emit` (and, as an
+executable, by `--aot`), run by `pytrace FILE` where no compiler is installed, refused
+on another kernel build, compiled again for other program options."""
 
 import json
 import os
@@ -19,8 +20,11 @@ NO_COMPILER = ("import sys; sys.modules['lark'] = sys.modules['llvmlite'] = None
                "from pytrace.runtime.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
-def file_bytes(kernel=HERE, params=(), pid=None) -> bytes:
-    header = {"kernel": kernel, "options": {"params": list(params), "pid": pid, "has_child": False, "unsafe": False},
+def file_bytes(kernel=HERE, params=(), pid=None, named=None) -> bytes:
+    options = {"params": list(params), "pid": pid, "has_child": False, "unsafe": False}
+    if named is not None:
+        options["named_params"] = named
+    header = {"kernel": kernel, "options": options,
               "source": {"name": "tool.bt", "text": "BEGIN { exit(); }"}}
     return (artifact_file.MAGIC + b" 1 " + json.dumps(header).encode() + b"\n"
             + Artifact(source_name="tool.bt").to_json().encode())
@@ -60,6 +64,25 @@ def test_compiled_in_options_must_match():
         artifact_file.load("t.ptc", file_bytes(pid=42), params=[], pid=None, kernel=HERE)
 
 
+def test_other_program_options_ask_for_the_source_to_be_compiled_again():
+    artifact_file.load("t.ptc", file_bytes(named=["aa=1"]), params=[], pid=None, kernel=HERE,
+                       named_params=["aa=1"])
+    artifact_file.load("t.ptc", file_bytes(), params=[], pid=None, kernel=HERE)  # none, as compiled
+    with pytest.raises(artifact_file.OptionsDiffer) as e:
+        artifact_file.load("t.ptc", file_bytes(named=["aa=1"]), params=[], pid=None, kernel=HERE,
+                           named_params=["aa=2"])
+    assert (e.value.source.name, e.value.source.text) == ("tool.bt", "BEGIN { exit(); }")
+    assert "compiled with program options ['aa=1']" in str(e.value)
+
+
+def test_an_aot_file_is_an_artifact_behind_its_interpreter_line():
+    data = artifact_file.interpreter_line() + file_bytes()
+    assert data.startswith(b"#!/usr/bin/env -S ") and artifact_file.is_artifact(data)
+    artifact, _ = artifact_file.load("t", data, params=[], pid=None, kernel=HERE)
+    assert artifact.source_name == "tool.bt"
+    assert not artifact_file.is_artifact(b"#!/usr/bin/env pytrace\nBEGIN { }")
+
+
 def test_damaged_files_are_refused():
     with pytest.raises(ArtifactFileError, match="bad header"):
         artifact_file.load("t.ptc", artifact_file.MAGIC + b" nonsense\n{}", params=[], pid=None, kernel=HERE)
@@ -84,7 +107,7 @@ def test_emit_then_run_without_a_compiler(tmp_path):
     r = run_pytrace("--emit", path, "-c", "true", "-e",
                     'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("ppid %s\\n", comm); @n = count(); }')
     assert r.rc == 0 and r.out == "" and open(path, "rb").read(17) == artifact_file.MAGIC, r
-    workload = py_workload("import os\n[os.getppid() for _ in range(3)]\n")  # -c has no quoting
+    workload = py_workload("import os\nfor _ in range(3): os.getppid()")
     env = dict(os.environ, PYTRACE_NO_CACHE="1")
     proc = subprocess.run([sys.executable, "-c", NO_COMPILER, path, "-c", workload], capture_output=True,
                           text=True, timeout=60, env=env)
@@ -110,3 +133,22 @@ def test_a_file_from_another_kernel_build_is_not_run(tmp_path):
     assert r.rc == 1 and r.out == ""
     assert r.err.startswith(f"ERROR: {path} was compiled for kernel {os.uname().release} (build id 0000000000000000), "
                             f"but this kernel is {os.uname().release} (build id {build_id[:16]})")
+
+
+@pytest.mark.kernel
+def test_aot_writes_an_executable_compiled_again_for_other_program_options(tmp_path):
+    path = str(tmp_path / "prog")
+    prog = 'BEGIN { print((getopt("aa", 10), getopt("cc", true), getopt("dd"))); exit(); }'
+    r = run_pytrace("--aot", path, "-e", prog, "--", "--aa=3")
+    assert (r.rc, r.out) == (0, ""), r
+    assert os.access(path, os.X_OK)
+    env = dict(os.environ, PYTRACE_NO_CACHE="1")
+    runs = {(): "(10, true, false)\n", ("--aa=3",): "(3, true, false)\n",
+            ("--dd", "--aa=20", "--cc=False"): "(20, false, true)\n"}
+    for options, printed in runs.items():
+        proc = subprocess.run([path, "--", *options], capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 0 and proc.stdout.startswith(printed), (options, proc.stdout, proc.stderr)
+    # without a compiler, only the options it was compiled with
+    proc = subprocess.run([sys.executable, "-c", NO_COMPILER, path, "--", "--aa=4"], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert proc.returncode == 1 and "compiled with program options ['aa=3']" in proc.stderr, proc.stderr

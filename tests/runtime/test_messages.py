@@ -66,3 +66,38 @@ def test_pcap_writer_writes_libpcaps_raw_ip_format(tmp_path):
     assert struct.unpack("<IHHiIII", data[:24]) == (0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
     assert struct.unpack("<IIII", data[24:40]) == (1002, 500123, 2, 2)
     assert data[40:] == b"\x45\x00"
+
+
+HELPER_SOURCE = {"label": "stdin:1:9-14", "filename": "stdin", "line": 1, "column": 9,
+                 "context": "BEGIN { @x[2]; }\n        ~~~~~"}
+
+
+def test_text_helper_error_names_the_helper_and_its_error():
+    assert text_format.helper_error_event("probe_read_user", -14, HELPER_SOURCE) == (
+        "stdin:1:9-14: WARNING: Bad address\n"
+        "Additional Info - helper: probe_read_user, retcode: -14\n"
+        "BEGIN { @x[2]; }\n        ~~~~~\n")
+
+
+def test_text_helper_error_in_bpftraces_words_for_map_helpers():
+    assert text_format.helper_message("map_lookup_elem", 0) == "Can't lookup map element because it does not exist."
+    assert text_format.helper_message("map_delete_elem", -2) == "Can't delete map element because it does not exist."
+    assert text_format.helper_message("map_delete_elem", -1) == "Operation not permitted"
+    assert text_format.helper_message("map_update_elem", -7).startswith("Map full; can't update element.")
+
+
+def test_json_helper_error_record_is_strerrors_text_and_the_place():
+    assert json_format.helper_error_event("probe_read_user", -14, HELPER_SOURCE) == (
+        '{"type": "helper_error", "msg": "Bad address", "helper": "probe_read_user", "retcode": -14, '
+        '"filename": "stdin", "line": 1, "col": 9}\n')
+    assert json_format.helper_error_event("map_lookup_elem", 0, HELPER_SOURCE).startswith(
+        '{"type": "helper_error", "msg": "Success", "helper": "map_lookup_elem", "retcode": 0,')
+
+
+def test_writer_drops_helper_errors_with_no_warnings():
+    out, err = io.StringIO(), io.StringIO()
+    Writer(json_format, out, err, warnings=False).helper_error("probe_read_user", -14, HELPER_SOURCE)
+    Writer(text_format, out, err, warnings=False).helper_error("probe_read_user", -14, HELPER_SOURCE)
+    assert out.getvalue() == err.getvalue() == ""
+    Writer(json_format, out, err).helper_error("probe_read_user", -14, HELPER_SOURCE)
+    assert out.getvalue().startswith('{"type": "helper_error"') and err.getvalue() == ""

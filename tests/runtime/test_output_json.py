@@ -208,3 +208,18 @@ def test_control_and_high_bytes_and_sticky_hex():
     assert json.lost_events(26) == '{"type": "lost_events", "count": 1a, "data": {"events": 1a}}\n'
     json.reset_stream_state()
     assert json.lost_events(26) == '{"type": "lost_events", "count": 26, "data": {"events": 26}}\n'
+
+
+def test_a_float_in_a_scripts_union_is_none_printed_as_null():
+    from pytrace.lang import types as T
+    from pytrace.lang.ctypes_parse import parse_definitions
+    from pytrace.runtime.maps import decode
+
+    defs, problems = parse_definitions(["union N { int i; float f; };", "struct Foo { int m; union N n; double d; };"])
+    assert problems == []
+    foo = defs.lookup("struct Foo")
+    assert (foo.size, [f.offset for f in foo.all_fields()]) == (16, [0, 4, 8])
+    assert foo.field("d").type == T.OpaqueType(8, 8)
+    data = (2).to_bytes(4, "little") + (5).to_bytes(4, "little") + bytes(8)
+    value = decode(foo.layout(), data)
+    assert json.format_value(value) == '{"type": "value", "data": {"m": 2, "n": {"i": 5, "f": null}, "d": null}}\n'

@@ -48,7 +48,8 @@ def test_bad_bool_and_stack_mode_values():
         "config = { print_maps_on_exit = maybe } BEGIN { }\n"
         "                                ~~~~~\n")
     assert pass_errors("config = { stack_mode = fancy } BEGIN { }", "config").startswith(
-        "stdin:1:25-30: ERROR: stack_mode: Invalid value for stack_mode: valid values are bpftrace, raw and perf.\n")
+        "stdin:1:25-30: ERROR: stack_mode: Invalid value for stack_mode: valid values are bpftrace, raw, perf, "
+        "and build_id.\n")
 
 
 def test_environment_only_key():
@@ -64,3 +65,15 @@ def test_every_key_of_current_bpftrace_is_known():
                 "use_blazesym", "show_debug_info", "unstable_import_statement", "unstable_tseries",
                 "unstable_typeinfo", "unstable_dw_ustack"):
         run_passes(f"config = {{ {key} = {words.get(key, '1')} }} BEGIN {{ }}", "config")
+
+
+def test_show_debug_info_and_cache_user_symbols():
+    ctx = run_passes("config = { show_debug_info = 0; cache_user_symbols = PER_PROGRAM } BEGIN { }", "config")
+    assert (ctx.options.show_debug_info, ctx.options.cache_user_symbols) == (False, "per_program")
+    ctx = run_passes('config = { cache_user_symbols = "none" } BEGIN { }', "config")
+    assert (ctx.options.show_debug_info, ctx.options.cache_user_symbols) == (True, "none")
+    assert run_passes("config = { cache_user_symbols = 0 } BEGIN { }", "config").options.cache_user_symbols == "none"
+    assert run_passes("config = { cache_user_symbols = 1 } BEGIN { }", "config").options.cache_user_symbols == ""
+    assert pass_errors("config = { cache_user_symbols = sometimes } BEGIN { }", "config").startswith(
+        "stdin:1:33-42: ERROR: cache_user_symbols: Invalid value for cache_user_symbols: valid values are "
+        "PER_PID, PER_PROGRAM, and NONE.\n")

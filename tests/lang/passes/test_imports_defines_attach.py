@@ -114,3 +114,10 @@ def test_import_search_path_and_errors(scripts, monkeypatch):
     os.chmod(scripts / "lib", 0o777)
     assert "cowardly refusing to import from a directory with global write permissions" in pass_errors(
         'import "lib/a.bt"; BEGIN { }', "imports")
+
+
+def test_stdlib_c_functions_come_with_their_import():
+    for name in ("stdlib/test", "stdlib/test/test.bpf.c"):
+        ctx = run_passes(f'import "{name}"; BEGIN {{ $x = __always_true(); }}', "typecheck")
+        assert ctx.stdlib_imports == {"stdlib/test/test.bpf.c"}
+    assert "ERROR: Unknown function: '__always_true'" in pass_errors("BEGIN { $x = __always_true(); }", "resolve")

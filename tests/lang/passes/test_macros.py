@@ -24,3 +24,10 @@ def test_wrong_argument_count():
         "macro m() { 1 } BEGIN { @ = m(1); }\n"
         "                            ~~~~\n"
         "HINT: The closest definition of m() has a different number of arguments. Expected: 0 but got 1\n")
+
+
+def test_a_macro_with_another_arity_leaves_the_builtin():
+    ctx = run_passes('macro cpu(x) { x } BEGIN { @a = cpu("hi"); @b = cpu(); @c = strlen("ab"); }', "macros")
+    a, b, c = ctx.program.probes[0].block.stmts
+    assert isinstance(a.value, ast.String) and isinstance(b.value, ast.Call) and b.value.name == "cpu"
+    assert "has arguments that do not match" in pass_errors('macro strlen(a, b) { 1 } BEGIN { @ = strlen(); }', "macros")
