@@ -42,9 +42,10 @@ the renderer's `zero`.
 
 from __future__ import annotations
 
+from collections.abc import Callable  # (not typing: the exit's map reading imports this module)
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pytrace.lang import ast
     from pytrace.lang.passes.typecheck import TypeChecker

@@ -3,6 +3,13 @@ keyed by the attach spec's "kind" (written by the probe's provider).
 
 An attacher returns the file descriptors that keep the attachment alive;
 closing them detaches (disabling a perf event does not stop its program).
+
+A program goes onto a perf event (tracepoint, kprobe, uprobe, software...)
+through a BPF link where the kernel has them (5.15): closing the link
+detaches the program at once, while closing a tracepoint's perf event waits
+for an RCU grace period (60-130 ms here). release_all() therefore closes the
+links and leaves the perf events to background threads, which the caller
+joins when it closes everything else (Tracer.close()).
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import atexit
 import os
 from collections.abc import Callable
+
+import threading
 
 from pytrace.runtime import bpf, iterators, kernel_consts, kprobes, perf
 
@@ -33,11 +42,10 @@ def _tracepoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     tp_id = perf.tracepoint_id(spec["category"], spec["event"])
     fd = perf.open_tracepoint(tp_id)
     try:
-        perf.attach_bpf(fd, prog_fd)
+        return _attach_program(fd, prog_fd)
     except BaseException:
-        os.close(fd)
+        release(fd)
         raise
-    return [fd]
 
 
 def _perf_event(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
@@ -54,20 +62,49 @@ def _perf_event(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
                 fd = perf.open_software(spec["config"], sample_period=spec.get("period", 0),
                                         sample_freq=spec.get("freq", 0), cpu=cpu, pid=target)
             fds.append(fd)
-            perf.attach_bpf(fd, prog_fd)
+            fds[-1:] = _attach_program(fd, prog_fd)
     except BaseException:
         for fd in fds:
-            os.close(fd)
+            release(fd)
         raise
     return fds
 
 
 # Attachment fds whose release must also undo something else (fd -> undo).
 _CLEANUPS: dict[int, Callable[[], None]] = {}
+# Perf event fds whose program is attached through a BPF link (listed before them):
+# once the link is closed, closing these only waits for the kernel.
+_LINKED: set[int] = set()
+
+
+def _attach_program(perf_fd: int, prog_fd: int, link: bool = True) -> list[int]:
+    """Attach a program to an opened perf event and enable it; returns the fds that
+    hold the attachment, the perf event's last: [link, perf event] through a BPF
+    link, or [perf event] (PERF_EVENT_IOC_SET_BPF) where the kernel has no
+    perf event links, or refuses one (the ioctl then says why), or when `link`
+    is false: a tracefs kprobe event, removed right after its perf event is
+    closed, must not be held by a link then."""
+    link_fd = None
+    if link:
+        try:
+            link_fd = bpf.link_create(prog_fd, perf_fd, kernel_consts.BPF_PERF_EVENT)
+        except bpf.BPFError:
+            pass
+    if link_fd is None:
+        perf.attach_bpf(perf_fd, prog_fd)
+        return [perf_fd]
+    try:
+        perf.enable(perf_fd)
+    except BaseException:
+        os.close(link_fd)
+        raise
+    _LINKED.add(perf_fd)
+    return [link_fd, perf_fd]
 
 
 def release(fd: int) -> None:
     """Close an attachment fd and undo whatever its attacher set up with it."""
+    _LINKED.discard(fd)
     try:
         os.close(fd)
     except OSError:
@@ -87,33 +124,50 @@ def _disable(fd: int) -> None:
         pass
 
 
-def release_all(fds: list[int], threads: int = 32) -> None:
-    """Release many attachments at once. Detaching a tracepoint waits for an RCU
-    grace period (60-130 ms here) inside close(2), one after the other; closed
-    from several threads (close releases the GIL) the waits overlap, so
-    detaching N probes takes about one grace period instead of N.
+def release_all(fds: list[int], threads: int = 32,
+                meanwhile: Callable[[], None] | None = None) -> list[threading.Thread]:
+    """Release many attachments at once. When it returns, no program runs any
+    more; the returned threads may still be closing perf events whose programs
+    went through links (join them before exiting). `meanwhile` runs in this
+    thread while the others wait for the kernel.
 
-    Perf events are first disabled, all of them, at once: a probe must not
-    fire while the others are being closed (after `exit()`, an `interval:ms:1`
-    probe would otherwise run a few more times, as bpftrace's does not)."""
-    for fd in fds:
+    Perf events are first disabled, all of them, at once, and the links closed:
+    a probe must not fire while the others are being closed (after `exit()`,
+    an `interval:ms:1` probe would otherwise run a few more times, as
+    bpftrace's does not). Detaching waits for RCU grace periods (a tracepoint's
+    perf event 60-130 ms here, a link 20-30 ms) inside close(2), one after the
+    other; closed from several threads (close releases the GIL) the waits
+    overlap, so detaching N probes takes about one grace period instead of N.
+    Each thread closes its share of the links and the other fds, waits for
+    the others to have done so too, then closes its share of the linked perf
+    events: what comes after the detach (END, the maps) need not wait for those."""
+    later = [fd for fd in fds if fd in _LINKED]
+    now = [fd for fd in fds if fd not in later]
+    for fd in now:
         _disable(fd)
-    if len(fds) <= 1:
-        for fd in fds:
+    if meanwhile is None and not later and len(now) <= 1:
+        for fd in now:
             release(fd)
-        return
-    import threading
+        return []
+    n = max(1, min(threads, max(len(now), len(later))))
+    detached = threading.Barrier(n + 1)
 
-    def worker(chunk: list[int]) -> None:
-        for fd in chunk:
+    def worker(i: int) -> None:
+        try:
+            for fd in now[i::n]:
+                release(fd)
+        finally:
+            detached.wait()
+        for fd in later[i::n]:
             release(fd)
 
-    n = min(threads, len(fds))
-    pool = [threading.Thread(target=worker, args=(fds[i::n],)) for i in range(n)]
+    pool = [threading.Thread(target=worker, args=(i,), name="pytrace-detach") for i in range(n)]
     for t in pool:
         t.start()
-    for t in pool:
-        t.join()
+    if meanwhile is not None:
+        meanwhile()
+    detached.wait()
+    return pool
 
 
 @atexit.register
@@ -131,11 +185,10 @@ def _kprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
         fd, name = kprobes.open_event(func, module, offset, spec.get("retprobe", False))
         _CLEANUPS[fd] = lambda: kprobes.remove_event(name)
     try:
-        perf.attach_bpf(fd, prog_fd)
+        return _attach_program(fd, prog_fd, link=fd not in _CLEANUPS)
     except BaseException:
         release(fd)
         raise
-    return [fd]
 
 
 def _tracing(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
@@ -150,10 +203,10 @@ def _attach_each(openers: list[Callable[[], int]], prog_fd: int) -> list[int]:
     try:
         for open_event in openers:
             fds.append(open_event())
-            perf.attach_bpf(fds[-1], prog_fd)
+            fds[-1:] = _attach_program(fds[-1], prog_fd)
     except BaseException:
         for fd in fds:
-            os.close(fd)
+            release(fd)
         raise
     return fds
 

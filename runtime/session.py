@@ -63,6 +63,7 @@ class Tracer:
         self.loaded: loader.Loaded | None = None
         self.ringbuf: RingBuffer | None = None
         self.links: list[int] = []
+        self.releasing: list = []  # threads closing detached perf events (attach.release_all), joined by close()
         self.stats_fd: int | None = None  # kernel run counts on, for never_fired()
         self.attached_count = 0
         self.watchpoints: dict[int, list[int]] = {}  # address -> perf event fds of its watchpoints
@@ -216,7 +217,8 @@ class Tracer:
     def detach(self) -> None:
         self.iterators.clear()
         links, self.links = self.links, []
-        attach_mod.release_all(links)
+        if links:
+            self.releasing.extend(attach_mod.release_all(links, meanwhile=_import_map_reading))
         self.watchpoints.clear()
 
     def count_runs(self) -> None:
@@ -254,6 +256,8 @@ class Tracer:
         for writer in self.pcaps.values():
             writer.close()
         self.pcaps.clear()
+        while self.releasing:
+            self.releasing.pop().join()
 
     def __enter__(self) -> "Tracer":
         return self
@@ -330,9 +334,11 @@ class Tracer:
         if event_id >= len(self.artifact.events):
             return
         ev = self.artifact.events[event_id]
-        from pytrace.runtime import maps
+        args = []
+        if ev.arg_layouts:
+            from pytrace.runtime import maps
 
-        args = [maps.decode(layout, data[off:]) for layout, off in zip(ev.arg_layouts, ev.arg_offsets)]
+            args = [maps.decode(layout, data[off:]) for layout, off in zip(ev.arg_layouts, ev.arg_offsets)]
         self._handlers[ev.kind](ev, args)
 
     def _on_printf(self, ev: EventSpec, args: list) -> None:
@@ -434,20 +440,27 @@ class Tracer:
 
 FORMATTED_EVENTS = ("printf", "cat", "system", "errorf", "warnf")
 
-# What handling events imports (about 15 ms): done before attaching, for programs that
+# What handling events imports (about 25 ms): done before attaching, for programs that
 # send events. Imported later, on the first event, it would hold up that event and the
 # ones after it: an `exit()` would then be seen only after a 1 ms interval probe ran
-# 15 more times, and maps it cleared would fill again. Programs without events (only
-# maps, read at the exit) start without it.
+# 15 more times, and maps it cleared would fill again. Programs without such events
+# (only maps, read at the exit) start without it: an event with no arguments whose
+# handler only writes its fixed text (a full map's warning) needs none of it.
 EVENT_IMPORTS = ("pytrace.runtime.maps", "pytrace.runtime.output.printf")
+PLAIN_EVENTS = ("map_full", "runtime_warning")  # kinds whose handlers import nothing
 
 
 def _import_event_handling(artifact: Artifact) -> None:
     import importlib
 
-    if artifact.events:
+    if any(ev.arg_layouts or ev.kind not in PLAIN_EVENTS for ev in artifact.events):
         for name in EVENT_IMPORTS:
             importlib.import_module(name)
+
+
+def _import_map_reading() -> None:
+    """What reading the maps at the exit imports (about 25 ms), while the kernel detaches."""
+    from pytrace.runtime import maps  # noqa: F401
 
 
 _EVENT_ID = struct.Struct("<Q")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import time
-from typing import Callable
+from collections.abc import Callable
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 

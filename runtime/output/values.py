@@ -17,7 +17,7 @@ the exact text current bpftrace prints.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from collections.abc import Callable
 
 from pytrace.lang import aggregations
 

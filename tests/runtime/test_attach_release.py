@@ -32,3 +32,28 @@ def test_release_all_of_one_or_none():
         raise AssertionError("still open")
     except OSError:
         pass
+
+
+def test_release_all_leaves_linked_perf_events_to_threads():
+    """A perf event whose program went through a BPF link is closed by a returned
+    thread, after the link (closed before release_all returns)."""
+    link, w1 = os.pipe()
+    event, w2 = os.pipe()
+    attach._LINKED.add(event)
+    threads = attach.release_all([link, event])
+    try:
+        os.fstat(link)
+        raise AssertionError("the link is still open")
+    except OSError:
+        pass
+    assert threads
+    for t in threads:
+        t.join()
+    try:
+        os.fstat(event)
+        raise AssertionError("the perf event is still open")
+    except OSError:
+        pass
+    assert event not in attach._LINKED
+    os.close(w1)
+    os.close(w2)

@@ -42,3 +42,23 @@ def test_the_cli_path_to_the_attach_notice_imports_no_compiler_nor_dataclasses()
     assert "Attached 1 probe" in proc.stderr
     assert "pytrace.runtime.session" in imported  # the path was really taken
     assert sorted(m for m in NOT_BEFORE_ATTACH if m in imported) == []
+
+
+PLAIN_EVENTS_PATH = r"""
+import json, sys
+from pytrace.codegen.artifact import Artifact, EventSpec
+from pytrace.runtime import session
+before = set(sys.modules)
+session._import_event_handling(Artifact(events=[EventSpec(0, "map_full", "WARNING: Map full\n")]))
+plain = sorted(set(sys.modules) - before)
+session._import_event_handling(Artifact(events=[EventSpec(0, "printf", "%d\n", [{"kind": "int", "size": 8}], [0])]))
+print(json.dumps([plain, "pytrace.runtime.maps" in sys.modules]))
+"""
+
+
+def test_a_program_whose_only_event_is_a_full_map_warning_attaches_without_event_handling():
+    """Every map update can fail (map_full): that warning's fixed text needs no decoding."""
+    proc = subprocess.run([sys.executable, "-c", PLAIN_EVENTS_PATH], capture_output=True, text=True, check=True)
+    plain, imported_for_printf = json.loads(proc.stdout.splitlines()[-1])
+    assert "pytrace.runtime.maps" not in plain and "dataclasses" not in plain
+    assert imported_for_printf
