@@ -87,26 +87,16 @@ class ProbeLowering:
         self.bb.finish()
         return self.func
 
-    def exit_flag(self) -> ir.Value:
-        """The pointer to the program's exit flag (see ModuleState.exit_flag); null only in theory."""
-        key = self.slot(T.U32, "exit_key")
-        return self.bb.map_lookup_elem(self.bb.map_ref(self.state.exit_flag, name="exit_map"), key, "exit_flag")
-
     def return_if_exited(self) -> None:
         """After exit(), a probe that fires before user space detached it does nothing
         (bpftrace's exit detaches at once; pytrace reacts in milliseconds)."""
-        flag = self.exit_flag()
-        present, missing, done = self.if_else(self.b.icmp_unsigned("!=", flag, ir.Constant(PTR, None)), "exit_flag")
-        self.b.position_at_end(present)
+        flag = self.bb.guarded_entry_lookup(self.state.exit_flag, 0, "exit_flag")
         exited, go_on = self.block("exited"), self.block("not_exited")
-        self.b.cbranch(self.b.icmp_unsigned("!=", self.bb.load(flag), I64(0), name="has_exited"), exited, go_on)
+        self.b.cbranch(self.b.icmp_unsigned("!=", self.bb.load(flag, name="exit_flag_value"), I64(0), name="has_exited"),
+                       exited, go_on)
         self.b.position_at_end(exited)
         self.b.ret(I64(0))
         self.b.position_at_end(go_on)
-        self.b.branch(done)
-        self.b.position_at_end(missing)
-        self.b.branch(done)
-        self.b.position_at_end(done)
 
     def return_if_null(self, value: ir.Value, name: str) -> None:
         """End the program's run when value is 0 (a context pointer a provider may leave null)."""

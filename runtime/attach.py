@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Callable
-
 import threading
+from collections.abc import Callable
 
 from pytrace.runtime import bpf, iterators, kernel_consts, kprobes, perf
 
