@@ -199,10 +199,6 @@ def _always_true(pl, call):
 @function("exit")
 def _exit(pl, call):
     code = pl.expr(call.args[0]) if call.args else I64(0)
-    # set first: the program's probes stop now, before user space detaches them (ProbeLowering.return_if_exited)
-    key, one = pl.slot(T.U32, "exit_key"), pl.slot(T.U64, "exit_value")
-    pl.bb.store(one, I64(1))
-    pl.bb.map_update_elem(pl.bb.map_ref(pl.state.exit_flag, name="exit_map"), key, one)
     event = pl.state.add_event("exit", "", [T.S64])
     pl.emit_event(event, [(code, T.S64, T.S64)])
     pl.b.ret(I64(0))

@@ -72,8 +72,6 @@ class ProbeLowering:
     # ------------------------------------------------------------ structure
     def lower(self) -> ir.Function:
         probe = self.unit.probe
-        if self.state.exit_flag >= 0 and self.unit.provider.runs_at != "END":
-            self.return_if_exited()
         if probe.predicate is not None:
             cond = self.truth(self.expr(probe.predicate), probe.predicate.type)
             run, skip = self.block("pred_true"), self.block("pred_false")
@@ -86,17 +84,6 @@ class ProbeLowering:
             self.b.ret(I64(0))
         self.bb.finish()
         return self.func
-
-    def return_if_exited(self) -> None:
-        """After exit(), a probe that fires before user space detached it does nothing
-        (bpftrace's exit detaches at once; pytrace reacts in milliseconds)."""
-        flag = self.bb.guarded_entry_lookup(self.state.exit_flag, 0, "exit_flag")
-        exited, go_on = self.block("exited"), self.block("not_exited")
-        self.b.cbranch(self.b.icmp_unsigned("!=", self.bb.load(flag, name="exit_flag_value"), I64(0), name="has_exited"),
-                       exited, go_on)
-        self.b.position_at_end(exited)
-        self.b.ret(I64(0))
-        self.b.position_at_end(go_on)
 
     def return_if_null(self, value: ir.Value, name: str) -> None:
         """End the program's run when value is 0 (a context pointer a provider may leave null)."""

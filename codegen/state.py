@@ -16,7 +16,6 @@ from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo
 from pytrace.lang.diagnostics import WARNING, Diagnostic
 from pytrace.lang.passes.config import MAP_DECL_TYPES
-from pytrace.lang.visitor import walk
 
 # The ring buffer: 4 MiB (about 0.4 s of printf records at 400k events/s) when the program sends a
 # stream of output (printf, print...); 64 KiB when its events are rare (exit, a full map, clear). The
@@ -59,7 +58,6 @@ class ModuleState:
     lost: int = -1
     scratch: int = -1  # per-CPU array of big buffers, one entry per program that needs any
     scratch_users: int = 0
-    exit_flag: int = -1  # array map set by exit(): probes fired after it do nothing (see ProbeLowering.lower)
     kernel_vars: list[str] = field(default_factory=list)  # see Artifact.kernel_vars
 
     def __post_init__(self) -> None:
@@ -75,9 +73,6 @@ class ModuleState:
                 list(getattr(info.value_type, "params", ()))))
         self.ringbuf = self._internal("__ringbuf", "ringbuf", 0, 0, ringbuf_size(self.ctx.options.perf_rb_pages, False))
         self.lost = self._internal("__lost", "percpu_array", 4, 8, 1)
-        if self.ctx.program is not None and any(isinstance(n, ast.Call) and n.name == "exit"
-                                                for n in walk(self.ctx.program)):
-            self.exit_flag = self._internal("__exit", "array", 4, 8, 1)
         for fmt in self.ctx.formats:
             rec = fmt.record_type
             self._add(EventSpec(

@@ -24,8 +24,3 @@ def test_scratch_entries_hold_at_most_32_kib():
                "print(($a, $b, $c)); }")
     _, value_size, entries = internal_maps(program, max_strlen=9999)["__scratch"]
     assert value_size <= 32768 and entries >= 2
-
-
-def test_only_programs_calling_exit_have_the_exit_flag():
-    assert internal_maps("BEGIN { exit(); }")["__exit"] == ("array", 8, 1)
-    assert "__exit" not in internal_maps("BEGIN { print(1); }")
