@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 MAX_COMPLETIONS = 300
 KEYWORDS = {"if", "else", "while", "for", "unroll", "return", "break", "continue", "config", "let", "macro",
             "import", "sizeof", "offsetof", "struct", "union", "enum"}
-TRACEPOINT_TYPES = {"tracepoint", "t", "rawtracepoint", "rt"}
-KERNEL_FUNCTION_TYPES = {"kprobe", "k", "kretprobe", "kr", "fentry", "f", "fexit", "fr", "kfunc", "kretfunc"}
 
 STYLE = Style.from_dict({
     "probe": "ansicyan bold", "keyword": "ansimagenta bold", "builtin": "ansiblue", "map": "ansiyellow",
@@ -97,25 +95,16 @@ class BpftraceLexer(Lexer):
 
 # ------------------------------------------------------------ completion
 
-@lru_cache(maxsize=1)
-def _tracepoints() -> dict[str, list[str]]:
-    from pytrace.lang.kernel_view import KernelView
-
-    by_category: dict[str, list[str]] = {}
+@lru_cache(maxsize=64)
+def _attach_point_candidates(kind: str, earlier: tuple[str, ...]) -> list[str]:
+    """What the probe type `kind` completes after `kind:EARLIER:...:` (its provider says)."""
+    provider = probes.lookup(kind)
+    if provider is None:
+        return []
     try:
-        for category, event in KernelView().tracepoints():
-            by_category.setdefault(category, []).append(event)
+        return provider.completions([*earlier, ""])
     except OSError:
-        pass
-    return by_category
-
-
-@lru_cache(maxsize=1)
-def _kernel_functions() -> list[str]:
-    from pytrace.lang.kernel_view import KernelView
-
-    btf = KernelView().btf()
-    return sorted(set(btf.names("func"))) if btf is not None else []
+        return []
 
 
 def _probe_types() -> list[tuple[str, str]]:
@@ -183,14 +172,7 @@ class ReplCompleter(Completer):
                                      display=name, display_meta=doc)
             return
         kind, last = parts[0], parts[-1]
-        if kind in TRACEPOINT_TYPES and len(parts) == 2:
-            candidates = [c + ":" for c in sorted(_tracepoints())]
-        elif kind in TRACEPOINT_TYPES and len(parts) == 3:
-            candidates = _tracepoints().get(parts[1], [])
-        elif kind in KERNEL_FUNCTION_TYPES and len(parts) in (2, 3):
-            candidates = _kernel_functions()
-        else:
-            return
+        candidates = _attach_point_candidates(kind, tuple(parts[1:-1]))
         shown = 0
         for candidate in candidates:
             if candidate.startswith(last):

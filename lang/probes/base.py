@@ -147,7 +147,7 @@ class ProbeProvider:
                          where each lives is variable()/args_type().
 
     Methods: expand() (required), variable(), args_type(), named_type(), load_as(),
-    unavailable_reason(), alternative_hint(), list_probes()."""
+    unavailable_reason(), alternative_hint(), list_probes(), completions()."""
 
     name: str = ""
     aliases: tuple[str, ...] = ()
@@ -228,6 +228,12 @@ class ProbeProvider:
         """list_probes() knowing the -p process (user-space providers list
         what it maps)."""
         return self.list_probes(pattern, verbose)
+
+    def completions(self, fields: list[str]) -> list[str]:
+        """The REPL's Tab completion of an attach point: candidates for the last
+        of `fields` (the fields typed after `name:`, the last one partial), the
+        earlier ones given. A field that is followed by another ends in ':'."""
+        return []
 
     @property
     def listable(self) -> bool:

@@ -109,6 +109,12 @@ class FentryProvider(ProbeProvider):
                 return ContextVar(ret, 8 * len(proto[0]))
         return None
 
+    def completions(self, fields: list[str]) -> list[str]:
+        btf = _btf()
+        if len(fields) == 1 and btf is not None:  # fentry:FUNC, from the kernel's BTF
+            return sorted(set(btf.names("func")))
+        return []
+
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         """Kernel functions with BTF (listed once, as fentry:, like kprobe:)."""
         btf = _btf()

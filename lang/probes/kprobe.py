@@ -94,6 +94,11 @@ class KprobeProvider(ProbeProvider):
             return ContextVar(T.U64, PT_REGS_ARGS[int(m.group(1))])
         return None
 
+    def completions(self, fields: list[str]) -> list[str]:
+        if len(fields) == 1:  # kprobe:FUNC (kprobe:MODULE:FUNC is not completed)
+            return sorted(set(tracefs.available_filter_functions()))
+        return []
+
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         if self.retprobe or not fnmatch.fnmatchcase(self.name, pattern.split(":", 1)[0]):
             return []  # like bpftrace, list kprobe:FUNC once (kretprobe attaches to the same)

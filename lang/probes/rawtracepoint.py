@@ -85,6 +85,16 @@ class RawTracepointProvider(ProbeProvider):
         return [ProbeSpec(self.name, f"rawtracepoint:{m}:{e}", {"module": m, "event": e},
                           {"kind": self.attach_kind, "name": e, "module": m}) for m, e in matches]
 
+    def completions(self, fields: list[str]) -> list[str]:
+        from pytrace.lang.kernel_view import host_kernel
+
+        found = raw_tracepoints(host_kernel())
+        if len(fields) == 1:  # an event (looked for in every module) or MODULE:
+            return sorted({e for _, e in found} | {m + ":" for m, _ in found})
+        if len(fields) == 2:
+            return sorted(e for m, e in found if m == fields[0])
+        return []
+
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         from pytrace.lang.kernel_view import host_kernel
 

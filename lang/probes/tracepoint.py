@@ -125,6 +125,13 @@ class TracepointProvider(ProbeProvider):
     def args_type(self, spec: ProbeSpec) -> T.RecordType | None:
         return args_record(spec.kernel, spec.target["category"], spec.target["event"])
 
+    def completions(self, fields: list[str]) -> list[str]:
+        if len(fields) == 1:
+            return sorted({c + ":" for c, _ in tracefs.all_tracepoints()})
+        if len(fields) == 2:
+            return sorted(e for c, e in tracefs.all_tracepoints() if c == fields[0])
+        return []
+
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         out = []
         for c, e in tracefs.all_tracepoints():

@@ -56,6 +56,9 @@ class TickerProvider(ProbeProvider):
     def list_probes(self, pattern: str = "*", verbose: bool = False) -> list[str]:
         return list_matching([f"ticker:{n}" for n in RATES], pattern)
 
+    def completions(self, fields: list[str]) -> list[str]:
+        return sorted(RATES) if len(fields) == 1 else []
+
 
 @pytest.fixture
 def ticker(monkeypatch):
@@ -84,6 +87,16 @@ def test_registered_by_name_and_alias(ticker):
     assert ticker in probes.PROVIDERS
     assert ticker.listable
     assert ticker.list_probes("ticker:f*") == ["ticker:fast"]
+
+
+def test_the_repl_completes_its_attach_points(ticker):
+    from prompt_toolkit.document import Document
+
+    from pytrace.runtime.repl_prompt import ReplCompleter
+
+    text = "tk:f"
+    found = ReplCompleter(None).get_completions(Document(text, len(text)), None)
+    assert [c.text for c in found] == ["fast"]
 
 
 def test_unregister_removes_every_name():
