@@ -74,6 +74,7 @@ _CLEANUPS: dict[int, Callable[[], None]] = {}
 # Perf event fds whose program is attached through a BPF link (listed before them):
 # once the link is closed, closing these only waits for the kernel.
 _LINKED: set[int] = set()
+_LINK_FDS: set[int] = set()  # the links themselves (not perf events: nothing to disable)
 
 
 def _attach_program(perf_fd: int, prog_fd: int, link: bool = True) -> list[int]:
@@ -98,12 +99,14 @@ def _attach_program(perf_fd: int, prog_fd: int, link: bool = True) -> list[int]:
         os.close(link_fd)
         raise
     _LINKED.add(perf_fd)
+    _LINK_FDS.add(link_fd)
     return [link_fd, perf_fd]
 
 
 def release(fd: int) -> None:
     """Close an attachment fd and undo whatever its attacher set up with it."""
     _LINKED.discard(fd)
+    _LINK_FDS.discard(fd)
     try:
         os.close(fd)
     except OSError:
@@ -111,6 +114,14 @@ def release(fd: int) -> None:
     undo = _CLEANUPS.pop(fd, None)
     if undo is not None:
         undo()
+
+
+def disable_all(fds: list[int]) -> None:
+    """Stop every perf event among these attachment fds firing, at once (their
+    programs stay attached until release)."""
+    for fd in fds:
+        if fd in _LINKED or fd not in _LINK_FDS:
+            _disable(fd)
 
 
 def _disable(fd: int) -> None:
@@ -142,8 +153,7 @@ def release_all(fds: list[int], threads: int = 32,
     events: what comes after the detach (END, the maps) need not wait for those."""
     later = [fd for fd in fds if fd in _LINKED]
     now = [fd for fd in fds if fd not in later]
-    for fd in now:
-        _disable(fd)
+    disable_all(fds)
     if meanwhile is None and not later and len(now) <= 1:
         for fd in now:
             release(fd)

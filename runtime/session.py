@@ -368,6 +368,9 @@ class Tracer:
         if not self.exited:
             self.exited = self.finishing = True
             self.exit_code = args[0] if args else 0
+            # The probes stop firing now; detach() closes them after the loop. (An
+            # `interval:ms:1` probe would otherwise undo a zero() just delivered.)
+            attach_mod.disable_all(self.links)
 
 
     def _on_message(self, ev: EventSpec, args: list) -> None:

@@ -74,6 +74,30 @@ def test_exit_builtin_stops_and_exit_code():
     assert r.out == "x\nend\n\n\n"
 
 
+def test_probes_stop_firing_when_exit_is_delivered():
+    """Once user space takes exit() from the ring buffer, the probes fire no more,
+    though they are detached only after the event loop: an `interval:ms:1` probe
+    that zeroes a map and exits must not run again before the maps print
+    (bpftrace's json-output "time series zero" case)."""
+    import time
+
+    from pytrace.codegen.compile import generate
+    from pytrace.lang.passes import analyse
+    from pytrace.lang.source import Source
+    from pytrace.runtime.session import Tracer
+
+    ctx = analyse(Source("stdin", "interval:ms:1 { @n = count(); exit(); }"))
+    with Tracer(generate(ctx), output=None) as tracer:
+        tracer.load()
+        assert tracer.attach() == 1
+        while not tracer.exited:
+            tracer.poll(100)
+        fired = tracer.read_map("@n").entries
+        time.sleep(0.05)  # 50 more firings, were the probe still enabled
+        assert tracer.read_map("@n").entries == fired
+        assert tracer.links  # not detached yet
+
+
 def test_attach_error_half_way_leaves_nothing():
     name = unique_map()
     r = run_pytrace("-e", f"tracepoint:syscalls:sys_enter_getppid {{ {name} = count(); }} "
