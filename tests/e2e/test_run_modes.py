@@ -202,6 +202,7 @@ def test_begin_and_end_in_one_attach_list_run_twice():
     assert (r.rc, r.out) == (0, "Hello\nHello\n\n\n")
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("ending", ["exit", "signal"])
 def test_the_c_child_gets_sigterm_when_the_run_ends(tmp_path, ending):
     """exit() or a signal ends the run while the -c child still runs: it gets SIGTERM (before END)."""

@@ -7,7 +7,8 @@ import os
 import shutil
 import stat
 import struct
-import sys
+import subprocess
+import tempfile
 import threading
 
 import pytest
@@ -18,7 +19,18 @@ from pytrace.lang.probes.base import split_attach_point
 from pytrace.lang.probes.uprobe import user_listing_search
 from pytrace.lang.probes.usdt import parse_arg
 
-SAMPLE = os.path.realpath(sys.executable)
+def _build_sample() -> str:
+    """A small C program with its symbol table (the interpreter may be a stripped
+    build, as Debian's /usr/bin/python3 is: no `main` in it)."""
+    out = os.path.join(tempfile.mkdtemp(prefix="pytrace-elf-"), "sample")
+    src = out + ".c"
+    with open(src, "w") as f:
+        f.write("int helper(int x) { return x * 2; }\nint main(void) { return helper(1) - 2; }\n")
+    subprocess.run(["gcc", "-O0", "-o", out, src], check=True)
+    return out
+
+
+SAMPLE = _build_sample()
 
 
 @pytest.fixture(scope="module")
