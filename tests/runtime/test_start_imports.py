@@ -1,9 +1,9 @@
 """A cached program's start imports only what loading and attaching need.
 
 The modules below cost a cached run's start milliseconds each (dataclasses
-imports inspect; typing; argparse, json and signal bring `re` and `enum`; the
-compiler; the value model and map reading, which are imported once the probes
-are attached). This runs the CLI's path to the attach notice for a command line
+imports inspect; typing; argparse, json and signal bring `re` and `enum`;
+threading is needed only to detach; the compiler; the value model and map
+reading, which are imported once the probes are attached). This runs the CLI's path to the attach notice for a command line
 run before (its options and its program in the cache) in a fresh interpreter and
 checks none of them came in."""
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 NOT_BEFORE_ATTACH = ("dataclasses", "typing", "inspect", "hashlib", "lark", "llvmlite.binding",
-                     "argparse", "re", "enum", "json", "signal",
+                     "argparse", "re", "enum", "json", "signal", "threading",
                      "pytrace.lang.passes", "pytrace.lang.ast", "pytrace.runtime.maps",
                      "pytrace.runtime.output.values", "pytrace.runtime.symbols", "pytrace.runtime.output.printf")
 
