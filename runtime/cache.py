@@ -134,13 +134,14 @@ def _write(path: str, data: bytes) -> None:
 
 # ------------------------------------------------------------ parsed command lines
 def _argv_path(argv: list[str]) -> str:
-    """Where a command line's parsed options are kept: its hash names argv and the parser's code."""
+    """Where a command line's parsed options are kept: its hash names argv and the parser's
+    code (cli.py, and Python's argparse by Python's version)."""
     try:
         st = os.stat(os.path.join(_ROOT, "runtime", "cli.py"))
         parser = (st.st_mtime_ns, st.st_size)
     except OSError:
         parser = ()
-    return os.path.join(CACHE_DIR, f"argv-{_digest((parser, argv))}.args")
+    return os.path.join(CACHE_DIR, f"argv-{_digest((sys.hexversion, parser, argv))}.args")
 
 
 def recall_args(argv: list[str]) -> dict | None:
