@@ -127,14 +127,30 @@ class Artifact(_Record):
         return None
 
     # ------------------------------------------------------------ serialisation
+    def to_plain(self) -> dict:
+        """The artifact as dicts, lists, strings, numbers and bytes (JSON or marshal can write it)."""
+        return {**vars(self), "programs": [dict(vars(p)) for p in self.programs],
+                "maps": [dict(vars(m)) for m in self.maps],
+                "events": [{k: v for k, v in vars(e).items() if k != "segments"} for e in self.events]}
+
+    @classmethod
+    def from_plain(cls, d: dict) -> "Artifact":
+        """The artifact to_plain() gave (ValueError, TypeError or KeyError if it is not one)."""
+        if d.get("version") != FORMAT_VERSION:
+            raise ValueError("artifact format version mismatch")
+        d = dict(d)
+        programs = [ProgramSpec(**p) for p in d.pop("programs")]
+        maps = [MapSpec(**m) for m in d.pop("maps")]
+        events = [EventSpec(**e) for e in d.pop("events")]
+        return cls(programs=programs, maps=maps, events=events, **d)
+
     def to_json(self) -> str:
         import binascii
         import json
 
-        d = {**vars(self), "programs": [{**vars(p), "insns": binascii.b2a_base64(p.insns, newline=False).decode()}
-                                        for p in self.programs],
-             "maps": [dict(vars(m)) for m in self.maps],
-             "events": [{k: v for k, v in vars(e).items() if k != "segments"} for e in self.events]}
+        d = self.to_plain()
+        for p in d["programs"]:
+            p["insns"] = binascii.b2a_base64(p["insns"], newline=False).decode()
         return json.dumps(d)
 
     @classmethod
@@ -143,9 +159,7 @@ class Artifact(_Record):
         import json
 
         d = json.loads(text)
-        if d.get("version") != FORMAT_VERSION:
-            raise ValueError("artifact format version mismatch")
-        programs = [ProgramSpec(**{**p, "insns": binascii.a2b_base64(p["insns"])}) for p in d.pop("programs")]
-        maps = [MapSpec(**m) for m in d.pop("maps")]
-        events = [EventSpec(**e) for e in d.pop("events")]
-        return cls(programs=programs, maps=maps, events=events, **d)
+        if not isinstance(d, dict):
+            raise ValueError("not an artifact")
+        d["programs"] = [{**p, "insns": binascii.a2b_base64(p["insns"])} for p in d.get("programs", [])]
+        return cls.from_plain(d)

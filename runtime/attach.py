@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import threading
 from collections.abc import Callable
 
 from pytrace.runtime import bpf, iterators, kernel_consts, kprobes, perf
@@ -135,7 +134,7 @@ def _disable(fd: int) -> None:
 
 
 def release_all(fds: list[int], threads: int = 32,
-                meanwhile: Callable[[], None] | None = None) -> list[threading.Thread]:
+                meanwhile: Callable[[], None] | None = None) -> list:
     """Release many attachments at once. When it returns, no program runs any
     more; the returned threads may still be closing perf events whose programs
     went through links (join them before exiting). `meanwhile` runs in this
@@ -158,6 +157,8 @@ def release_all(fds: list[int], threads: int = 32,
         for fd in now:
             release(fd)
         return []
+    import threading  # (only to detach: not before the probes are attached)
+
     n = max(1, min(threads, max(len(now), len(later))))
     detached = threading.Barrier(n + 1)
 

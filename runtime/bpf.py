@@ -12,7 +12,6 @@ set stay zero, which is what CHECK_ATTR() requires.
 import ctypes
 import errno as _errno
 import os
-import re
 import resource
 
 from . import kernel_consts as K
@@ -119,7 +118,11 @@ def _bump_memlock() -> None:
 
 def _obj_name(name: str) -> bytes:
     """Kernel object names: at most 15 chars of [A-Za-z0-9_.]."""
-    return re.sub(r"[^A-Za-z0-9_.]", "_", name or "")[:K.BPF_OBJ_NAME_LEN - 1].encode()
+    kept = "".join(c if c in _OBJ_NAME_CHARS else "_" for c in (name or "")[:K.BPF_OBJ_NAME_LEN - 1])
+    return kept.encode()
+
+
+_OBJ_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
 
 
 def _buf(data: bytes):
@@ -504,6 +507,8 @@ def probe_prog_type(prog_type: int, *, expected_attach_type: int = 0,
 
 
 def _kernel_version_code() -> int:
+    import re  # (not at import: `re` costs a cached program's start)
+
     m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
     if not m:
         return 0

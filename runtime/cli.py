@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
 import sys
 
 from pytrace import __version__
 from pytrace.lang.options import Options
 from pytrace.lang.diagnostics import CompileError
 from pytrace.lang.source import Source
+from pytrace.runtime import cache
 from pytrace.runtime.output.writer import BUFFERING
 
 USAGE = """\
@@ -81,7 +80,9 @@ class UsageError(Exception):
     pass
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser():
+    import argparse  # (not at import: a repeated command line's start needs no parser, see runtime/quickstart.py)
+
     # A fixed width: argparse would otherwise import shutil to ask the terminal's (start-up time).
     p = argparse.ArgumentParser(prog="pytrace", add_help=False, usage=argparse.SUPPRESS,
                                 formatter_class=lambda prog: argparse.HelpFormatter(prog, width=80))
@@ -123,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
+def _parse(argv: list[str]):
     """Options may also follow the script and its arguments (GNU getopt order, as in
     bpftrace), so `./tool.bt -c CMD` works through a `#!/usr/bin/env pytrace` line."""
     parser = _parser()
@@ -205,6 +206,8 @@ def _invoked_name() -> str:
 
 def parse_pid(text: str) -> int:
     """-p's value, checked as bpftrace checks it (util::to_uint, then the range)."""
+    import re
+
     digits = text.replace("_", "")
     number = re.match(r"[0-9]+", digits)
     if number is None:
@@ -239,6 +242,8 @@ def _check_options(args) -> str | None:
     if args.cmd and args.pid is not None:
         return "USAGE: Cannot use both -c and -p."
     if args.probe_filter is not None:
+        import re
+
         try:
             re.compile(args.probe_filter)
         except re.error as e:
@@ -248,12 +253,29 @@ def _check_options(args) -> str | None:
     return None
 
 
-class Run:
-    """One pytrace invocation, from argv to exit status."""
+def compile_options(args) -> Options:
+    """The compile options of a run's program: from its command line and the environment
+    (args.rest: the positional parameters, once the program file's name is taken off)."""
+    from pytrace.runtime import driver
 
-    def __init__(self, args) -> None:
+    options = Options(params=list(args.rest), named_params=args.named, unsafe=args.unsafe,
+                      has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo),
+                      include_files=tuple(args.include_files), helper_warnings=bool(args.warnings))
+    driver.apply_env(options)
+    return options
+
+
+class Run:
+    """One pytrace invocation, from argv to exit status. `remember`: the argv these options were
+    parsed from, kept in the cache (runtime/cache.py) once its program is compiled, so that the
+    same command line starts without argparse the next time."""
+
+    def __init__(self, args, remember: list[str] | None = None) -> None:
         self.args = args
         self.child = None
+        self.remember = remember
+        self.parsed = {name: list(value) if isinstance(value, list) else value
+                       for name, value in vars(args).items()} if remember is not None else {}
 
     def main(self) -> int:
         from pytrace.runtime import driver
@@ -274,10 +296,7 @@ class Run:
         if source is None:
             sys.stderr.write(USAGE)
             return 1
-        options = Options(params=list(args.rest), named_params=args.named, unsafe=args.unsafe,
-                          has_child=bool(args.cmd), pid_filter=args.pid, debuginfo=tuple(args.debuginfo),
-                          include_files=tuple(args.include_files), helper_warnings=bool(args.warnings))
-        driver.apply_env(options)
+        options = compile_options(args)
         if args.emit or args.aot:
             return self._emit(source, options)
         if args.cmd and not (args.verify_only or "ast" in args.debug or "types" in args.debug):
@@ -308,9 +327,11 @@ class Run:
 
     def _artifact(self, source: Source | CompiledFile, options: Options):
         """(the artifact, its source): compiled (or cached), or read from a compiled file."""
-        from pytrace.runtime import artifact_file, driver
+        from pytrace.runtime import driver
 
         if isinstance(source, CompiledFile):
+            from pytrace.runtime import artifact_file
+
             try:
                 return artifact_file.load(source.name, source.data, params=options.params, pid=options.pid_filter,
                                           named_params=options.named_params)
@@ -344,6 +365,8 @@ class Run:
             return 1
         if artifact is None:  # -d ast/types only
             return 0
+        if self.remember is not None and driver.cache_usable(source, args.debug):
+            cache.remember_args(self.remember, self.parsed)
         if not artifact.programs:  # as bpftrace: an empty program has nothing to run
             if not args.quiet:
                 sys.stdout.write("No probes to attach\n")
@@ -390,18 +413,16 @@ class Run:
             out.close()
 
 
-def _write_verifier_logs(session) -> None:
-    from pytrace.runtime import driver
+class Args:
+    """The parsed options of a command line recalled from the cache (what argparse's Namespace held)."""
 
-    driver.write_verifier_logs(session.tracer.loaded.logs)
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
 
 
-def main(argv: list[str] | None = None) -> int:
-    if argv is None:  # the command itself: found by its name (`pidof pytrace`), as bpftrace is
-        from pytrace.runtime import proctitle
-
-        proctitle.set_from_command_line()
-    argv = sys.argv[1:] if argv is None else argv
+def _parse_and_check(argv: list[str]):
+    """argv's options, parsed and checked as bpftrace checks them; or the exit code when the
+    command ends here (a usage error, --help, --version, --info)."""
     try:
         args = _parse(argv)
     except SystemExit:
@@ -433,6 +454,28 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.rest and args.rest[0] == "--":
         args.rest.pop(0)
+    return args
+
+
+def _write_verifier_logs(session) -> None:
+    from pytrace.runtime import driver
+
+    driver.write_verifier_logs(session.tracer.loaded.logs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the command itself: found by its name (`pidof pytrace`), as bpftrace is
+        from pytrace.runtime import proctitle
+
+        proctitle.set_from_command_line()
+    argv = sys.argv[1:] if argv is None else argv
+    recalled = cache.recall_args(argv) if cache.enabled() else None
+    if recalled is not None:  # this command line ran before: parsed and checked then
+        args = Args(recalled)
+    else:
+        args = _parse_and_check(argv)
+        if isinstance(args, int):
+            return args
     if args.cleanup:
         from pytrace.runtime import cleanup
 
@@ -443,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         from pytrace.runtime.repl import run_repl
         return run_repl(args)
     try:
-        return Run(args).main()
+        return Run(args, remember=None if recalled is not None else argv).main()
     except UsageError as e:
         _error(str(e))
         return 1

@@ -5,23 +5,12 @@ listing probes, and making sure the kernel filesystems are mounted."""
 from __future__ import annotations
 
 import os
-import re
 import sys
 
-try:  # CPython's own SHA-256 (3.11: _sha256, 3.12: _sha2): hashlib would load OpenSSL, ~3 ms of every start
-    from _sha256 import sha256
-except ImportError:
-    try:
-        from _sha2 import sha256
-    except ImportError:
-        from hashlib import sha256
-
-from pytrace import __version__
 from pytrace.codegen.artifact import Artifact
 from pytrace.lang.options import UNSTABLE_MODES, Options
 from pytrace.lang.source import Source
-
-CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pytrace")
+from pytrace.runtime import cache
 
 ENV_OPTIONS = {"BPFTRACE_MAX_STRLEN": "max_strlen", "BPFTRACE_MAX_MAP_KEYS": "max_map_keys",
                "BPFTRACE_STRLEN": "max_strlen", "BPFTRACE_PERF_RB_PAGES": "perf_rb_pages",
@@ -73,47 +62,20 @@ def ensure_kernel_fs() -> None:
             subprocess.run(["mount", "-t", fstype, fstype, path], capture_output=True)
 
 
-_IMPORT_RE = re.compile(r'\bimport\s*"')
+def _imports_files(text: str) -> bool:
+    """Whether a program has `import "file"` (`re` only then: it costs a cached program's start)."""
+    if "import" not in text:
+        return False
+    import re
+
+    return re.search(r'\bimport\s*"', text) is not None
 
 
-# 2: an entry's compile warnings are kept beside it (KEY.warnings), shown on each run.
-CACHE_FORMAT = 2
-
-
-def _cache_key(source: Source, options: Options) -> str:
-    h = sha256()
-    for part in (CACHE_FORMAT, __version__, os.uname().release, _boot_id(), source.name, source.text, repr(options.params),
-                 repr(options.named_params),
-                 options.max_strlen, options.max_map_keys, options.perf_rb_pages, options.max_probes, options.max_cat_bytes,
-                 options.log_size, options.on_stack_limit,
-                 options.include_files, options.helper_warnings, options.unsafe,
-                 options.has_child, options.pid_filter, options.debuginfo, options.dummy_ts_map,
-                 options.unstable_tseries, options.stack_mode, options.show_debug_info, options.cache_user_symbols,
-                 _code_stamp()):
-        h.update(repr(part).encode())
-        h.update(b"\0")
-    return h.hexdigest()[:32]
-
-
-def _boot_id() -> str:
-    """Kernel addresses resolved at compile time (kaddr) change with every boot (KASLR)."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _code_stamp() -> str:
-    """Changes whenever pytrace's own compiler sources change (for development)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    latest = 0.0
-    for sub in ("lang", "codegen", "grammar"):
-        for dirpath, _dirs, files in os.walk(os.path.join(root, sub)):
-            for f in files:
-                if f.endswith((".py", ".lark")):
-                    latest = max(latest, os.stat(os.path.join(dirpath, f)).st_mtime)
-    return str(latest)
+def cache_usable(source: Source, debug: list[str]) -> bool:
+    """Whether compile_source() may reuse or keep a compiled program: not when the cache is off, a
+    compiler stage is printed, or the program imports files (their text is not in the cache key)."""
+    shown = {"ast", "types", "ir", "asm"} if "all" in debug else set(debug)
+    return cache.enabled() and not (shown & {"ast", "types", "ir", "asm"}) and not _imports_files(source.text)
 
 
 def compile_source(source: Source, options: Options, debug: list[str], warnings: bool = True) -> Artifact | None:
@@ -123,22 +85,12 @@ def compile_source(source: Source, options: Options, debug: list[str], warnings:
     want = set(debug)
     if "all" in want:
         want |= {"ast", "types", "ir", "asm", "verifier"}
-    use_cache = not (want & {"ast", "types", "ir", "asm"}) and os.environ.get("PYTRACE_NO_CACHE") != "1"
-    use_cache = use_cache and not _IMPORT_RE.search(source.text)  # imported files are not in the cache key
-    key = _cache_key(source, options) if use_cache else ""
-    path = os.path.join(CACHE_DIR, key + ".json")
-    warnings_path = os.path.join(CACHE_DIR, key + ".warnings")  # the compile's warnings, shown on every run
-    if use_cache and os.path.exists(path):
-        try:
-            with open(path) as f:
-                artifact = Artifact.from_json(f.read())
-            if warnings and os.path.exists(warnings_path):
-                with open(warnings_path) as f:
-                    sys.stderr.write(f.read())
-                    sys.stderr.flush()
+    use_cache = cache_usable(source, debug)
+    key = cache.key(source, options) if use_cache else ""
+    if use_cache:
+        artifact = cache.load_artifact(key, warnings)
+        if artifact is not None:
             return artifact
-        except (OSError, ValueError, TypeError, KeyError):
-            pass
     from pytrace.lang.passes import analyse
 
     ctx = analyse(source, options)
@@ -160,21 +112,7 @@ def compile_source(source: Source, options: Options, debug: list[str], warnings:
     if "asm" in want:
         sys.stdout.write(dbg["asm"])
     if use_cache and all(spec.cacheable for unit in ctx.units for spec in unit.specs):
-        try:
-            os.makedirs(CACHE_DIR, exist_ok=True)
-            said = ctx.diags.render()
-            if said:  # written first: an artifact in the cache always has its warnings beside it
-                with open(f"{warnings_path}.{os.getpid()}", "w") as f:
-                    f.write(said)
-                os.replace(f"{warnings_path}.{os.getpid()}", warnings_path)
-            elif os.path.exists(warnings_path):
-                os.unlink(warnings_path)
-            tmp = f"{path}.{os.getpid()}"
-            with open(tmp, "w") as f:
-                f.write(artifact.to_json())
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        cache.store_artifact(key, artifact, ctx.diags.render())
     return artifact
 
 

@@ -23,10 +23,9 @@ and run().
 
 from __future__ import annotations
 
+import _signal as signal  # the C module `signal` wraps: `signal` builds enum classes at import (~1 ms of a start)
 import os
-import signal
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from collections.abc import Callable, Iterator
@@ -312,10 +311,7 @@ class StopConditions:
         (with `tracer`, at once: the events not yet delivered are dropped, as
         bpftrace drops them); ending() then ignores SIGINT while END runs.
         SIGUSR1 runs the self:signal:SIGUSR1 probes (and never kills). Main
-        thread only."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
+        thread only: in another thread (where signal.signal() raises ValueError) it does nothing."""
 
         def on_signal(signum, frame):
             self.signalled = True
@@ -325,7 +321,11 @@ class StopConditions:
         def on_sigusr1(signum, frame):
             self.sigusr1 = True
 
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        try:
+            old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        except ValueError:  # not the main thread (signals are the main thread's)
+            yield
+            return
         old[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_sigusr1)
         try:
             yield
@@ -338,8 +338,10 @@ class StopConditions:
         if self._pid_fd is not None:
             os.close(self._pid_fd)
             self._pid_fd = None
-        if threading.current_thread() is threading.main_thread():
+        try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            pass
 
 
 def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], int] | None = None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import struct
 
 from pytrace.codegen.artifact import CONST_BASE, CONSTANTS, Artifact, MapSpec, ProgramSpec
@@ -59,6 +58,8 @@ class LoadError(Exception):
         """bpftrace's message when -v's verifier log did not fit its log_size (ENOSPC), else ""."""
         if not self.log_size or self.error.errno != errno.ENOSPC:
             return ""
+        import re  # (an error path: not imported at every start)
+
         name = re.sub(r"[^A-Za-z0-9_]", "_", self.program.probe) + "_1"
         return (f"ERROR: Error loading BPF program for {name}. Error code: -{errno.ENOSPC} "
                 f"({os.strerror(errno.ENOSPC)}).\nKernel error log: \n{self.error.log}\n"

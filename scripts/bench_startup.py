@@ -5,8 +5,8 @@ beside bpftrace in one run, with ratios:
 * exec -> probes attached: the tracer is started, its attach message awaited,
   then it is stopped with SIGINT. bpftrace 0.17 prints "Attaching N probes..."
   before it attaches and pytrace "Attached N probes" after, so this favours bpftrace.
-* "uncached" is a program run for the first time: its compiled artifact is not
-  cached, the grammar's parse tables are (lark builds them once per install).
+* "uncached" is a program run for the first time: its compiled artifact and its parsed
+  command line are not cached, the grammar's parse tables are (lark builds them once per install).
 * exec -> first event: `printf` + `exit()` on the first getppid(), which another process
   calls every 0.1 ms: when the probe is really attached, whatever a tool prints first.
 * a whole run with `-c /bin/true`: wall time, CPU time and peak RSS until exit.
@@ -106,9 +106,11 @@ def main() -> int:
                              text=True).stdout.strip() if bpftrace else ""
 
     def uncache() -> None:
-        """Forget compiled programs; keep the grammar's parse tables (made once per install)."""
-        for name in glob.glob(os.path.join(cache, "pytrace", "*.json")):
-            os.unlink(name)
+        """Forget compiled programs and parsed command lines (a program run for the first time);
+        keep the grammar's parse tables (made once per install)."""
+        for pattern in ("*.artifact", "*.warnings", "argv-*.args"):
+            for name in glob.glob(os.path.join(cache, "pytrace", pattern)):
+                os.unlink(name)
 
     # The tools take turns within each round, so a change in the machine's load hits both.
     attach = {"pytrace, uncached": [], "pytrace, cached": [], version: []}

@@ -109,3 +109,29 @@ def test_verbose_loads_with_a_verifier_log_of_log_size():
     assert r.rc == 0 and r.out.startswith("a\n"), r
     r = run_pytrace("-e", "config = { log_size = 2 } " + prog, "a", "a")  # without -v no log is asked for
     assert r.rc == 0 and r.out.startswith("a\n"), r
+
+
+@pytest.mark.kernel
+def test_a_repeated_command_line_runs_from_the_cache_as_the_first_time(tmp_path):
+    """The second run of a command line takes its parsed options and compiled program from
+    the cache (runtime/cache.py); what it prints is the same. A changed script file is
+    compiled again, and a command line it has not seen is parsed."""
+    env = {"PYTRACE_NO_CACHE": "0", "XDG_CACHE_HOME": str(tmp_path)}
+    script = tmp_path / "tool.bt"
+    script.write_text('BEGIN { printf("v1 %s %d %d\\n", str($1), $2, getopt("x", 0)); @[$1] = count(); exit(); }')
+    argv = (str(script), "a", "2", "-c", "/bin/true", "--", "--x=1")
+    runs = [run_pytrace(*argv, env=env) for _ in range(2)]
+    assert runs[0].rc == runs[1].rc == 0, runs
+    assert runs[0].out == runs[1].out and runs[0].out.startswith("v1 a 2 1\n") and "@[a]: 1" in runs[0].out
+    assert runs[0].err == runs[1].err
+    assert len(list((tmp_path / "pytrace").glob("argv-*.args"))) == 1
+    assert len(list((tmp_path / "pytrace").glob("*.artifact"))) == 1
+    script.write_text('BEGIN { printf("v2 %s %d\\n", str($1), getopt("x", 0)); exit(); }')
+    r = run_pytrace(*argv, env=env)
+    assert r.rc == 0 and r.out.startswith("v2 a 1\n"), r
+    r = run_pytrace(*argv[:-2], "-q", env=env)  # another command line: parsed, then remembered
+    assert r.rc == 0 and r.out.startswith("v2 a 0\n") and r.err == "", r
+    assert len(list((tmp_path / "pytrace").glob("argv-*.args"))) == 2
+    bad = run_pytrace("-p", "x", "-e", "BEGIN { exit(); }", env=env)  # refused: never remembered
+    assert bad.rc == 1 and "Failed to parse pid" in bad.err
+    assert len(list((tmp_path / "pytrace").glob("argv-*.args"))) == 2
