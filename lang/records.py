@@ -14,9 +14,9 @@ class's fields from a plan made once per class:
 
 Behaviour is the dataclass's for what pytrace uses: positional and keyword
 arguments in field order, defaults and default factories, keyword-only fields,
-`init=False` fields left alone, `compare=False` fields left out of `==` and
-hashing, frozen instances refusing assignment. Not supported: `__post_init__`,
-`InitVar`, `order=True`, `slots=True` (use `dataclass` for those).
+`init=False` fields given their default, `compare=False` fields left out of `==` and
+hashing, frozen instances refusing assignment, `__post_init__` (without
+arguments). Not supported: `InitVar`, `order=True`, `slots=True` (use `dataclass` for those).
 """
 
 from __future__ import annotations
@@ -27,16 +27,19 @@ from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
 class _Plan:
     """What the shared methods need to know about one class's fields."""
 
-    __slots__ = ("positional", "keyword", "names", "compared", "hashed")
+    __slots__ = ("positional", "keyword", "compared", "hashed", "post_init", "derived")
 
     def __init__(self, cls: type) -> None:
         all_fields = fields(cls)
         init = [f for f in all_fields if f.init]
         self.positional = tuple(f for f in init if not f.kw_only)
         self.keyword = tuple(f for f in init if f.kw_only)
-        self.names = frozenset(f.name for f in init)
+        # init=False fields with a default: set by __init__ all the same (a fresh list each time...)
+        self.derived = tuple(f for f in all_fields if not f.init
+                             and (f.default is not MISSING or f.default_factory is not MISSING))
         self.compared = tuple(f.name for f in all_fields if f.compare)
         self.hashed = tuple(f.name for f in all_fields if (f.compare if f.hash is None else f.hash))
+        self.post_init = getattr(cls, "__post_init__", None)
 
 
 def _value(cls: type, f, kwargs: dict):
@@ -66,13 +69,17 @@ def _init(self, *args, **kwargs) -> None:
         object.__setattr__(self, f.name, _value(cls, f, kwargs))
     if kwargs:
         raise TypeError(f"{cls.__qualname__}.__init__() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    for f in plan.derived:
+        object.__setattr__(self, f.name, _value(cls, f, kwargs))
+    if plan.post_init is not None:
+        plan.post_init(self)
 
 
 def _eq(self, other):
     if other.__class__ is not self.__class__:
         return NotImplemented
     names = self._record_plan.compared
-    return all(getattr(self, n) == getattr(other, n) for n in names)
+    return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
 
 
 def _hash(self) -> int:

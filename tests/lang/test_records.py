@@ -60,3 +60,17 @@ def test_it_is_still_a_dataclass():
     assert [f.name for f in dataclasses.fields(Point)] == ["x", "y", "tags", "note"]
     assert dataclasses.replace(Point(1, 2), y=3) == Point(1, 3)
     assert repr(Mutable(1)) == "Mutable(a=1, b='b')"
+
+
+def test_post_init_runs_after_the_fields_are_set():
+    @record
+    class Derived:
+        a: int
+        doubled: int = dataclasses.field(default=0, init=False)
+        seen: list = dataclasses.field(default_factory=list, init=False)
+
+        def __post_init__(self) -> None:
+            self.doubled = 2 * self.a
+
+    assert Derived(4).doubled == 8
+    assert Derived(1).seen == [] and Derived(1).seen is not Derived(1).seen
