@@ -18,7 +18,7 @@ set, avg adds totals and counts and divides. A missing key reads as 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pytrace.lang.records import record
 from typing import TYPE_CHECKING, Callable
 
 from llvmlite import ir
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pytrace.codegen.lower import ProbeLowering
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Combine:
     """How one CPU's value slots fold into the accumulators (acc, extra), and
     the result from them; `signed` is the aggregation value's sign."""

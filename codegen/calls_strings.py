@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pytrace.lang.records import record
 from typing import TYPE_CHECKING
 
 from llvmlite import ir
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------- name tables
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NameTable:
     map_name: str
     names: dict[int, str]

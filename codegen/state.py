@@ -4,7 +4,7 @@ of events probes send to user space."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from llvmlite import ir
 
@@ -16,6 +16,7 @@ from pytrace.lang import types as T
 from pytrace.lang.context import CompileContext, MapInfo
 from pytrace.lang.diagnostics import WARNING, Diagnostic
 from pytrace.lang.passes.config import MAP_DECL_TYPES
+from pytrace.lang.records import record
 
 # The ring buffer: 4 MiB (about 0.4 s of printf records at 400k events/s) when the program sends a
 # stream of output (printf, print...); 64 KiB when its events are rare (exit, a full map, clear). The
@@ -45,7 +46,7 @@ def bpf_key_type(info: MapInfo) -> T.TupleType:
     return T.TupleType(tuple(elems or [T.U64]))
 
 
-@dataclass
+@record
 class ModuleState:
     """What all probe functions of one program share: maps and events."""
 

@@ -43,7 +43,7 @@ the renderer's `zero`.
 from __future__ import annotations
 
 from collections.abc import Callable  # (not typing: the exit's map reading imports this module)
-from dataclasses import dataclass
+from pytrace.lang.records import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def _tseries_params(call: "ast.Call", tc: "TypeChecker") -> tuple[int, ...]:
     return (interval, count, TSERIES_FUNCS.index(func))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Aggregation:
     name: str
     min_args: int

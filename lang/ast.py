@@ -19,10 +19,11 @@ The parser builds these nodes with no semantics: bare identifiers are
 
 from __future__ import annotations
 
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import Field, field, fields
 from functools import cache
 from typing import Any, Iterator
 
+from pytrace.lang.records import record, record_repr
 from pytrace.lang.source import Span
 
 
@@ -45,18 +46,16 @@ def _tree_fields(cls: type) -> tuple[Field, ...]:
     return tuple(f for f in fields(cls) if not is_annotation(f))
 
 
-# Nodes compare by identity, and share one __repr__ (Node's, the dataclass format): a
-# dataclass generates and compiles each method per class, which cost ~10 ms of every compile.
-node = dataclass(eq=False, repr=False)
+# Nodes compare by identity, share one __repr__ (Node's, the dataclass format) and one
+# __init__ (lang/records.py): a dataclass compiles each method per class, ~10 ms of every compile.
+node = record(eq=False, repr=False)
 
 
 @node
 class Node:
     span: Span | None = annotation("parse")  # the source range
 
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
-        return f"{type(self).__qualname__}({shown})"
+    __repr__ = record_repr
 
     def children(self) -> Iterator["Node"]:
         for f in tree_fields(self):

@@ -13,7 +13,7 @@ the type checker `tc` (lang/passes/typecheck.py) and returns the result type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pytrace.lang.records import record
 from typing import TYPE_CHECKING, Callable
 
 from pytrace.lang import aggregations, ast
@@ -28,7 +28,7 @@ ALL_PROBES = "all"
 PROVIDER_VARIABLE = "provider"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuiltinVar:
     name: str
     type: T.Type
@@ -40,7 +40,7 @@ class BuiltinVar:
     per_attach_point: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Function:
     name: str
     min_args: int

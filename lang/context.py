@@ -3,7 +3,8 @@ maps, variables and output formats. Passes fill this in; codegen reads it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+from pytrace.lang.records import record
 from typing import Any
 
 from pytrace.lang import aggregations, ast
@@ -15,7 +16,7 @@ from pytrace.lang.probes.base import ProbeProvider, ProbeSpec
 from pytrace.lang.source import Source
 
 
-@dataclass
+@record
 class MapInfo:
     name: str  # "@x", or "@" for the anonymous map
     kind: str  # "scalar" or an aggregation: "count", "sum", "avg", "hist"...
@@ -47,7 +48,7 @@ class MapInfo:
         return self.is_aggregation
 
 
-@dataclass
+@record
 class FormatInfo:
     """A printf-like call whose arguments travel through the ring buffer."""
 
@@ -62,7 +63,7 @@ class FormatInfo:
         return T.TupleType(tuple(self.arg_types))
 
 
-@dataclass
+@record
 class ProbeUnit:
     """One probe of the program with its expanded attach points."""
 

@@ -14,7 +14,8 @@ integer constants.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+from pytrace.lang.records import record
 from typing import Any
 
 from pytrace.lang import ktypes
@@ -34,7 +35,7 @@ class CTypeError(Exception):
         self.offset = offset
 
 
-@dataclass
+@record
 class CDefinitions:
     structs: dict[str, T.RecordType] = field(default_factory=dict)  # "struct foo" -> type
     enums: dict[str, int] = field(default_factory=dict)  # enumerator -> value

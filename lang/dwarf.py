@@ -38,7 +38,8 @@ from __future__ import annotations
 import io
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
+from pytrace.lang.records import record
 from functools import cached_property, lru_cache
 
 from pytrace.lang import types as T
@@ -84,7 +85,7 @@ class DwarfError(Exception):
     """DWARF that cannot be used: the message is bpftrace's where it has one."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Param:
     name: str
     type_die: object | None  # a pyelftools DIE, None for void
@@ -236,7 +237,7 @@ def _split_top_die(cu, addr_base: int | None = None):
 
 
 # ------------------------------------------------------------------ the reader
-@dataclass
+@record
 class _Unit:
     cu: object  # the unit with the types and functions (the split unit of a skeleton)
     line_cu: object  # the unit whose line table maps this code (the skeleton)
@@ -599,7 +600,7 @@ _CONVERTERS = {
 }
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class DwarfRecordType(T.RecordType):
     """A struct or union from DWARF whose members are converted when first asked for."""
 

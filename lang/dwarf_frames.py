@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import bisect
 import os
-from dataclasses import dataclass
+from pytrace.lang.records import record
 from functools import lru_cache
 
 from pytrace.lang.dwarf import DebugInfo, _file_names, _text
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CodeFrame:
     name: str | None  # an inlined function's name; None: the enclosing function (named by the symbol table)
     path: str  # source file
@@ -34,7 +34,7 @@ class CodeFrame:
     inlined: bool
 
 
-@dataclass
+@record
 class _Inlined:
     ranges: list[tuple[int, int]]
     depth: int
@@ -43,7 +43,7 @@ class _Inlined:
     call_line: int
 
 
-@dataclass
+@record
 class _UnitTables:
     ranges: list[tuple[int, int]]  # the code of the unit (from its top DIE)
     files: list[str]

@@ -16,7 +16,7 @@ import mmap
 import os
 import stat
 import struct
-from dataclasses import dataclass
+from pytrace.lang.records import record
 from functools import lru_cache
 
 SHT_SYMTAB, SHT_NOTE, SHT_DYNSYM, SHT_NOBITS = 2, 7, 11, 8
@@ -31,7 +31,7 @@ class ElfError(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Section:
     name: str
     type: int
@@ -42,7 +42,7 @@ class Section:
     entsize: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Symbol:
     name: str
     addr: int
@@ -50,7 +50,7 @@ class Symbol:
     kind: int  # STT_FUNC, STT_OBJECT...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class UsdtNote:
     provider: str
     name: str

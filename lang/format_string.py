@@ -12,7 +12,7 @@ reports them as an error on the call (``stdin:L:C-C: ERROR: <message>``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from pytrace.lang.records import record
 
 # N.B. the `gr`, `r`, `rh` and `rx` specifiers are non-standard; ordering in
 # the alternation matters (`gr` before `g`, `rh`/`rx` before `r`).
@@ -21,7 +21,7 @@ SPEC_RE = re.compile(
     r"([diouxXeEfFGaAcspn%]|gr|g|rh|rx|r)")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Segment:
     """Literal text (conv is None) or one conversion.
 

@@ -14,7 +14,8 @@ with no language equivalent (floats, function prototypes) -> None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+from pytrace.lang.records import record
 
 from pytrace.lang import types as T
 from pytrace.lang.btf import BTF
@@ -22,7 +23,7 @@ from pytrace.lang.btf import BTF
 _INT_SIZES = (1, 2, 4, 8)
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class BtfRecordType(T.RecordType):
     """A kernel struct or union whose members are converted on demand."""
 

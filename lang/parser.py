@@ -20,6 +20,7 @@ literal. Nothing here raises for user input.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
@@ -57,20 +58,101 @@ def parse(source: Source, diags: Diagnostics) -> ast.Program | None:
 
 
 def _parser() -> Any:
+    """The Lark object: unpickled from this user's cache when the grammar, lark and
+    Python are the ones it was made with, else built (from lark's own cache of the
+    parse tables) and pickled for the next run. Unpickling the whole object takes
+    ~5 ms; lark's cache loads in ~16 ms, most of it rebuilding each rule, symbol and
+    parse-table entry from its serialized form in Python code."""
     global _lark
     if _lark is None:
         lark = _import_lark()
         with open(_GRAMMAR, encoding="utf-8") as f:
             grammar = f.read()
-        _lark = lark.Lark(
-            grammar,
-            parser="lalr",
-            lexer="contextual",
-            propagate_positions=True,
-            maybe_placeholders=False,
-            cache=_cache_file(lark.__version__),
-        )
+        cache = _cache_file(lark.__version__)
+        pickled = _pickle_file(cache, grammar, lark.__version__)
+        _lark = _load_pickled(pickled)
+        if _lark is None:
+            _lark = lark.Lark(
+                grammar,
+                parser="lalr",
+                lexer="contextual",
+                propagate_positions=True,
+                maybe_placeholders=False,
+                cache=cache,
+            )
+            _save_pickled(pickled, _lark)
     return _lark
+
+
+def _pickle_file(cache: str | bool, grammar: str, lark_version: str) -> str | None:
+    """Where the pickled Lark object for this grammar, lark and Python lives (beside
+    lark's cache, in the directory _cache_file checked), or None."""
+    if not cache:
+        return None
+    import hashlib
+
+    key = hashlib.sha256(f"{grammar}\0{lark_version}\0{sys.version}".encode()).hexdigest()[:32]
+    return os.path.join(os.path.dirname(cache), f"grammar-{key}.pickle")
+
+
+def _load_pickled(path: str | None) -> Any:
+    if path is None:
+        return None
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except Exception:  # missing, or made by something else: build it again
+        return None
+
+
+def _save_pickled(path: str | None, lark_parser: Any) -> None:
+    """Pickle the Lark object before its first parse (lark compiles the lexer's regular
+    expressions then, and a pickle would only compile them again when loaded)."""
+    if path is None:
+        return
+    import io
+    import pickle
+
+    buf = io.BytesIO()
+    try:
+        _lark_pickler()(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(lark_parser)
+        tmp = f"{path}.{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(buf.getvalue())
+        os.replace(tmp, path)
+        directory, name = os.path.split(path)
+        for old in os.listdir(directory):  # other grammars' (a development checkout's edits)
+            if old.startswith("grammar-") and old.endswith(".pickle") and old != name:
+                os.unlink(os.path.join(directory, old))
+    except Exception:  # not picklable with another lark, or no room: the next run builds it again
+        pass
+
+
+def _lark_action(name: str) -> Any:
+    """lark's LALR actions (Shift, Reduce) are compared by identity: unpickled, they
+    are lark's own objects again."""
+    from lark.parsers import lalr_analysis
+
+    return getattr(lalr_analysis, name)
+
+
+def _lark_pickler() -> type:
+    import pickle
+    import types
+
+    from lark.parsers.lalr_analysis import Action
+
+    class LarkPickler(pickle.Pickler):
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, Action):
+                return _lark_action, (obj.name,)
+            if isinstance(obj, types.ModuleType):  # the lexer's `re`
+                return importlib.import_module, (obj.__name__,)
+            return NotImplemented
+
+    return LarkPickler
 
 
 def _import_lark() -> Any:

@@ -13,17 +13,10 @@ this module's classes.
 from __future__ import annotations
 
 from functools import cached_property
-from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
+from dataclasses import field
 
 from pytrace.lang import aggregations
-
-
-def _repr(self) -> str:
-    """The dataclass repr, one function for every type: a dataclass generates and compiles
-    each method per class, and with repr=False there is one method fewer per class (start-up time)."""
-    shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclass_fields(self) if f.repr)
-    return f"{type(self).__qualname__}({shown})"
+from pytrace.lang.records import record, record_repr
 
 
 class Type:
@@ -31,7 +24,7 @@ class Type:
     align: int = 8
     is_scalar = False  # lives in a register
     name = "?"
-    __repr__ = _repr
+    __repr__ = record_repr  # one function for every type (repr=False on each record)
 
     def __str__(self) -> str:
         return self.name
@@ -40,7 +33,7 @@ class Type:
         raise NotImplementedError(type(self).__name__)
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class IntType(Type):
     bits: int = 64
     signed: bool = False
@@ -62,7 +55,7 @@ class IntType(Type):
         return {"kind": "int", "size": self.size, "signed": self.signed}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class EnumType(IntType):
     """An integer of a C enum: printed as the enumerator's name when it has one
     (`names`: (value, name) pairs). Arithmetic on it gives a plain integer."""
@@ -78,7 +71,7 @@ class EnumType(IntType):
         return {**super().layout(), "enum": [[v, n] for v, n in self.names]}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class BoolType(Type):
     is_scalar = True
     name = "bool"
@@ -89,7 +82,7 @@ class BoolType(Type):
         return {"kind": "bool", "size": 1}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class StringType(Type):
     """A NUL-terminated string in a fixed-size buffer."""
 
@@ -109,7 +102,7 @@ class StringType(Type):
         return {"kind": "string", "size": self.length}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class BufferType(Type):
     """`buf()`: a length byte count followed by bytes."""
 
@@ -128,7 +121,7 @@ class BufferType(Type):
         return {"kind": "buffer", "size": self.size}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class TupleType(Type):
     """A tuple, or with `names` a record (`(a = 1, b = "x")`): laid out the same."""
 
@@ -176,7 +169,7 @@ class TupleType(Type):
         }
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class PointerType(Type):
     """A pointer. `pointee` is a Type, or None for void.
 
@@ -196,9 +189,8 @@ class PointerType(Type):
         return {"kind": "pointer", "size": 8}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True)
 class RecordField:
-    __repr__ = _repr
     name: str
     offset: int
     type: Type
@@ -206,7 +198,7 @@ class RecordField:
     data_loc: bool = False  # tracepoint `__data_loc`: a u32 (length << 16 | offset) to the data
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@record(frozen=True, eq=False, repr=False)
 class RecordType(Type):
     """A C struct/union: tracepoint `args`, BTF structs, script-defined structs."""
 
@@ -254,7 +246,7 @@ class RecordType(Type):
         return {"kind": "record", "size": self.size, "fields": out}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class ArrayType(Type):
     elem: Type = None  # type: ignore[assignment]
     count: int = 0
@@ -281,7 +273,7 @@ STACK_MODE_ERROR = "Invalid value for stack_mode: valid values are bpftrace, raw
 BUILD_ID_FRAME_SIZE = 32  # struct bpf_stack_build_id: s32 status, u8 build_id[20], u64 offset/ip
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class StackType(Type):
     """kstack / ustack: the raw frame addresses, symbolised in user space.
 
@@ -314,7 +306,7 @@ class StackType(Type):
                 "mode": self.mode, "limit": self.limit}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class SymbolType(Type):
     """ksym(addr) / usym(addr): an address printed as its symbol's name.
     ksym is [u64 addr]; usym is [u64 addr][u32 pid][u32 0]."""
@@ -333,7 +325,7 @@ class SymbolType(Type):
         return {"kind": "ksym" if self.kernel else "usym", "size": self.size}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class VoidType(Type):
     name = "void"
     size = 0
@@ -343,7 +335,7 @@ class VoidType(Type):
         return {"kind": "none", "size": 0}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class OpaqueType(Type):
     """Bytes of a type the language has no values of (a C `float` or `double` in a
     script's struct): it takes its room in the struct and prints as bpftrace's none (null)."""
@@ -360,7 +352,7 @@ class OpaqueType(Type):
 OPAQUE_TYPE_NAMES = {"float": OpaqueType(4, 4), "double": OpaqueType(8, 8)}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class UserFormatType(Type):
     """A value the kernel sends raw and user space turns into text when it is
     printed: `username` (a uid), `strftime()` (a timestamp), `ntop()`,
@@ -384,7 +376,7 @@ class UserFormatType(Type):
         return {"kind": self.kind, "size": self.value_size, "extra": self.extra}
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class AggType(Type):
     """The value type of an aggregation: count(), sum(), hist()... (its
     entry in lang/aggregations.py gives the layout).

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pytrace.lang.records import record
 
 from pytrace.lang import ast
 from pytrace.lang.context import CompileContext
@@ -25,7 +25,7 @@ TRUTHY = ("1", "true", "on", "yes")
 FALSY = ("0", "false", "off", "no")
 
 
-@dataclass
+@record
 class ProgramOption:
     name: str
     kind: str  # "bool", "unsigned", "signed" or "string"

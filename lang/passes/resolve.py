@@ -4,9 +4,7 @@ function with an accepted number of arguments."""
 
 from __future__ import annotations
 
-import difflib
-
-from pytrace.lang import ast, builtins, ctypes_parse, include_consts, ktypes
+from pytrace.lang import ast, builtins, ctypes_parse, ktypes
 from pytrace.lang.context import CompileContext, ProbeUnit
 
 
@@ -85,7 +83,7 @@ class _Resolver:
         value = self.enum_value(name)
         if value is not None:
             return ast.Integer(value, name, span=node.span)
-        close = difflib.get_close_matches(name, list(builtins.VARIABLES), n=1)
+        close = _close_matches(name, list(builtins.VARIABLES))
         self.ctx.diags.error(f"Unknown identifier: '{name}'", node.span,
                              [f"Did you mean {close[0]}?"] if close else [])
         return node
@@ -111,7 +109,7 @@ class _Resolver:
         if fn is None:
             known = [f.name for f in builtins.FUNCTIONS.values()
                      if not f.imported_from or f.imported_from in self.ctx.stdlib_imports]
-            close = difflib.get_close_matches(node.name, known, n=1)
+            close = _close_matches(node.name, known)
             self.ctx.diags.error(f"Unknown function: '{node.name}'", node.span,
                                  [f"Did you mean {close[0]}()?"] if close else [])
             return node
@@ -124,14 +122,24 @@ class _Resolver:
         return node
 
 
+def _close_matches(name: str, known: list[str]) -> list[str]:
+    """The name meant, for a "did you mean" hint (difflib is imported only for a mistake)."""
+    import difflib
+
+    return difflib.get_close_matches(name, known, n=1)
+
+
 def c_definitions(ctx: CompileContext) -> None:
     """The script's `struct`/`union`/`enum` definitions, laid out once."""
     program = ctx.program
     others = program.c_definitions if program else []
     # the structs the script's #if lines keep (each stands for one line here: its text is not C to preprocess)
-    kept = include_consts.kept_lines([d.text if d.kind != "struct" else "struct" for d in others],
-                                     ctx.kernel.btf() is not None) if any(d.kind == "define" for d in others) \
-        else range(len(others))
+    kept: range | set[int] = range(len(others))
+    if any(d.kind == "define" for d in others):
+        from pytrace.lang import include_consts  # (imported only for scripts with #define or #include lines)
+
+        kept = include_consts.kept_lines([d.text if d.kind != "struct" else "struct" for d in others],
+                                         ctx.kernel.btf() is not None)
     defs = [d for i, d in enumerate(others) if d.kind == "struct" and i in kept]
     ctx.c_types, errors = ctypes_parse.parse_definitions([d.text for d in defs], ctx.kernel)
     for index, error in errors:
@@ -152,6 +160,8 @@ def header_constants(ctx: CompileContext, definitions: list[ast.CDefinition]) ->
     extra = [f"#include <{name}>" for name in ctx.options.include_files]  # --include FILE
     if not lines and not extra:
         return
+    from pytrace.lang import include_consts
+
     constants, missing = include_consts.script_constants(extra + [d.text for d in lines],
                                                          ctx.kernel.btf() is not None)
     for name, value in constants.items():

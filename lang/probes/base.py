@@ -10,7 +10,8 @@ has one attacher per kernel mechanism, keyed by the dict's "kind").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+from pytrace.lang.records import record
 from typing import Any
 
 from pytrace.lang import types as T
@@ -41,7 +42,7 @@ class NoMatches(ProbeError):
         self.wildcard = wildcard
 
 
-@dataclass
+@record
 class ContextVar:
     """A provider variable, described as data for codegen (codegen/ctxvar.py).
 
@@ -71,7 +72,7 @@ class ContextVar:
         return T.is_signed(self.type) if self.signed is None else self.signed
 
 
-@dataclass
+@record
 class ProbeSpec:
     """One concrete (wildcard-expanded) attach point."""
 

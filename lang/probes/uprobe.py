@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
+from pytrace.lang.records import record
 from functools import lru_cache
 
 from pytrace.lang import binaries, dwarf, elf
@@ -38,7 +38,7 @@ _WARNED_NO_DWARF: set[str] = set()
 LANGUAGES = ("cpp",)
 
 
-@dataclass
+@record
 class AttachPoint:
     target: str
     func: str  # "" when probing an address

@@ -706,3 +706,27 @@ def test_import_is_light():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('llvmlite', 'regex')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "[]\n"
+
+
+def test_the_parser_is_pickled_once_and_unpickled_after(tmp_path, monkeypatch):
+    """A fresh cache builds the Lark object and pickles it; the next process (here: the
+    module's global reset) unpickles it and parses the same; a damaged pickle is rebuilt."""
+    from pytrace.lang import parser as parser_mod
+    from pytrace.lang.diagnostics import Diagnostics
+    from pytrace.lang.source import Source
+    from pytrace.lang.visitor import flatten
+
+    text = 'tracepoint:syscalls:sys_enter_getppid /pid > 1/ { @[comm, "x"] = count(); }'
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(parser_mod, "_lark", None)
+    first = flatten(parser_mod.parse(Source("stdin", text), Diagnostics()))
+    pickles = list((tmp_path / "pytrace").glob("grammar-*.pickle"))
+    assert len(pickles) == 1
+    monkeypatch.setattr(parser_mod, "_lark", None)
+    assert flatten(parser_mod.parse(Source("stdin", text), Diagnostics())) == first
+    diags = Diagnostics()
+    assert parser_mod.parse(Source("stdin", "BEGIN { @x = 1 }}"), diags) is None and diags.errors
+    pickles[0].write_bytes(b"not a pickle")
+    monkeypatch.setattr(parser_mod, "_lark", None)
+    assert flatten(parser_mod.parse(Source("stdin", text), Diagnostics())) == first
+    assert pickles[0].read_bytes() != b"not a pickle"
