@@ -24,7 +24,10 @@ _TRIVIAL_PROGRAM = bytes.fromhex("b700000000000000" "9500000000000000")
 @lru_cache(maxsize=1)
 def supported() -> bool:
     """Whether this kernel has uprobe_multi links (bpftrace's probe: such a
-    link on the path "/" is refused with EBADF, not EINVAL)."""
+    link on the path "/" is refused with EBADF, not EINVAL).
+    PYTRACE_UPROBE_MULTI=0 says no (the per-function fallback, as on 6.1)."""
+    if os.environ.get("PYTRACE_UPROBE_MULTI") == "0":
+        return False
     try:
         prog = bpf.prog_load(K.BPF_PROG_TYPE_KPROBE, _TRIVIAL_PROGRAM, name="uprobe_multi",
                              expected_attach_type=K.BPF_TRACE_UPROBE_MULTI)
