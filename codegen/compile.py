@@ -63,6 +63,7 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
     state = ModuleState(ctx, module)
     planned: list[tuple[str, ProbeUnit, list]] = []
     count = 0
+    shared: set[str] = set()  # programs serving several attach points of a probe (provider.load_shared)
     for unit in ctx.units:
         per_spec = _needs_one_program_per_spec(unit)
         groups = [g for specs in _by_provider(unit.specs) for g in ([[s] for s in specs] if per_spec else [specs])]
@@ -71,6 +72,8 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
             count += 1
             ProbeLowering(state, unit, specs[0], name).lower()
             planned.append((name, unit, specs))
+            if not per_spec:
+                shared.add(name)
     ir_text = str(module)
     if debug is not None:
         debug["ir_unoptimised"] = ir_text
@@ -90,10 +93,14 @@ def generate(ctx: CompileContext, debug: dict | None = None) -> Artifact:
         provider = probes.lookup(specs[0].provider) or unit.provider
         ap_span = unit.probe.attach_points[0].span
         calls = _calls(unit)
-        loads = [provider.load_as(s, calls) for s in specs]
+        if name in shared:
+            prog_type, attach = provider.load_shared(specs, calls)
+        else:  # its own attach point
+            prog_type, one = provider.load_as(specs[0], calls)
+            attach = [one]
         art.programs.append(ProgramSpec(
-            name=name, probe=specs[0].name, provider=provider.name, prog_type=loads[0][0],
-            insns=sections[name], attach=[attach for _, attach in loads],
+            name=name, probe=specs[0].name, provider=provider.name, prog_type=prog_type,
+            insns=sections[name], attach=attach,
             location=ap_span.location() if ap_span is not None else "",
             span=[ap_span.start, ap_span.end] if ap_span is not None else None,
             unavailable=provider.unavailable_reason(), hint=provider.alternative_hint(specs[0]),

@@ -18,7 +18,7 @@ import atexit
 import os
 from collections.abc import Callable
 
-from pytrace.runtime import bpf, iterators, kernel_consts, kprobes, perf
+from pytrace.runtime import bpf, iterators, kernel_consts, kprobes, perf, uprobe_multi
 
 
 class AttachError(Exception):
@@ -272,6 +272,7 @@ ATTACHERS: dict[str, Callable[[dict, int, int | None], list[int]]] = {
     "kprobe": _kprobe,
     "raw_tracepoint": _raw_tracepoint,
     "uprobe": _uprobe,
+    "uprobe_multi": uprobe_multi.attach,
     "watchpoint": _watchpoint,
     "tracing": _tracing,
     "iter": iterators.attach,

@@ -544,6 +544,26 @@ def link_create(prog_fd: int, target_fd: int, attach_type: int, flags: int = 0,
     return _bpf(K.BPF_LINK_CREATE, attr)
 
 
+class UprobeMultiLinkAttr(ctypes.Structure):
+    # link_create with its union as link_create.uprobe_multi (kernel 6.6)
+    _fields_ = [("prog_fd", _u32), ("target_fd", _u32), ("attach_type", _u32), ("flags", _u32),
+                ("path", _u64), ("offsets", _u64), ("ref_ctr_offsets", _u64), ("cookies", _u64),
+                ("cnt", _u32), ("multi_flags", _u32), ("pid", _u32), ("_pad", _u32)]
+
+
+def link_create_uprobe_multi(prog_fd: int, path: str, offsets: list[int], flags: int = 0,
+                             pid: int = 0, cookies: list[int] | None = None) -> int:
+    """BPF_LINK_CREATE of a uprobe_multi link: the program on every file offset of
+    `path` (flags: BPF_F_UPROBE_MULTI_RETURN for return probes; pid: only that process)."""
+    path_buf = ctypes.create_string_buffer(os.fsencode(path))
+    offs = (_u64 * max(len(offsets), 1))(*offsets)
+    cks = (_u64 * len(cookies))(*cookies) if cookies else None
+    attr = UprobeMultiLinkAttr(prog_fd=prog_fd, attach_type=K.BPF_TRACE_UPROBE_MULTI, path=_ptr(path_buf),
+                               offsets=_ptr(offs), cookies=_ptr(cks), cnt=len(offsets),
+                               multi_flags=flags, pid=pid)
+    return _bpf(K.BPF_LINK_CREATE, attr)
+
+
 class IterCreateAttr(ctypes.Structure):
     _fields_ = [("link_fd", _u32), ("flags", _u32)]
 

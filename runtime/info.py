@@ -1,8 +1,9 @@
 """`--info`: what this machine and pytrace support, in bpftrace's layout.
 
 Every "yes" is something pytrace really does here: a kernel feature counts
-only when pytrace uses it (kprobe_multi, uprobe_multi and kprobe_session are
-never used, so they are "no"), and a probe type only when its provider can
+only when pytrace uses it (kprobe_multi and kprobe_session are never used, so
+they are "no"; uprobe_multi links attach wildcard uprobes where the kernel has
+them), and a probe type only when its provider can
 attach it on this kernel. The upstream test engine reads this text to decide
 REQUIRES_FEATURE; the "pytrace" section states, in the words that engine
 looks for, the features current bpftrace no longer lists by those names."""
@@ -50,6 +51,12 @@ def _runs(program: str) -> bool:
         return False
 
 
+def _uprobe_multi() -> bool:
+    from pytrace.runtime import uprobe_multi
+
+    return uprobe_multi.supported()
+
+
 def _has_builtin(name: str) -> bool:
     from pytrace.lang import builtins
 
@@ -83,7 +90,7 @@ def report() -> str:
         ("Kernel features", [("Instruction limit", str(INSTRUCTION_LIMIT)), ("btf", _yes("vmlinux" in btf_files)),
                              ("module btf", _yes(any(f != "vmlinux" for f in btf_files)))]),
         ("Probe types", [("kprobe", _yes(_attachable("kprobe"))), ("fentry", _yes(fentry)),
-                         ("kprobe_multi", "no"), ("uprobe_multi", "no"), ("kprobe_session", "no"),
+                         ("kprobe_multi", "no"), ("uprobe_multi", _yes(_uprobe_multi())), ("kprobe_session", "no"),
                          ("iter", _yes(_attachable("iter") and _runs("iter:task { }")))]),
         ("pytrace", [("Loop support", "yes"), ("probe_read_kernel", "yes"),
                      ("send_signal", _yes(_has_builtin("signal"))),

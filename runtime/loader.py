@@ -17,6 +17,7 @@ from pytrace.runtime import kernel_consts as K
 
 PROG_TYPES = {
     "kprobe": K.BPF_PROG_TYPE_KPROBE,
+    "uprobe_multi": K.BPF_PROG_TYPE_KPROBE,  # expected attach type: uprobe_multi.load_options()
     "tracepoint": K.BPF_PROG_TYPE_TRACEPOINT,
     "perf_event": K.BPF_PROG_TYPE_PERF_EVENT,
     "raw_tracepoint": K.BPF_PROG_TYPE_RAW_TRACEPOINT,
@@ -156,6 +157,10 @@ def attach_target(prog: ProgramSpec) -> dict:
     """What BPF_PROG_LOAD needs to know about a tracing program's target (fentry/fexit:
     the kernel function; iter: `bpf_iter_TYPE`; tp_btf: `btf_trace_EVENT`): resolved here, so the artifact stays
     independent of the kernel's BTF ids."""
+    if prog.prog_type == "uprobe_multi":
+        from pytrace.runtime import uprobe_multi
+
+        return uprobe_multi.load_options()
     if prog.prog_type != "tracing":
         return {}
     from pytrace.lang.btf import BTF

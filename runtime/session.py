@@ -148,7 +148,8 @@ class Tracer:
                     self.watchpoints.setdefault(spec["address"], []).extend(fds)
                 if spec.get("kind") == "iter":
                     self.iterators.append((spec, fds[0]))
-                self.attached_count += 0 if spec.get("same_probe") else 1  # more locations of one probe
+                self.attached_count += 0 if spec.get("same_probe") else spec.get("attach_points", 1)  # usdt: more
+                # locations of one probe; uprobe_multi: several functions
         except BaseException:
             self.detach()
             raise

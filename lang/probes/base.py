@@ -147,7 +147,7 @@ class ProbeProvider:
                          `retval`, `func`...), for the resolve pass and docs;
                          where each lives is variable()/args_type().
 
-    Methods: expand() (required), variable(), args_type(), named_type(), load_as(),
+    Methods: expand() (required), variable(), args_type(), named_type(), load_as(), load_shared(),
     unavailable_reason(), alternative_hint(), list_probes(), completions()."""
 
     name: str = ""
@@ -204,6 +204,14 @@ class ProbeProvider:
         attach point is loaded with, knowing the functions its probe calls
         (rawtracepoint: tp_btf for a helper taking a BTF-typed pointer)."""
         return self.prog_type, spec.attach
+
+    def load_shared(self, specs: list[ProbeSpec], calls: set[str]) -> tuple[str, list[dict]]:
+        """The program type and attach dicts of one program that serves all these
+        attach points of a probe (its body uses nothing that differs between
+        them): by default each one's load_as(). A provider whose kernel mechanism
+        attaches one program to many places at once (uprobe_multi) merges them."""
+        loads = [self.load_as(s, calls) for s in specs]
+        return loads[0][0], [attach for _, attach in loads]
 
     def unavailable_reason(self) -> str | None:
         """Why this kernel cannot attach this probe type (None: it can)."""

@@ -167,9 +167,15 @@ class UprobeProvider(ProbeProvider):
             raise NoMatches(f"{self.name} {ap.target}:{ap.func}",
                              [f"list them with: pytrace -l '{self.name}:{ap.target}:*'"])
         readable = elf.demangle([f for _, f in found])  # `func` prints C++ names demangled, as bpftrace does
-        return [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process,
-                           dwarf.search_path(options.debuginfo))
-                for path, func in found]
+        specs = [self._spec(path, func, ap, readable.get(func, func), unsafe, not from_process,
+                            dwarf.search_path(options.debuginfo))
+                 for path, func in found]
+        # As bpftrace: a wildcard (or C++ name) attaches through uprobe_multi links (load_shared)
+        multi = (binaries.has_wildcard(ap.target) or binaries.has_wildcard(ap.func) or bool(ap.lang)) \
+            and not ap.offset and ap.address is None
+        for spec in specs:
+            spec.target["multi"] = multi
+        return specs
 
     def _pie_vaddr(self, path: str, func: str, ap: AttachPoint) -> int | None:
         """The probed place's address in the file, when the file is loaded
@@ -217,6 +223,20 @@ class UprobeProvider(ProbeProvider):
             {"kind": self.attach_kind, "binary": path, "func": func, "offset": ap.offset, "address": ap.address,
              "retprobe": self.retprobe, "unsafe": unsafe},
             cacheable=cacheable)
+
+    def load_shared(self, specs: list[ProbeSpec], calls: set[str]) -> tuple[str, list[dict]]:
+        """A wildcard's functions, one program for all: one uprobe_multi attach
+        dict per binary (runtime/uprobe_multi.py; one perf event per function
+        where the kernel has no uprobe_multi links)."""
+        if not all(s.target.get("multi") for s in specs):
+            return super().load_shared(specs, calls)
+        by_binary: dict[str, list[str]] = {}
+        for spec in specs:
+            by_binary.setdefault(spec.target["binary"], []).append(spec.target["func"])
+        unsafe = specs[0].attach.get("unsafe", False)
+        return "uprobe_multi", [{"kind": "uprobe_multi", "binary": binary, "funcs": funcs, "retprobe": self.retprobe,
+                                 "unsafe": unsafe, "attach_points": len(funcs)}
+                                for binary, funcs in by_binary.items()]
 
     # ------------------------------------------------------------ variables
     def debug_info(self, spec: ProbeSpec) -> dwarf.DebugInfo | None:
