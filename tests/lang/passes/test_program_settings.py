@@ -1,5 +1,6 @@
 """getopt() program options and config() reads, replaced before typing
-(lang/passes/program_settings.py)."""
+(lang/passes/program_settings.py). The errors for wrong or unexpected
+option values, in bpftrace's words: tests/lang/test_builtins_checks.py."""
 
 from conftest import pass_errors, run_passes
 from pytrace.lang.visitor import flatten
@@ -42,17 +43,6 @@ def test_command_line_values_after_the_double_dash():
         "flag": ("bool", False, True), "n": ("unsigned", 5, 16), "d": ("signed", -2, -7),
         "name": ("string", "x", "y")}
     assert options_of('BEGIN { $a = getopt("flag", true); }', "flag=off") == {"flag": ("bool", True, False)}
-
-
-def test_unexpected_and_bad_options_are_errors():
-    text = 'BEGIN { $b = getopt("n", 5); }'
-    assert pass_errors(text, "program_settings", named_params=["bogus"]) == (
-        "ERROR: unexpected program command line options: --bogus\n"
-        "HINT: expected program options: --n\n")
-    assert pass_errors(text, "program_settings", named_params=["n=abc"]) == (
-        "ERROR: program command line option --n invalid integer (value: abc)\n")
-    assert pass_errors(text, "program_settings", named_params=["n=-1"]) == (
-        "ERROR: program command line option --n invalid integer (value: -1)\n")
 
 
 def test_one_option_keeps_one_default():
