@@ -73,7 +73,6 @@ _CLEANUPS: dict[int, Callable[[], None]] = {}
 # Perf event fds whose program is attached through a BPF link (listed before them):
 # once the link is closed, closing these only waits for the kernel.
 _LINKED: set[int] = set()
-_LINK_FDS: set[int] = set()  # the links themselves (not perf events: nothing to disable)
 
 
 def _attach_program(perf_fd: int, prog_fd: int, link: bool = True) -> list[int]:
@@ -98,14 +97,12 @@ def _attach_program(perf_fd: int, prog_fd: int, link: bool = True) -> list[int]:
         os.close(link_fd)
         raise
     _LINKED.add(perf_fd)
-    _LINK_FDS.add(link_fd)
     return [link_fd, perf_fd]
 
 
 def release(fd: int) -> None:
     """Close an attachment fd and undo whatever its attacher set up with it."""
     _LINKED.discard(fd)
-    _LINK_FDS.discard(fd)
     try:
         os.close(fd)
     except OSError:
@@ -117,10 +114,9 @@ def release(fd: int) -> None:
 
 def disable_all(fds: list[int]) -> None:
     """Stop every perf event among these attachment fds firing, at once (their
-    programs stay attached until release)."""
+    programs stay attached until release; other fds are left as they are)."""
     for fd in fds:
-        if fd in _LINKED or fd not in _LINK_FDS:
-            _disable(fd)
+        _disable(fd)
 
 
 def _disable(fd: int) -> None:

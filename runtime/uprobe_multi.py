@@ -10,6 +10,7 @@ program and attached with one perf event per function, as any uprobe.
 
 from __future__ import annotations
 
+import errno
 import os
 from functools import lru_cache
 
@@ -36,7 +37,7 @@ def supported() -> bool:
     try:
         link = bpf.link_create_uprobe_multi(prog, "/", [0])
     except bpf.BPFError as e:
-        return e.errno == 9  # EBADF: the kernel knows the link type; "/" is no file to probe
+        return e.errno == errno.EBADF  # the kernel knows the link type; "/" is no file to probe
     finally:
         os.close(prog)
     os.close(link)
