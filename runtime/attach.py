@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Callable
+from pytrace.runtime import bpf, kernel_consts, perf
 
-from pytrace.runtime import bpf, iterators, kernel_consts, kprobes, perf, uprobe_multi
+TYPE_CHECKING = False  # (typing costs a start ~2 ms)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class AttachError(Exception):
@@ -188,6 +190,8 @@ def _kprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     if use_pmu:
         fd = perf.open_kprobe(f"{module}:{func}" if module else func, offset, spec.get("retprobe", False))
     else:  # no kprobe PMU: a tracefs kprobe event, removed again on release
+        from pytrace.runtime import kprobes
+
         fd, name = kprobes.open_event(func, module, offset, spec.get("retprobe", False))
         _CLEANUPS[fd] = lambda: kprobes.remove_event(name)
     try:
@@ -202,7 +206,7 @@ def _tracing(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     return [bpf.raw_tracepoint_open(None, prog_fd)]
 
 
-def _attach_each(openers: list[Callable[[], int]], prog_fd: int) -> list[int]:
+def attach_each(openers: list[Callable[[], int]], prog_fd: int) -> list[int]:
     """Open perf events one by one and attach the program to each; on any
     failure close what was opened."""
     fds: list[int] = []
@@ -235,7 +239,7 @@ def _uprobe(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
         ref_ctr = elf.open_elf(path).file_offset(semaphore) if semaphore else 0
     except elf.ElfError as e:
         raise PlaceError(str(e)) from None
-    return _attach_each([lambda o=o: perf.open_uprobe(path, o, spec.get("retprobe", False), pid if pid else -1,
+    return attach_each([lambda o=o: perf.open_uprobe(path, o, spec.get("retprobe", False), pid if pid else -1,
                                                       ref_ctr) for o in offsets], prog_fd)
 
 
@@ -251,11 +255,25 @@ def _watchpoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
         openers = [lambda t=t: perf.open_breakpoint(*args, pid=t) for t in tids]
     else:
         openers = [lambda c=c: perf.open_breakpoint(*args, cpu=c) for c in perf.online_cpus()]
-    return _attach_each(openers, prog_fd)
+    return attach_each(openers, prog_fd)
 
 
 def _raw_tracepoint(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
     return [bpf.raw_tracepoint_open(spec["name"], prog_fd)]
+
+
+# The attachers of rarer probe types import their modules when first used (a start imports
+# only what its probes need).
+def _uprobe_multi(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
+    from pytrace.runtime import uprobe_multi
+
+    return uprobe_multi.attach(spec, prog_fd, pid)
+
+
+def _iter(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
+    from pytrace.runtime import iterators
+
+    return iterators.attach(spec, prog_fd, pid)
 
 
 def _nothing(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
@@ -268,10 +286,10 @@ ATTACHERS: dict[str, Callable[[dict, int, int | None], list[int]]] = {
     "kprobe": _kprobe,
     "raw_tracepoint": _raw_tracepoint,
     "uprobe": _uprobe,
-    "uprobe_multi": uprobe_multi.attach,
+    "uprobe_multi": _uprobe_multi,
     "watchpoint": _watchpoint,
     "tracing": _tracing,
-    "iter": iterators.attach,
+    "iter": _iter,
     "test_run": _nothing,
 }
 

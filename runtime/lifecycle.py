@@ -27,14 +27,15 @@ import _signal as signal  # the C module `signal` wraps: `signal` builds enum cl
 import os
 import sys
 import time
-from contextlib import contextmanager
-from collections.abc import Callable, Iterator
-
 from pytrace.lang.diagnostics import Diagnostic
 from pytrace.lang.source import Source, Span
 from pytrace.runtime.attach import AttachError
 from pytrace.runtime.loader import LoadError, MapError
 from pytrace.runtime.session import Tracer
+
+TYPE_CHECKING = False  # (typing, contextlib and collections cost a start ~3 ms)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 KERNEL_REFUSALS = (LoadError, AttachError, MapError)
 LOST_REPORT_SECONDS = 1.0
@@ -305,33 +306,13 @@ class StopConditions:
         arrived, self.sigusr1 = self.sigusr1, False
         return arrived
 
-    @contextmanager
-    def signals(self, tracer: Tracer | None = None) -> Iterator[None]:
-        """SIGINT, SIGTERM and SIGHUP end the loop instead of killing the process
+    def signals(self, tracer: Tracer | None = None) -> "_HandledSignals":
+        """A context: SIGINT, SIGTERM and SIGHUP end the loop instead of killing the process
         (with `tracer`, at once: the events not yet delivered are dropped, as
         bpftrace drops them); ending() then ignores SIGINT while END runs.
         SIGUSR1 runs the self:signal:SIGUSR1 probes (and never kills). Main
         thread only: in another thread (where signal.signal() raises ValueError) it does nothing."""
-
-        def on_signal(signum, frame):
-            self.signalled = True
-            if tracer is not None:
-                tracer.interrupt()
-
-        def on_sigusr1(signum, frame):
-            self.sigusr1 = True
-
-        try:
-            old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-        except ValueError:  # not the main thread (signals are the main thread's)
-            yield
-            return
-        old[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_sigusr1)
-        try:
-            yield
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+        return _HandledSignals(self, tracer)
 
     def ending(self) -> None:
         """The loop is over: a second Ctrl-C must not interrupt detach, END and the maps."""
@@ -342,6 +323,33 @@ class StopConditions:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         except ValueError:  # not the main thread
             pass
+
+
+class _HandledSignals:
+    """StopConditions.signals(): the handlers while in the `with`, the old ones restored after."""
+
+    def __init__(self, stop: StopConditions, tracer: Tracer | None) -> None:
+        self.stop, self.tracer = stop, tracer
+        self.old: dict = {}
+
+    def on_signal(self, signum, frame) -> None:
+        self.stop.signalled = True
+        if self.tracer is not None:
+            self.tracer.interrupt()
+
+    def on_sigusr1(self, signum, frame) -> None:
+        self.stop.sigusr1 = True
+
+    def __enter__(self) -> None:
+        try:
+            self.old = {s: signal.signal(s, self.on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        except ValueError:  # not the main thread (signals are the main thread's)
+            return
+        self.old[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, self.on_sigusr1)
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self.old.items():
+            signal.signal(s, h)
 
 
 def run_to_end(session: Session, stop: StopConditions, *, poll: Callable[[int], int] | None = None,

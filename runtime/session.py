@@ -13,13 +13,14 @@ import os
 import struct
 import sys
 import time
-from collections.abc import Callable
-
 from pytrace.codegen.artifact import Artifact, EventSpec
 from pytrace.runtime import attach as attach_mod
-from pytrace.runtime import bpf, iterators, kprobes, loader
-from pytrace.runtime import pcap, symbol_settings
+from pytrace.runtime import bpf, loader, symbol_settings
 from pytrace.runtime.ringbuf import RingBuffer
+
+TYPE_CHECKING = False  # (typing costs a start ~2 ms)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Map reading, symbols and value decoding are imported when first used, after the probes are
 # attached: a cached program's start (exec -> attached) imports only what loading and attaching need.
@@ -88,8 +89,7 @@ class Tracer:
             "errorf": self._on_message, "warnf": self._on_message, "unwatch": self._on_unwatch,
             "skboutput": self._on_skboutput,
         }
-        # skboutput()'s files, created when the run starts (as bpftrace does), by path
-        self.pcaps = {ev.fmt: pcap.PcapWriter(ev.fmt) for ev in artifact.events if ev.kind == "skboutput"}
+        self.pcaps = _pcap_writers(artifact)
         self._warned: set[str] = set()
         self.dropped: dict[str, int] = {}  # map name -> updates refused because the map was full
         self._zeroed: set[str] = set()  # keyless counts in arrays that zero() keeps showing (maps.read_map)
@@ -163,6 +163,10 @@ class Tracer:
     def run_iterators(self) -> int:
         """Read (or pin) each iter probe's iterator, then deliver the other events
         its program sent. Returns 1 when the kernel refused one, else 0."""
+        if not self.iterators:
+            return 0
+        from pytrace.runtime import iterators
+
         failed = [spec for spec, link in self.iterators if not iterators.run(spec, link, self.out)]
         self.drain()
         return 1 if failed else 0
@@ -234,6 +238,8 @@ class Tracer:
         """Warnings for kprobe/fentry probes that attached but never ran."""
         if self.loaded is None or self.stats_fd is None:
             return []
+        from pytrace.runtime import kprobes
+
         out = []
         for prog in self.loaded.programs:
             spec = prog.spec
@@ -455,9 +461,9 @@ PLAIN_EVENTS = ("map_full", "runtime_warning")  # kinds whose handlers import no
 
 
 def _import_event_handling(artifact: Artifact) -> None:
-    import importlib
-
     if any(ev.arg_layouts or ev.kind not in PLAIN_EVENTS for ev in artifact.events):
+        import importlib
+
         for name in EVENT_IMPORTS:
             importlib.import_module(name)
 
@@ -469,3 +475,13 @@ def _import_map_reading() -> None:
 
 _EVENT_ID = struct.Struct("<Q")
 
+
+
+def _pcap_writers(artifact: Artifact) -> dict:
+    """skboutput()'s files, by path (created when the run starts, as bpftrace creates them)."""
+    paths = [ev.fmt for ev in artifact.events if ev.kind == "skboutput"]
+    if not paths:
+        return {}
+    from pytrace.runtime import pcap
+
+    return {path: pcap.PcapWriter(path) for path in paths}

@@ -71,7 +71,7 @@ def attach(spec: dict, prog_fd: int, pid: int | None) -> list[int]:
         raise attach_mod.PlaceError(str(e)) from None
     path, retprobe = spec["binary"], spec.get("retprobe", False)
     if not supported():
-        return attach_mod._attach_each(
+        return attach_mod.attach_each(
             [lambda o=o: perf.open_uprobe(path, o, retprobe, pid if pid else -1) for o in offs], prog_fd)
     flags = BPF_F_UPROBE_MULTI_RETURN if retprobe else 0
     return [bpf.link_create_uprobe_multi(prog_fd, path, offs, flags, pid or 0)]

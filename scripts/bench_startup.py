@@ -100,7 +100,8 @@ def main() -> int:
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure with .pyc files, as installed Python runs
     env.pop("PYTRACE_NO_CACHE", None)
     python = plain_install(cache)
-    pytrace = [python, "-m", "pytrace", "-e", PROGRAM]
+    command = os.path.join(os.path.dirname(python), "pytrace")
+    pytrace = [command, "-e", PROGRAM]
     bpftrace = shutil.which("bpftrace")
     version = subprocess.run([bpftrace, "--version"], capture_output=True,
                              text=True).stdout.strip() if bpftrace else ""
@@ -129,7 +130,7 @@ def main() -> int:
         whole["toolchain floor"].append(time_whole_run(floor, env))
         uncache()
         for name in ("pytrace, uncached", "pytrace, cached"):
-            first[name].append((time_to_attach([python, "-m", "pytrace", "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
+            first[name].append((time_to_attach([command, "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
         if bpftrace:
             first[version].append((time_to_attach([bpftrace, "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
             attach[version].append((time_to_attach([bpftrace, "-e", PROGRAM], env), 0, 0))
@@ -165,8 +166,10 @@ def python_start(python: str) -> float:
 def plain_install(workdir: str) -> str:
     """A Python that imports this checkout as an installed (not editable) pytrace would be
     imported: a virtualenv whose .pth names a directory holding `pytrace` (a symlink to the
-    checkout) and this venv's site-packages (lark, llvmlite). The development venv's editable
-    install adds an import hook that costs about 20 ms at every start; a `pip install` has none."""
+    checkout) and this venv's site-packages (lark, llvmlite), and whose bin/pytrace is the
+    command as pip installs it (scripts/pytrace, its first line naming the venv's python).
+    The development venv's editable install adds an import hook that costs about 20 ms at
+    every start; a `pip install` has none."""
     import sysconfig
     import venv
 
@@ -180,6 +183,12 @@ def plain_install(workdir: str) -> str:
                              capture_output=True, text=True, check=True).stdout.strip()
     with open(os.path.join(purelib, "pytrace-bench.pth"), "w") as f:
         f.write(f"{src}\n{sysconfig.get_paths()['purelib']}\n")
+    with open(os.path.join(root, "scripts", "pytrace")) as f:
+        script = f.read().split("\n", 1)[1]
+    command = os.path.join(env_dir, "bin", "pytrace")
+    with open(command, "w") as f:
+        f.write(f"#!{python}\n{script}")
+    os.chmod(command, 0o755)
     return python
 
 

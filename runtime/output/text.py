@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-from functools import cache
 
 # The value model (values.py, dataclasses) is imported when a value is first printed, not
 # before: the attach notice is printed from here, and a program's start ends with it.
@@ -186,13 +185,18 @@ def format_hist(h: HistView) -> str:
 
 # --- maps --------------------------------------------------------------------
 
-@cache
-def multi_line() -> dict:
-    """Values printed on the lines after their name: text by type."""
-    from .tseries_text import format_tseries
-    from .values import HistView, TimeSeriesView
+_MULTI_LINE: dict = {}
 
-    return {HistView: format_hist, TimeSeriesView: format_tseries}
+
+def multi_line() -> dict:
+    """Values printed on the lines after their name: text by type (the value model is
+    imported when the first value is printed, not at the start)."""
+    if not _MULTI_LINE:
+        from .tseries_text import format_tseries
+        from .values import HistView, TimeSeriesView
+
+        _MULTI_LINE.update({HistView: format_hist, TimeSeriesView: format_tseries})
+    return _MULTI_LINE
 
 
 def _emit_value(v) -> str:

@@ -3,7 +3,6 @@ modules (which share their function names), to stdout or `-o FILE`."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from io import TextIOBase as TextIO
 
@@ -31,7 +30,7 @@ class Writer:
     @classmethod
     def open(cls, format_name: str, path: str | None = None, quiet: bool = False, buffering: str = "line",
              warnings: bool = True) -> "Writer":
-        fmt = importlib.import_module(f"pytrace.runtime.output.{FORMATS.get(format_name, 'text')}")
+        fmt = text_format if format_name == "text" else _format_module(format_name)
         flush = buffering != "full"
         # Kernel strings are bytes: ones that are not UTF-8 are written back unchanged.
         if path:
@@ -134,3 +133,10 @@ class Writer:
         self.out.flush()
         if self.owns_out:
             self.out.close()
+
+
+def _format_module(format_name: str):
+    """An output format's module (runtime/output/NAME.py), imported when chosen."""
+    import importlib
+
+    return importlib.import_module(f"pytrace.runtime.output.{FORMATS.get(format_name, 'text')}")

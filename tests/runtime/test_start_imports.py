@@ -17,7 +17,11 @@ import sys
 NOT_BEFORE_ATTACH = ("dataclasses", "typing", "inspect", "hashlib", "lark", "llvmlite.binding",
                      "argparse", "re", "enum", "json", "signal", "threading",
                      "pytrace.lang.passes", "pytrace.lang.ast", "pytrace.runtime.maps",
-                     "pytrace.runtime.output.values", "pytrace.runtime.symbols", "pytrace.runtime.output.printf")
+                     "pytrace.runtime.output.values", "pytrace.runtime.symbols", "pytrace.runtime.output.printf",
+                     # (contextlib, functools and collections: ~2 ms; other probe types' modules)
+                     "contextlib", "functools", "collections", "importlib",
+                     "pytrace.runtime.iterators", "pytrace.runtime.kprobes", "pytrace.runtime.uprobe_multi",
+                     "pytrace.runtime.pcap")
 
 ARGV = ["-e", "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }", "-c", "/bin/true"]
 
