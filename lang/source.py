@@ -7,8 +7,6 @@ exclusive, so `stdin:1:5-9` covers columns 5, 6, 7 and 8.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 # Plain classes rather than dataclasses: the CLI imports them at every start (see lang/options.py).
 
 
@@ -17,9 +15,10 @@ class Source:
         self.name = name  # "stdin" for -e programs, else the file path
         self.text = text
         starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                starts.append(i + 1)
+        newline = text.find("\n")
+        while newline >= 0:
+            starts.append(newline + 1)
+            newline = text.find("\n", newline + 1)
         self._line_starts = starts
 
     def __repr__(self) -> str:
@@ -27,6 +26,8 @@ class Source:
 
     def position(self, offset: int) -> tuple[int, int]:
         """(line, column), both 1-based, of a character offset."""
+        from bisect import bisect_right  # (not at import: the CLI imports this module at every start)
+
         line = bisect_right(self._line_starts, offset) - 1
         return line + 1, offset - self._line_starts[line] + 1
 

@@ -12,7 +12,6 @@ set stay zero, which is what CHECK_ATTR() requires.
 import ctypes
 import errno as _errno
 import os
-import resource
 
 from . import kernel_consts as K
 from .perf import parse_cpu_list
@@ -105,11 +104,15 @@ _memlock_done = False
 
 
 def _bump_memlock() -> None:
-    """Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK."""
+    """Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK (later ones to the memory cgroup)."""
     global _memlock_done
     if not _memlock_done:
         _memlock_done = True
+        if _kernel_version_code() >= (5 << 16) + (11 << 8):
+            return
         try:
+            import resource
+
             inf = resource.RLIM_INFINITY
             resource.setrlimit(resource.RLIMIT_MEMLOCK, (inf, inf))
         except (ValueError, OSError):
@@ -507,12 +510,22 @@ def probe_prog_type(prog_type: int, *, expected_attach_type: int = 0,
 
 
 def _kernel_version_code() -> int:
-    import re  # (not at import: `re` costs a cached program's start)
-
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
-    if not m:
+    """KERNEL_VERSION(a, b, c) of the running kernel's release ("6.1.0-18-amd64"), 0 if unreadable."""
+    numbers = []
+    for part in os.uname().release.split(".")[:3]:
+        digits = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if len(digits) < len(part):
+            break
+    if len(numbers) < 2:
         return 0
-    a, b, c = (int(x or 0) for x in m.groups())
+    a, b, c = (numbers + [0])[:3]
     return (a << 16) + (b << 8) + min(c, 255)
 
 
