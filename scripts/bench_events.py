@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 
+from pytrace.scripts.bcc_headers import kernel_source
+
 C_SOURCE = r"""
 #define _GNU_SOURCE
 #include <sched.h>
@@ -241,6 +243,9 @@ def main() -> int:
         tools.append(Tool("bpftrace", lambda p: ["bpftrace", "-e", p], "Attaching"))
     bcc = Tool("bcc", lambda p: ["/usr/bin/python3", "-c", BCC_RUNNER, p], "Attached")
     if os.path.exists("/usr/lib/python3/dist-packages/bcc/__init__.py"):
+        headers = kernel_source()
+        if headers:
+            os.environ["BCC_KERNEL_SOURCE"] = headers  # for bcc's runs (pytrace and bpftrace ignore it)
         try:
             stop(bcc.start(SCENARIOS["@ = count()"][1]))
             tools.append(bcc)

@@ -114,10 +114,12 @@ def main() -> int:
                 os.unlink(name)
 
     # The tools take turns within each round, so a change in the machine's load hits both.
-    attach = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
+    bcc = bcc_command()  # [] when bcc is not installed or cannot compile here
+    attach = {"pytrace, uncached": [], "pytrace, cached": [], version: [], "bcc": []}
     first = {"pytrace, uncached": [], "pytrace, cached": [], version: []}
     ticker = subprocess.Popen([sys.executable, "-c", TICKER])
-    whole = {"pytrace, uncached": [], "pytrace, cached": [], version: [], "toolchain floor": []}
+    whole = {"pytrace, uncached": [], "pytrace, cached": [], version: [], "toolchain floor": [],
+             "bcc (attach, then exit)": []}
     floor = [python, "-c", FLOOR, os.path.join(cache, "floor-grammar.cache"), PROGRAM]
     time_whole_run(floor, env)  # its grammar's parse tables, made once
     for _ in range(args.runs):
@@ -135,6 +137,9 @@ def main() -> int:
             first[version].append((time_to_attach([bpftrace, "-e", FIRST_EVENT], env, ("hit",)), 0, 0))
             attach[version].append((time_to_attach([bpftrace, "-e", PROGRAM], env), 0, 0))
             whole[version].append(time_whole_run([bpftrace, "-e", PROGRAM, "-c", "/bin/true"], env))
+        if bcc:
+            attach["bcc"].append((time_to_attach(bcc, env), 0, 0))
+            whole["bcc (attach, then exit)"].append(time_whole_run(bcc + ["exit"], env))
     ticker.kill()
     ticker.wait()
     start = python_start(python)
@@ -151,6 +156,35 @@ def main() -> int:
           f"\ntoolchain floor - Python's start (`python -c pass`): "
           f"{median['toolchain floor'] - start:.0f} ms; Python's start {start:.0f} ms")
     return 0
+
+
+def bcc_command() -> list[str]:
+    """bcc running the one-liner's equivalent (bench_events.py's C program), printing
+    "Attached" once attached; with a last argument "exit", it exits there."""
+    from pytrace.scripts import bench_events
+
+    if not os.path.exists("/usr/lib/python3/dist-packages/bcc/__init__.py"):
+        return []
+    headers = bench_events.kernel_source()
+    command = ["env", f"BCC_KERNEL_SOURCE={headers}"] if headers else []
+    command += ["/usr/bin/python3", "-c", BCC_RUNNER, bench_events.SCENARIOS["@[comm] = count()"][1]]
+    if subprocess.run(command + ["exit"], capture_output=True).returncode:
+        print("# bcc is installed but cannot compile here: left out")
+        return []
+    return command
+
+
+BCC_RUNNER = r"""
+import sys, time
+from bcc import BPF
+b = BPF(text=sys.argv[1])
+print("Attached", flush=True)
+if sys.argv[2:] != ["exit"]:
+    try:
+        time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+"""
 
 
 def python_start(python: str) -> float:
