@@ -70,7 +70,7 @@ class EventSpec(_Record):
         self.arg_layouts = arg_layouts if arg_layouts is not None else []
         self.arg_offsets = arg_offsets if arg_offsets is not None else []  # offsets after the 8-byte id
         self.map_name = map_name  # for map operations
-        self.segments = segments  # parsed printf format, rebuilt at load (not serialised)
+        self.segments = segments  # the parsed printf format (lang/format_string.py's Segments), or None
         # errorf/warnf: where the call is ("label", "filename", "line", "column") and the
         # macro calls it was expanded from ("expanded_from": rendered source contexts)
         self.source = source if source is not None else {}
@@ -131,7 +131,7 @@ class Artifact(_Record):
         """The artifact as dicts, lists, strings, numbers and bytes (JSON or marshal can write it)."""
         return {**vars(self), "programs": [dict(vars(p)) for p in self.programs],
                 "maps": [dict(vars(m)) for m in self.maps],
-                "events": [{k: v for k, v in vars(e).items() if k != "segments"} for e in self.events]}
+                "events": [{**vars(e), "segments": _plain_segments(e.segments)} for e in self.events]}
 
     @classmethod
     def from_plain(cls, d: dict) -> "Artifact":
@@ -141,7 +141,7 @@ class Artifact(_Record):
         d = dict(d)
         programs = [ProgramSpec(**p) for p in d.pop("programs")]
         maps = [MapSpec(**m) for m in d.pop("maps")]
-        events = [EventSpec(**e) for e in d.pop("events")]
+        events = [EventSpec(**{**e, "segments": _segments(e.get("segments"))}) for e in d.pop("events")]
         return cls(programs=programs, maps=maps, events=events, **d)
 
     def to_json(self) -> str:
@@ -163,3 +163,16 @@ class Artifact(_Record):
             raise ValueError("not an artifact")
         d["programs"] = [{**p, "insns": binascii.a2b_base64(p["insns"])} for p in d.get("programs", [])]
         return cls.from_plain(d)
+
+
+def _plain_segments(segments) -> list | None:
+    return None if segments is None else [s.plain() for s in segments]
+
+
+def _segments(plain) -> list | None:
+    """A printf format's segments again, without parsing it (which imports `re`)."""
+    if plain is None:
+        return None
+    from pytrace.lang.format_string import Segment
+
+    return [Segment.from_plain(fields) for fields in plain]

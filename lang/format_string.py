@@ -11,17 +11,14 @@ reports them as an error on the call (``stdin:L:C-C: ERROR: <message>``).
 
 from __future__ import annotations
 
-import re
-from pytrace.lang.records import record
-
 # N.B. the `gr`, `r`, `rh` and `rx` specifiers are non-standard; ordering in
-# the alternation matters (`gr` before `g`, `rh`/`rx` before `r`).
-SPEC_RE = re.compile(
-    r"%(-?)(\+?)( ?)(#?)(0?)(\*|[0-9]+)?(?:\.(\*|[0-9]+))?([hlLjzt]*)"
-    r"([diouxXeEfFGaAcspn%]|gr|g|rh|rx|r)")
+# the alternation matters (`gr` before `g`, `rh`/`rx` before `r`). Compiled on the
+# first parse: a cached program's start rebuilds its segments (from_plain) without `re`.
+SPEC_PATTERN = (r"%(-?)(\+?)( ?)(#?)(0?)(\*|[0-9]+)?(?:\.(\*|[0-9]+))?([hlLjzt]*)"
+                r"([diouxXeEfFGaAcspn%]|gr|g|rh|rx|r)")
+_spec_re = None
 
 
-@record(frozen=True)
 class Segment:
     """Literal text (conv is None) or one conversion.
 
@@ -32,15 +29,37 @@ class Segment:
     length modifier (any run of hlLjzt), ``conv`` the specifier ("d", "s",
     "gr", ...).  ``start``/``end`` are offsets into the format string (str
     indexes, end exclusive).
+
+    A plain immutable class rather than a record: a cached program's start makes
+    its printf segments from their plain tuples (`plain()`, `from_plain()`) without
+    importing `dataclasses`.
     """
-    start: int
-    end: int
-    text: str = ''
-    conv: str | None = None
-    flags: str = ''
-    width: int | None = None
-    precision: int | None = None
-    length: str = ''
+    __slots__ = ("start", "end", "text", "conv", "flags", "width", "precision", "length")
+
+    def __init__(self, start: int, end: int, text: str = '', conv: str | None = None, flags: str = '',
+                 width: int | None = None, precision: int | None = None, length: str = '') -> None:
+        for name, value in zip(self.__slots__, (start, end, text, conv, flags, width, precision, length)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Segment is immutable: cannot set {name}")
+
+    def plain(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    @classmethod
+    def from_plain(cls, fields) -> "Segment":
+        return cls(*fields)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Segment and self.plain() == other.plain()
+
+    def __hash__(self) -> int:
+        return hash(self.plain())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__, self.plain()))
+        return f"Segment({shown})"
 
     @property
     def is_literal(self) -> bool:
@@ -86,7 +105,12 @@ def parse_format(fmt: str) -> tuple[list[Segment], FormatError | None]:
             segments.append(Segment(lit_start, end, text=''.join(lit)))
             lit.clear()
 
-    for m in SPEC_RE.finditer(fmt):
+    global _spec_re
+    if _spec_re is None:
+        import re
+
+        _spec_re = re.compile(SPEC_PATTERN)
+    for m in _spec_re.finditer(fmt):
         if m.start() > pos:
             if not lit:
                 lit_start = pos
@@ -129,7 +153,7 @@ def conversion_count(segments) -> int:
 ANY_INTEGER = ('int', 'bool', 'ptr')
 
 # FormatString::check's required_type table.  None = anything goes.
-# Specifiers matched by SPEC_RE but missing here (f F e E g G a A n) are
+# Specifiers matched by SPEC_PATTERN but missing here (f F e E g G a A n) are
 # rejected as unsupported.
 ACCEPTED_KINDS: dict[str, tuple | None] = {
     'd': ANY_INTEGER, 'i': ANY_INTEGER, 'u': ANY_INTEGER, 'o': ANY_INTEGER,

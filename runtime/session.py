@@ -135,7 +135,7 @@ class Tracer:
         """Attach every probe; on any failure detach what was attached and raise."""
         self.check_attachable()
         assert self.loaded is not None
-        _import_event_handling(self.artifact)
+        _import_event_handling(self.artifact, self._formatters)
         if any(p.spec.warn_never_fired for p in self.loaded.programs):
             self.count_runs()
         try:
@@ -342,7 +342,10 @@ class Tracer:
             return
         ev = self.artifact.events[event_id]
         args = []
-        if ev.arg_layouts:
+        if _plain_ints(ev):  # exit(code): no value model needed
+            args = [int.from_bytes(data[off:off + layout["size"]], "little", signed=layout["signed"])
+                    for layout, off in zip(ev.arg_layouts, ev.arg_offsets)]
+        elif ev.arg_layouts:
             from pytrace.runtime import maps
 
             args = [maps.decode(layout, data[off:]) for layout, off in zip(ev.arg_layouts, ev.arg_offsets)]
@@ -450,18 +453,26 @@ class Tracer:
 
 FORMATTED_EVENTS = ("printf", "cat", "system", "errorf", "warnf")
 
-# What handling events imports (about 25 ms): done before attaching, for programs that
-# send events. Imported later, on the first event, it would hold up that event and the
-# ones after it: an `exit()` would then be seen only after a 1 ms interval probe ran
-# 15 more times, and maps it cleared would fill again. Programs without such events
-# (only maps, read at the exit) start without it: an event with no arguments whose
-# handler only writes its fixed text (a full map's warning) needs none of it.
+# What handling events imports (about 25 ms: the value model, dataclasses): done before
+# attaching, for programs that send events that need it. Imported later, on the first event,
+# it would hold up that event and the ones after it: maps a clear() emptied would fill again
+# meanwhile. Programs without such events start without it: maps read at the exit, events
+# whose handlers import nothing and whose arguments are plain integers (a full map's warning,
+# a failed helper's, exit(code)), and printf calls formatted straight from the record (printf_compiled.py).
 EVENT_IMPORTS = ("pytrace.runtime.maps", "pytrace.runtime.output.printf")
-PLAIN_EVENTS = ("map_full", "runtime_warning")  # kinds whose handlers import nothing
+PLAIN_EVENTS = ("map_full", "runtime_warning", "helper_error", "exit")  # kinds whose handlers import nothing
 
 
-def _import_event_handling(artifact: Artifact) -> None:
-    if any(ev.arg_layouts or ev.kind not in PLAIN_EVENTS for ev in artifact.events):
+def _plain_ints(ev: EventSpec) -> bool:
+    """Whether the event's arguments (if any) are all integers printed as numbers."""
+    return all(layout["kind"] == "int" and "enum" not in layout for layout in ev.arg_layouts)
+
+
+def _import_event_handling(artifact: Artifact, formatters: list) -> None:
+    def needs_value_model(ev: EventSpec, formatter) -> bool:
+        return formatter is None and not (ev.kind in PLAIN_EVENTS and _plain_ints(ev))
+
+    if any(needs_value_model(ev, f) for ev, f in zip(artifact.events, formatters)):
         import importlib
 
         for name in EVENT_IMPORTS:

@@ -32,11 +32,11 @@ returned as surrogateescape characters.
 
 from __future__ import annotations
 
+from .printf_compiled import LENGTH_BITS
 from .text import StreamState, emit, hex_format_buffer
 from .values import MASK64, Symbolic, wrap_signed, wrap_unsigned
 
-_SIGNED_BITS = {'hh': 8, 'h': 16, 'l': 64, 'll': 64, 'j': 64, 'z': 64, 't': 64}
-_UNSIGNED_BITS = _SIGNED_BITS
+_SIGNED_BITS = _UNSIGNED_BITS = LENGTH_BITS
 
 
 class _ConversionError(Exception):

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable
-
-from .printf import _SIGNED_BITS
 from .text import StreamState
+
+# Bits a length modifier gives an integer conversion (none: 32), as bpftrace's printf.
+LENGTH_BITS = {'hh': 8, 'h': 16, 'l': 64, 'll': 64, 'j': 64, 'z': 64, 't': 64}
 
 _INT_CODES = {(1, True): 'b', (1, False): 'B', (2, True): 'h', (2, False): 'H',
               (4, True): 'i', (4, False): 'I', (8, True): 'q', (8, False): 'Q'}
 _UNSIGNED_PY = {'u': 'd', 'o': 'o', 'x': 'x', 'X': 'X'}
 
-# A compiled printf: (record view, offset of the record's payload) -> the text.
-Formatter = Callable[[memoryview, int], str]
+# A compiled printf ("Formatter"): (record view, offset of the record's payload) -> the text.
 
 
 def _string_value(width: int, left: bool, trailer: str):
@@ -55,7 +54,7 @@ def _conversion(seg, layout: dict, trailer: str):
         if conv in ("d", "i"):
             if seg.lead_zeros:   # bpftrace fills before the sign: 00-42
                 return None
-            bits = _SIGNED_BITS.get(seg.length, 32)
+            bits = LENGTH_BITS.get(seg.length, 32)
             if bits // 8 > size and not signed_layout:
                 code = _INT_CODES[(size, False)]   # zero-extended: never negative
             else:
@@ -64,7 +63,7 @@ def _conversion(seg, layout: dict, trailer: str):
         if conv in _UNSIGNED_PY:
             if seg.alternate_form or (seg.lead_zeros and seg.left_align):
                 return None
-            bits = _SIGNED_BITS.get(seg.length, 32)
+            bits = LENGTH_BITS.get(seg.length, 32)
             if bits // 8 > size and signed_layout:
                 return None   # sign extension then wrap: the exact path
             zero = "0" if seg.lead_zeros else ""
@@ -80,7 +79,7 @@ def _conversion(seg, layout: dict, trailer: str):
     return None
 
 
-def compile_printf(segments, arg_layouts: list[dict], arg_offsets: list[int]) -> Formatter | None:
+def compile_printf(segments, arg_layouts: list[dict], arg_offsets: list[int]) -> "Formatter | None":
     """A formatter for one printf id, or None when its conversions need the exact path."""
     convs = [s for s in segments if s.conv is not None]
     if len(convs) != len(arg_layouts) or sorted(arg_offsets) != list(arg_offsets):

@@ -75,16 +75,21 @@ import json, sys
 from pytrace.codegen.artifact import Artifact, EventSpec
 from pytrace.runtime import session
 before = set(sys.modules)
-session._import_event_handling(Artifact(events=[EventSpec(0, "map_full", "WARNING: Map full\n")]))
+int_arg = [{"kind": "int", "size": 8, "signed": True}]
+session._import_event_handling(Artifact(events=[EventSpec(0, "map_full", "WARNING: Map full\n"),
+                                                EventSpec(1, "exit", "", int_arg, [8]),
+                                                EventSpec(2, "printf", "%d\n", int_arg, [8])]),
+                               [None, None, lambda view, offset: "compiled"])
 plain = sorted(set(sys.modules) - before)
-session._import_event_handling(Artifact(events=[EventSpec(0, "printf", "%d\n", [{"kind": "int", "size": 8}], [0])]))
+session._import_event_handling(Artifact(events=[EventSpec(0, "printf", "%d\n", int_arg, [8])]), [None])
 print(json.dumps([plain, "pytrace.runtime.maps" in sys.modules]))
 """
 
 
-def test_a_program_whose_only_event_is_a_full_map_warning_attaches_without_event_handling():
-    """Every map update can fail (map_full): that warning's fixed text needs no decoding."""
+def test_programs_whose_events_need_no_value_model_attach_without_event_handling():
+    """Every map update can fail (map_full): that warning's fixed text needs no decoding; exit(code)'s
+    argument is a plain integer; a printf compiled to a formatter reads its record directly."""
     proc = subprocess.run([sys.executable, "-c", PLAIN_EVENTS_PATH], capture_output=True, text=True, check=True)
     plain, imported_for_printf = json.loads(proc.stdout.splitlines()[-1])
     assert "pytrace.runtime.maps" not in plain and "dataclasses" not in plain
-    assert imported_for_printf
+    assert imported_for_printf  # a printf formatted through the value model: imported before attaching
