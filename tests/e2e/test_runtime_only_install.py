@@ -3,6 +3,7 @@ a wheel built from this checkout is installed with --no-deps into a fresh virtua
 has no lark and no llvmlite, and that venv's pytrace runs a file compiled with --emit."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,3 +90,14 @@ def test_an_emitted_file_runs_in_the_runtime_only_venv(venv, tmp_path):
     r = in_venv(venv, "pytrace", path, "-c", workload)
     comm = os.path.basename(sys.executable)[:15]
     assert (r.returncode, r.stdout) == (0, f"ppid {comm}\n" * 3 + "\n\n@n: 3\n"), r
+
+
+@pytest.mark.kernel
+def test_user_stacks_print_without_source_locations(venv, tmp_path):
+    """Source locations come from DWARF, read with pyelftools, which --no-deps leaves out:
+    frames print as bpftrace's built without libdw, never a traceback."""
+    path = str(tmp_path / "ustack.ptc")
+    r = run_pytrace("--emit", path, "-e", "BEGIN { print(ustack(1)); exit(); }")
+    assert (r.rc, r.out) == (0, ""), r
+    r = in_venv(venv, "pytrace", path)
+    assert r.returncode == 0 and re.fullmatch(r"\n {8}[\w.]+\+\d+\n\n+", r.stdout), r
