@@ -71,6 +71,7 @@ _DWP_COLUMNS_V2 = {1: "debug_info", 3: "debug_abbrev", 4: "debug_line", 5: "debu
                    6: "debug_str_offsets", 8: "debug_rnglists"}
 
 
+@lru_cache(maxsize=1)
 def supported() -> bool:
     """Whether DWARF can be read here (pyelftools installed): `--info`'s
     "libdw (DWARF support)" line, which bpftrace's suite reads."""

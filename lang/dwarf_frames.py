@@ -23,7 +23,7 @@ import os
 from pytrace.lang.records import record
 from functools import lru_cache
 
-from pytrace.lang.dwarf import DebugInfo, _file_names, _text
+from pytrace.lang.dwarf import DebugInfo, _file_names, _text, supported
 
 
 @record(frozen=True)
@@ -58,7 +58,10 @@ SCOPES = ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine", "DW_TAG_lexical_bloc
 
 
 def code_frames(binary: str, vaddr: int) -> list[CodeFrame]:
-    """The frames at an address of the binary (see the module doc); [] without DWARF for it."""
+    """The frames at an address of the binary (see the module doc); [] without DWARF for it,
+    or without pyelftools (a runtime-only install: frames print as bpftrace's without libdw)."""
+    if not supported():
+        return []
     try:
         st = os.stat(binary)
     except OSError:

@@ -73,3 +73,13 @@ def test_no_debug_info_no_frames(tmp_path):
     path = str(tmp_path / "p")
     assert code_frames(path, elf_symbol(path, "main")[0]) == []
     assert code_frames(os.path.join(str(tmp_path), "missing"), 0x401000) == []
+
+
+def test_without_pyelftools_no_frames(binary, monkeypatch):
+    """A runtime-only install (no pyelftools): stack frames print without source locations."""
+    from pytrace.lang import dwarf_frames
+
+    start, _ = elf_symbol(binary, "outer")
+    assert code_frames(binary, start)
+    monkeypatch.setattr(dwarf_frames, "supported", lambda: False)
+    assert code_frames(binary, start) == []
