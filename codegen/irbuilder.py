@@ -35,6 +35,12 @@ HELPERS = {
     "trace_printk": 6, "probe_write_user": 36, "loop": 181, "seq_printf": 126,
 }
 
+# Helpers whose result cannot change while one program runs (it runs on one CPU, in one task,
+# without preemption): their calls are `readnone`, so LLVM makes one call of `pid` and `tid`
+# in one probe, as bcc's C does by hand. Not the clocks, nor random numbers.
+INVARIANT_HELPERS = frozenset({"get_current_pid_tgid", "get_current_uid_gid", "get_smp_processor_id",
+                               "get_current_task", "get_numa_node_id", "get_current_cgroup_id"})
+
 # LLVM's BPF backend expands memset/memcpy inline only up to 128 stores; bigger
 # ones are split into chunks, made volatile so the optimiser does not merge them back.
 MEM_CHUNK = 256
@@ -172,7 +178,7 @@ class BpfBuilder:
         b = at or self.b
         fnty = ir.FunctionType(ret, [a.type for a in args])
         callee = b.inttoptr(I64(HELPERS[name]), ir.PointerType(fnty), name=f"{name}_fn")
-        ret = b.call(callee, args, name=result or name)
+        ret = b.call(callee, args, name=result or name, attrs=("readnone",) if name in INVARIANT_HELPERS else ())
         if check and name in self.checked_helpers and self.on_helper_result is not None:
             self.on_helper_result(name, ret)
         return ret
