@@ -98,6 +98,7 @@ def stop_backend() -> None:
 
 
 _started: _Backend | None = None  # the child start_backend() forked, waiting for IR
+_MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1 << 16
 
 
 class _Backend:
@@ -110,9 +111,12 @@ class _Backend:
         self.out_r, out_w = os.pipe()
         self.err_r, err_w = os.pipe()
         self.pid = os.fork()
-        if self.pid == 0:
-            for fd in (self.in_w, self.out_r, self.err_r):
-                os.close(fd)
+        if self.pid == 0:  # keeps only its standard streams and its three pipes' ends: one
+            start = 3          # of this process's pipes (a -c command's go-ahead) must end with it
+            for fd in sorted((in_r, out_w, err_w)):
+                os.closerange(start, fd)
+                start = fd + 1
+            os.closerange(start, _MAX_FD)
             _child(in_r, out_w, err_w)  # never returns
         for fd in (in_r, out_w, err_w):
             os.close(fd)

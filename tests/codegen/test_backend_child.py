@@ -43,3 +43,15 @@ def test_a_module_llvm_refuses_is_a_backend_error_from_a_started_child():
     emit.start_backend()
     with pytest.raises(emit.BackendError):
         emit.compile_ir("this is not IR")
+
+
+def test_a_started_child_keeps_none_of_this_process_pipes_open():
+    """A -c command waits for EOF on a pipe this process holds: the child must not hold it too."""
+    read_fd, write_fd = os.pipe()
+    emit.start_backend()
+    os.close(write_fd)
+    try:
+        assert os.read(read_fd, 1) == b""  # EOF now: the child has no copy of write_fd
+    finally:
+        os.close(read_fd)
+        emit.stop_backend()
