@@ -11,17 +11,17 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import signal
+import _signal  # (`signal` imports `enum`: ~0.5 ms of a compile)
 import struct
 from functools import lru_cache
-
-import llvmlite.binding as llvm
 
 TRIPLE = "bpfel"
 
 
 @lru_cache(maxsize=1)
 def target_machine():
+    import llvmlite.binding as llvm
+
     llvm.initialize_all_targets()
     llvm.initialize_all_asmprinters()
     target = llvm.Target.from_triple(TRIPLE)
@@ -29,6 +29,8 @@ def target_machine():
 
 
 def optimise(mod, level: int = 2) -> None:
+    import llvmlite.binding as llvm
+
     tm = target_machine()
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pb = llvm.create_pass_builder(tm, pto)
@@ -54,49 +56,109 @@ def compile_ir(ir_text: str, debug: dict | None = None) -> dict[str, bytes]:
 
     LLVM's BPF backend ends the process on some errors (a memset it cannot
     expand, a stack over 512 bytes) instead of returning one. So the
-    backend runs in a forked child: its failure becomes a BackendError here
-    and the caller (an API user, the REPL) lives on. fork() of this process
-    costs ~1-2 ms, small beside LLVM's own time.
+    backend runs in a forked child (_Backend): its failure becomes a BackendError
+    here and the caller (an API user, the REPL) lives on. The child is the one
+    start_backend() started, if any, or one forked now from this process, which
+    then loads LLVM and makes the target machine once, for every later child.
 
     The child also has a time budget (BACKEND_SECONDS): some large programs
     send LLVM's BPF backend into minutes of work, and a compile must end.
 
     `debug` (if given) receives the optimised IR and the assembly."""
-    want_debug = debug is not None
-    target_machine()  # initialised once, here, so every child inherits it
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compile, send the result, never return
-        status = 0
-        try:
-            os.close(out_r)
-            os.close(err_r)
-            os.dup2(err_w, 2)
-            signal.alarm(BACKEND_SECONDS)  # SIGALRM ends the child: reported by _backend_error
+    global _started
+    backend, _started = _started, None
+    if backend is None:
+        target_machine()  # initialised once, here, so every child inherits it
+        backend = _Backend()
+    sections, extra = backend.compile(ir_text, debug is not None)
+    if debug is not None:
+        debug.update(extra)
+    return sections
+
+
+def start_backend() -> None:
+    """Fork the child that will compile the next module now, before this process
+    parses and checks the program: while it does, the child loads LLVM (~25 ms)
+    and makes its target machine, on the other CPU. Forked early, the process is
+    small (a fork of the whole compiler with LLVM loaded, and the child's exit,
+    cost ~5 ms), and this process never loads LLVM. Nothing happens if one is
+    already waiting. A program with errors never sends it IR: the child ends when
+    this process does (the end of its pipe), or at stop_backend()."""
+    global _started
+    if _started is None:
+        _started = _Backend()
+
+
+def stop_backend() -> None:
+    """End the child start_backend() started, if it is still waiting."""
+    global _started
+    backend, _started = _started, None
+    if backend is not None:
+        backend.close()
+
+
+_started: _Backend | None = None  # the child start_backend() forked, waiting for IR
+_MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1 << 16
+
+
+class _Backend:
+    """A forked child that compiles one module: it reads (IR text, whether to send the
+    optimised IR and assembly too) from a pipe, answers with the pickled
+    ({section: bytes}, debug texts) on another and its errors on a third, and exits."""
+
+    def __init__(self) -> None:
+        in_r, self.in_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+        self.err_r, err_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # keeps only its standard streams and its three pipes' ends: one
+            start = 3          # of this process's pipes (a -c command's go-ahead) must end with it
+            for fd in sorted((in_r, out_w, err_w)):
+                os.closerange(start, fd)
+                start = fd + 1
+            os.closerange(start, _MAX_FD)
+            _child(in_r, out_w, err_w)  # never returns
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+
+    def compile(self, ir_text: str, want_debug: bool) -> tuple[dict[str, bytes], dict]:
+        with os.fdopen(self.in_w, "wb") as f:
+            f.write(pickle.dumps((ir_text, want_debug)))
+        data = _read_all(self.out_r)
+        err = _read_all(self.err_r).decode(errors="replace")
+        _, wait_status = os.waitpid(self.pid, 0)
+        if os.waitstatus_to_exitcode(wait_status) != 0 or not data:
+            raise _backend_error(err, wait_status)
+        return pickle.loads(data)
+
+    def close(self) -> None:
+        for fd in (self.in_w, self.out_r, self.err_r):
+            os.close(fd)
+        os.waitpid(self.pid, 0)
+
+
+def _child(in_r: int, out_w: int, err_w: int) -> None:
+    """The backend child: load LLVM, wait for the IR, compile, send the result, exit."""
+    status = 0
+    try:
+        os.dup2(err_w, 2)
+        target_machine()
+        with os.fdopen(in_r, "rb") as f:
+            request = f.read()
+        if request:  # nothing: the program was not compiled (an error, or the child was stopped)
+            ir_text, want_debug = pickle.loads(request)
+            _signal.alarm(BACKEND_SECONDS)  # SIGALRM ends the child: reported by _backend_error
             extra: dict = {} if want_debug else None  # type: ignore[assignment]
-            result = (_compile_here(ir_text, extra), extra)
-            data = pickle.dumps(result)
+            data = pickle.dumps((_compile_here(ir_text, extra), extra or {}))
             with os.fdopen(out_w, "wb") as f:
                 f.write(data)
-        except BaseException as e:  # noqa: BLE001 - reported to the parent through stderr
-            try:
-                os.write(err_w, f"error: {type(e).__name__}: {e}\n".encode())
-            except OSError:
-                pass
-            status = 1
-        os._exit(status)
-    os.close(out_w)
-    os.close(err_w)
-    data = _read_all(out_r)
-    err = _read_all(err_r).decode(errors="replace")
-    _, wait_status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(wait_status) != 0 or not data:
-        raise _backend_error(err, wait_status)
-    sections, extra = pickle.loads(data)
-    if want_debug:
-        debug.update(extra)  # type: ignore[union-attr]
-    return sections
+    except BaseException as e:  # noqa: BLE001 - reported to the parent through stderr
+        try:
+            os.write(err_w, f"error: {type(e).__name__}: {e}\n".encode())
+        except OSError:
+            pass
+        status = 1
+    os._exit(status)
 
 
 def _read_all(fd: int) -> bytes:
@@ -108,7 +170,7 @@ def _read_all(fd: int) -> bytes:
 
 
 def _backend_error(stderr: str, wait_status: int) -> BackendError:
-    if os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGALRM:
+    if os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == _signal.SIGALRM:
         return BackendError(f"it did not finish within the limit of {BACKEND_SECONDS} s")
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     text = lines[0] if lines else f"LLVM ended with status {os.waitstatus_to_exitcode(wait_status)}"
@@ -119,6 +181,8 @@ def _backend_error(stderr: str, wait_status: int) -> BackendError:
 
 
 def _compile_here(ir_text: str, debug: dict | None) -> dict[str, bytes]:
+    import llvmlite.binding as llvm
+
     tm = target_machine()
     mod = llvm.parse_assembly(ir_text)
     mod.triple = TRIPLE

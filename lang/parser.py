@@ -33,6 +33,7 @@ from pytrace.lang.source import Source, Span
 
 _GRAMMAR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "grammar", "pytrace.lark")
 _lark: Any = None  # the lark.Lark object, built on first use
+_PICKLE_FORMAT = 2  # what the pickled Lark object holds: 2, with its lexer's scanners compiled
 
 
 def parse(source: Source, diags: Diagnostics) -> ast.Program | None:
@@ -62,7 +63,8 @@ def _parser() -> Any:
     Python are the ones it was made with, else built (from lark's own cache of the
     parse tables) and pickled for the next run. Unpickling the whole object takes
     ~5 ms; lark's cache loads in ~16 ms, most of it rebuilding each rule, symbol and
-    parse-table entry from its serialized form in Python code."""
+    parse-table entry from its serialized form in Python code. The pickle holds the
+    lexer's scanners compiled (_save_pickled)."""
     global _lark
     if _lark is None:
         lark = _import_lark()
@@ -91,7 +93,7 @@ def _pickle_file(cache: str | bool, grammar: str, lark_version: str) -> str | No
         return None
     import hashlib
 
-    key = hashlib.sha256(f"{grammar}\0{lark_version}\0{sys.version}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{grammar}\0{lark_version}\0{sys.version}\0{_PICKLE_FORMAT}".encode()).hexdigest()[:32]
     return os.path.join(os.path.dirname(cache), f"grammar-{key}.pickle")
 
 
@@ -108,13 +110,19 @@ def _load_pickled(path: str | None) -> Any:
 
 
 def _save_pickled(path: str | None, lark_parser: Any) -> None:
-    """Pickle the Lark object before its first parse (lark compiles the lexer's regular
-    expressions then, and a pickle would only compile them again when loaded)."""
+    """Pickle the Lark object with every lexer's scanner built: the contextual lexer
+    compiles one alternation of the terminals a parser state accepts, lazily, on the
+    first parse that reaches that state (~7 ms of `re` for a one-liner, every process).
+    Built once here (~35 ms) and pickled as compiled patterns (see _compiled_pattern),
+    a later process's first parse compiles no regular expression."""
     if path is None:
         return
     import io
     import pickle
 
+    lexer = lark_parser.parser.lexer
+    for basic in [*getattr(lexer, "lexers", {}).values(), getattr(lexer, "root_lexer", lexer)]:
+        basic.scanner  # noqa: B018 - builds and keeps it
     buf = io.BytesIO()
     try:
         _lark_pickler()(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(lark_parser)
@@ -128,6 +136,35 @@ def _save_pickled(path: str | None, lark_parser: Any) -> None:
                 os.unlink(os.path.join(directory, old))
     except Exception:  # not picklable with another lark, or no room: the next run builds it again
         pass
+
+
+def _compiled_pattern(pattern: str, flags: int, code: bytes, groups: int, groupindex: dict) -> re.Pattern:
+    """A compiled regular expression from the program `re` compiled it to (`_pattern_code`):
+    what re.compile() ends with, without its parser and compiler, which are Python code.
+    The pickle holding it is only read by the Python that wrote it (its name hashes
+    sys.version), and a pattern went into it only if rebuilding it gave an equal one."""
+    import _sre
+    from array import array
+
+    indexgroup = [None] * (groups + 1)
+    for name, index in groupindex.items():
+        indexgroup[index] = name
+    return _sre.compile(pattern, flags, array("I", code).tolist(), groups, groupindex, tuple(indexgroup))
+
+
+def _pattern_code(compiled: re.Pattern) -> tuple | None:
+    """_compiled_pattern's arguments for a compiled pattern, or None if that would not
+    give the same pattern (Patterns compare equal when their pattern, flags and code do)."""
+    from array import array
+
+    try:
+        parsed = re._parser.parse(compiled.pattern, compiled.flags)  # type: ignore[attr-defined]
+        code = re._compiler._code(parsed, compiled.flags)  # type: ignore[attr-defined]
+        args = (compiled.pattern, compiled.flags | parsed.state.flags, array("I", code).tobytes(),
+                parsed.state.groups - 1, dict(parsed.state.groupdict))
+        return args if _compiled_pattern(*args) == compiled else None
+    except Exception:  # another Python's `re` internals: pickle it as a pattern to compile
+        return None
 
 
 def _lark_action(name: str) -> Any:
@@ -150,6 +187,9 @@ def _lark_pickler() -> type:
                 return _lark_action, (obj.name,)
             if isinstance(obj, types.ModuleType):  # the lexer's `re`
                 return importlib.import_module, (obj.__name__,)
+            if isinstance(obj, re.Pattern):  # the lexer's scanners
+                args = _pattern_code(obj)
+                return NotImplemented if args is None else (_compiled_pattern, args)
             return NotImplemented
 
     return LarkPickler

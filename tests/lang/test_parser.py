@@ -723,6 +723,8 @@ def test_the_parser_is_pickled_once_and_unpickled_after(tmp_path, monkeypatch):
     pickles = list((tmp_path / "pytrace").glob("grammar-*.pickle"))
     assert len(pickles) == 1
     monkeypatch.setattr(parser_mod, "_lark", None)
+    lexers = parser_mod._parser().parser.lexer.lexers.values()
+    assert all(lexer._scanner is not None for lexer in lexers)  # pickled compiled: no `re` work on a parse
     assert flatten(parser_mod.parse(Source("stdin", text), Diagnostics())) == first
     diags = Diagnostics()
     assert parser_mod.parse(Source("stdin", "BEGIN { @x = 1 }}"), diags) is None and diags.errors
@@ -730,3 +732,19 @@ def test_the_parser_is_pickled_once_and_unpickled_after(tmp_path, monkeypatch):
     monkeypatch.setattr(parser_mod, "_lark", None)
     assert flatten(parser_mod.parse(Source("stdin", text), Diagnostics())) == first
     assert pickles[0].read_bytes() != b"not a pickle"
+
+
+def test_compiled_patterns_pickle_as_the_same_pattern():
+    """The lexer's scanners go into the pickle as `re`'s compiled code: rebuilt from it,
+    a pattern is equal to re.compile's (same pattern, flags and code) and matches the same."""
+    import re
+
+    from pytrace.lang import parser as parser_mod
+
+    for pattern, flags in [(r"(?P<A>\d+)|(?P<B>[a-z_]\w*)", 0), (r"(?i)x(?:y|z)*", 0), (rb"a.b", re.S)]:
+        compiled = re.compile(pattern, flags)
+        args = parser_mod._pattern_code(compiled)
+        rebuilt = parser_mod._compiled_pattern(*args)
+        assert rebuilt == compiled and rebuilt.groupindex == compiled.groupindex
+        sample = "12 ab_c XYZ" if isinstance(pattern, str) else b"a\nb"
+        assert [m.span() for m in rebuilt.finditer(sample)] == [m.span() for m in compiled.finditer(sample)]
