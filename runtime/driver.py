@@ -92,7 +92,9 @@ def compile_source(source: Source, options: Options, debug: list[str], warnings:
         if artifact is not None:
             return artifact
     if want - {"ast", "types"} or not want:  # LLVM loads in a child while the passes run
-        __import__("pytrace.codegen.emit").codegen.emit.start_backend()
+        from pytrace.codegen import emit
+
+        emit.start_backend()
     from pytrace.lang.passes import analyse
 
     ctx = analyse(source, options)
