@@ -63,13 +63,7 @@ tm.emit_object(mod)
 TICKER = "import os, time\nwhile True:\n    os.getppid()\n    time.sleep(0.0001)\n"
 
 
-# After a tracer exits, the kernel frees its programs and maps (and detaches) in deferred
-# work for a while; a start measured meanwhile competes with it for the 2 CPUs.
-SETTLE_S = 0.5
-
-
 def time_to_attach(argv: list[str], env: dict, marker: tuple = ("Attach", '{"type": "attached')) -> float:
-    time.sleep(SETTLE_S)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     streams = [proc.stderr, proc.stdout]
@@ -234,7 +228,6 @@ def plain_install(workdir: str) -> str:
 
 def time_whole_run(argv: list[str], env: dict) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, peak RSS in KiB) of one run to its end."""
-    time.sleep(SETTLE_S)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
