@@ -111,7 +111,7 @@ def _cpu(pl, node):
 
 @variable("comm")
 def _comm(pl, node):
-    buf = pl.slot(node.type, "comm")
+    buf = pl.slot(node.type, "comm", zero=False)   # the helper writes every byte (NUL-padded)
     pl.bb.get_current_comm(buf, node.type.size)
     return buf
 

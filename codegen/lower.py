@@ -106,16 +106,19 @@ class ProbeLowering:
             return self.b.icmp_unsigned("!=", value, ir.Constant(PTR, None))
         return self.b.icmp_unsigned("!=", value, I64(0), name="cond")
 
-    def slot(self, t: T.Type, name: str) -> ir.Value:
-        """A zeroed stack slot for a memory value of type t."""
+    def slot(self, t: T.Type, name: str, zero: bool = True) -> ir.Value:
+        """A stack slot for a memory value of type t, zeroed unless the caller
+        fills every byte itself (zero=False)."""
         if t.size > self.on_stack_limit:
             ptr = self.scratch(t.size, name)
-            self.bb.memset(ptr, t.size)
+            if zero:
+                self.bb.memset(ptr, t.size)
             return ptr
         free = self._free_slots.setdefault((id(self.bb), t.size), [])
         ptr = free.pop() if free else self.bb.alloca(t.size, name)
         self._live_slots.append(((id(self.bb), t.size), ptr))
-        self.bb.memset(ptr, t.size)
+        if zero:
+            self.bb.memset(ptr, t.size)
         return ptr
 
     def const_string(self, text: str, size: int, name: str = "str") -> ir.Value:
@@ -173,7 +176,16 @@ class ProbeLowering:
     def map_key(self, node: ast.Map, bucket: ir.Value | None = None) -> ir.Value:
         info = self.state.ctx.maps[node.name]
         key_t = bpf_key_type(info)
-        key = self.slot(key_t, f"key_{node.name.lstrip('@') or 'anon'}")
+        key_name = f"key_{node.name.lstrip('@') or 'anon'}"
+        if bucket is None and not node.keys_packed and len(node.keys) == 1:
+            (k,) = node.keys
+            value = self.expr(k)
+            if isinstance(value, ir.AllocaInstr) and (k.type,) == tuple(key_t.elems) and k.type.size == key_t.size:
+                return value      # a stack buffer already laid out as the key (`@[comm]`): no copy
+            key = self.slot(key_t, key_name)
+            self.store_value(key, 0, value, k.type, key_t.elems[0])
+            return key
+        key = self.slot(key_t, key_name)
         offsets = key_t.offsets()
         if node.keys_packed:
             (k,) = node.keys
