@@ -146,7 +146,7 @@ def release_all(fds: list[int], threads: int = 32,
     other; closed from several threads (close releases the GIL) the waits
     overlap, so detaching N probes takes about one grace period instead of N.
     Each thread closes its share of the links and the other fds, waits for
-    the others to have done so too, then closes its share of the linked perf
+    the other workers to have done so too (not for `meanwhile`), then closes its share of the linked perf
     events: what comes after the detach (END, the maps) need not wait for those."""
     later = [fd for fd in fds if fd in _LINKED]
     now = [fd for fd in fds if fd not in later]
@@ -158,14 +158,16 @@ def release_all(fds: list[int], threads: int = 32,
     import threading  # (only to detach: not before the probes are attached)
 
     n = max(1, min(threads, max(len(now), len(later))))
-    detached = threading.Barrier(n + 1)
+    links_closed = threading.Semaphore(0)    # one release per worker, for the caller
+    all_links_closed = threading.Barrier(n)  # among the workers only: they never wait for the caller
 
     def worker(i: int) -> None:
         try:
             for fd in now[i::n]:
                 release(fd)
         finally:
-            detached.wait()
+            links_closed.release()
+            all_links_closed.wait()
         for fd in later[i::n]:
             release(fd)
 
@@ -174,7 +176,8 @@ def release_all(fds: list[int], threads: int = 32,
         t.start()
     if meanwhile is not None:
         meanwhile()
-    detached.wait()
+    for _ in range(n):
+        links_closed.acquire()
     return pool
 
 
