@@ -78,26 +78,34 @@ def _describe(err: int) -> str:
 
 # ---------------------------------------------------------------- syscall funnel
 
-def _bpf(cmd: int, attr: ctypes.Structure) -> int:
-    """Issue bpf(cmd, &attr, sizeof(attr)); return the result or raise BPFError."""
+def _bpf_errno(cmd: int, attr: ctypes.Structure) -> tuple[int, int]:
+    """bpf(cmd, &attr, sizeof(attr)) as (result, 0) or (-1, errno); EINTR is retried."""
     while True:
         ret = _syscall(K.NR_bpf, int(cmd), ctypes.addressof(attr), ctypes.sizeof(attr))
         if ret >= 0:
-            return ret
+            return ret, 0
         err = ctypes.get_errno()
         if err != _errno.EINTR:
-            raise BPFError(K.name_of(K.BpfCmd, cmd), err)
+            return -1, err
+
+
+def _bpf(cmd: int, attr: ctypes.Structure) -> int:
+    """Issue bpf(cmd, &attr, sizeof(attr)); return the result or raise BPFError."""
+    ret, err = _bpf_errno(cmd, attr)
+    if err:
+        raise BPFError(K.name_of(K.BpfCmd, cmd), err)
+    return ret
 
 
 def _bpf_found(cmd: int, attr: ctypes.Structure) -> bool:
-    """Like _bpf(), but ENOENT ("no such key/entry") returns False."""
-    try:
-        _bpf(cmd, attr)
-        return True
-    except BPFError as e:
-        if e.errno == _errno.ENOENT:
-            return False
-        raise
+    """Like _bpf(), but ENOENT ("no such key/entry") returns False (no exception made:
+    walking and clearing maps meet it all the time)."""
+    ret, err = _bpf_errno(cmd, attr)
+    if err == _errno.ENOENT:
+        return False
+    if err:
+        raise BPFError(K.name_of(K.BpfCmd, cmd), err)
+    return True
 
 
 _memlock_done = False
@@ -284,16 +292,13 @@ def _map_items_batch(fd: int, key_size: int, value_size: int) -> list:
         attr = MapBatchAttr(in_batch=_ptr(in_batch), out_batch=_ptr(out_batch),
                             keys=_ptr(keys), values=_ptr(values),
                             count=count, map_fd=fd)
-        done = False
-        try:
-            _bpf(K.BPF_MAP_LOOKUP_BATCH, attr)
-        except BPFError as e:
-            if e.errno == _errno.ENOSPC and attr.count == 0:
-                count *= 4              # one hash bucket holds more than `count`
-                continue
-            if e.errno != _errno.ENOENT:
-                raise
-            done = True                 # ENOENT: last batch, attr.count still valid
+        _, err = _bpf_errno(K.BPF_MAP_LOOKUP_BATCH, attr)
+        if err == _errno.ENOSPC and attr.count == 0:
+            count *= 4                  # one hash bucket holds more than `count`
+            continue
+        if err and err != _errno.ENOENT:
+            raise BPFError("BPF_MAP_LOOKUP_BATCH", err)
+        done = err == _errno.ENOENT     # the last batch; attr.count is still valid
         kraw, vraw = keys.raw, values.raw
         for i in range(attr.count):
             out.append((kraw[i * key_size:(i + 1) * key_size],
@@ -334,27 +339,71 @@ def map_items(fd: int, key_size: int, value_size: int) -> list[tuple[bytes, byte
     return _map_items_iter(fd, key_size, value_size)
 
 
-def map_clear(fd: int, key_size: int) -> None:
-    """Delete every key.  Array maps cannot delete: their values are zeroed."""
-    info = obj_get_info_by_fd(fd)
-    if info.get("type") in (K.BPF_MAP_TYPE_ARRAY, K.BPF_MAP_TYPE_PERCPU_ARRAY):
-        vsize = info["value_size"]
-        if info["type"] == K.BPF_MAP_TYPE_PERCPU_ARRAY:
-            vsize = (vsize + 7) // 8 * 8 * possible_cpus()
-        zero = bytes(vsize)
-        for i in range(info["max_entries"]):
-            map_update(fd, i.to_bytes(4, "little"), zero)
+def map_clear(fd: int, key_size: int, value_size: int | None = None, array: bool | None = None) -> None:
+    """Delete every key.  Array maps cannot delete: their values are zeroed.
+    value_size (per-CPU maps: as for map_items) and array, when the caller knows
+    them, save asking the kernel."""
+    if value_size is None or array is None:
+        info = obj_get_info_by_fd(fd)
+        array = info.get("type") in (K.BPF_MAP_TYPE_ARRAY, K.BPF_MAP_TYPE_PERCPU_ARRAY)
+        value_size = info["value_size"]
+        if info.get("type") in _PERCPU_TYPES:
+            value_size = (value_size + 7) // 8 * 8 * possible_cpus()
+    if array:
+        map_set_all(fd, [k for k, _ in map_items(fd, key_size, value_size)], key_size, bytes(value_size))
         return
     for _ in range(4):              # a few passes in case programs keep inserting
-        keys, key = [], None
-        while (key := map_get_next_key(fd, key, key_size)) is not None:
-            keys.append(key)
-            if len(keys) > (1 << 24):
-                break
+        try:
+            keys = [k for k, _ in _map_items_batch(fd, key_size, value_size)]
+        except BPFError as e:
+            if e.errno not in _BATCH_UNSUPPORTED:
+                raise
+            keys, key = [], None
+            while (key := map_get_next_key(fd, key, key_size)) is not None and len(keys) <= (1 << 24):
+                keys.append(key)
         if not keys:
             return
-        for k in keys:
-            map_delete(fd, k)
+        _map_delete_keys(fd, keys, key_size)
+
+
+def map_set_all(fd: int, keys: list[bytes], key_size: int, value: bytes) -> None:
+    """Give every one of these keys the same value: one BPF_MAP_UPDATE_BATCH (5.6+),
+    else one update per key."""
+    if not keys:
+        return
+    kbuf = ctypes.create_string_buffer(b"".join(keys), max(key_size * len(keys), 1))
+    vbuf = ctypes.create_string_buffer(value * len(keys), max(len(value) * len(keys), 1))
+    attr = MapBatchAttr(keys=ctypes.addressof(kbuf), values=ctypes.addressof(vbuf), count=len(keys), map_fd=fd)
+    _, err = _bpf_errno(K.BPF_MAP_UPDATE_BATCH, attr)
+    if not err:
+        return
+    if err not in _BATCH_UNSUPPORTED and err != _errno.E2BIG:
+        raise BPFError("BPF_MAP_UPDATE_BATCH", err)
+    for k in keys[attr.count:]:
+        map_update(fd, k, value)
+
+
+_PERCPU_TYPES = (K.BPF_MAP_TYPE_PERCPU_HASH, K.BPF_MAP_TYPE_PERCPU_ARRAY, K.BPF_MAP_TYPE_LRU_PERCPU_HASH)
+
+
+def _map_delete_keys(fd: int, keys: list[bytes], key_size: int) -> None:
+    """Delete these keys: one BPF_MAP_DELETE_BATCH (5.6+), else one by one. Keys
+    deleted meanwhile by a program are no error."""
+    buf = ctypes.create_string_buffer(b"".join(keys), max(key_size * len(keys), 1))
+    done = 0
+    while done < len(keys):
+        attr = MapBatchAttr(keys=ctypes.addressof(buf) + done * key_size, count=len(keys) - done, map_fd=fd)
+        _, err = _bpf_errno(K.BPF_MAP_DELETE_BATCH, attr)
+        if not err:
+            return
+        if err == _errno.ENOENT:        # attr.count were deleted; the next was already gone
+            done += attr.count + 1
+            continue
+        if err in _BATCH_UNSUPPORTED:
+            for k in keys[done:]:
+                map_delete(fd, k)
+            return
+        raise BPFError("BPF_MAP_DELETE_BATCH", err)
 
 
 # ---------------------------------------------------------------- programs

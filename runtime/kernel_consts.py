@@ -355,7 +355,15 @@ def members(enum: type) -> dict[str, int]:
 
 def name_of(enum: type, value: int) -> str:
     """The name of an enum's member with this value ("" if none)."""
-    return next((name for name, v in members(enum).items() if v == value), "")
+    names = _NAMES.get(enum)
+    if names is None:
+        names = _NAMES[enum] = {}
+        for name, v in reversed(list(members(enum).items())):
+            names[v] = name     # the first member of a value wins, as before
+    return names.get(value, "")
+
+
+_NAMES: dict = {}
 
 
 # Export every enum member as a plain module constant.

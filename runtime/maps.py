@@ -221,8 +221,8 @@ def read_map(spec: MapSpec, fd: int, keep_zero: bool = False) -> MapData:
 def zero_map(spec: MapSpec, fd: int) -> None:
     """zero(@m): keep every key, with a zero value."""
     size = value_size_in_kernel(spec)
-    for key, _ in bpf.map_items(fd, spec.key_size, size):
-        bpf.map_update(fd, key, bytes(size))
+    keys = [key for key, _ in bpf.map_items(fd, spec.key_size, size)]
+    bpf.map_set_all(fd, keys, spec.key_size, bytes(size))
 
 
 def read_lost(fd: int) -> int:

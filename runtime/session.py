@@ -291,7 +291,10 @@ class Tracer:
         spec = self.artifact.map_by_name(name)
         if spec is None:
             raise KeyError(name)
-        bpf.map_clear(self.loaded.map_fds[spec.index], spec.key_size)
+        from pytrace.runtime import maps
+
+        bpf.map_clear(self.loaded.map_fds[spec.index], spec.key_size, maps.value_size_in_kernel(spec),
+                      array=spec.map_type in ("array", "percpu_array"))
         self._zeroed.discard(name)
 
     def print_maps(self) -> None:

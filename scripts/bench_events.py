@@ -6,7 +6,8 @@ rates, pytrace beside bpftrace (and bcc when installed) in one run.
 
 Per-event cost: a C loop of syscall(SYS_getppid) pinned to one CPU measures
 its own thread CPU time per call; a tool's added cost is traced minus
-untraced, the median of N A/B pairs, on CPU 1 and on CPU 0.
+untraced (the mean of the untraced loops just before and after), the median
+of N rounds in which the tools take turns, on CPU 1 and on CPU 0.
 
 printf delivery: a C producer calls syscall(SYS_getpgid, 10^9 + i) paced at a
 given rate (a busy-wait on CLOCK_MONOTONIC) for some seconds; the program
@@ -183,25 +184,27 @@ def loop_ns(binary: str, cpu: int, calls: int) -> float:
 
 
 def per_event(tools: list[Tool], binary: str, pairs: int, calls: int) -> list[tuple]:
+    """Added ns per call for each scenario and tool. The tools take turns, pair by pair, so a
+    drift of the shared machine's speed falls on all of them alike, and each traced loop is
+    compared with the mean of the untraced loops just before and just after it."""
     rows = []
     for scenario, (program, bcc_program) in SCENARIOS.items():
-        for tool in tools:
-            if tool.name == "floor" and scenario != "@ = count()":
-                continue
-            text = bcc_program if tool.name == "bcc" else program
-            added = {}
-            for cpu in (1, 0):
-                diffs = []
-                for _ in range(pairs):
-                    base = loop_ns(binary, cpu, calls)
-                    proc = tool.start(text)
+        runners = [t for t in tools if t.name != "floor" or scenario == "@ = count()"]
+        added = {(t.name, cpu): [] for t in runners for cpu in (1, 0)}
+        for cpu in (1, 0):
+            for _ in range(pairs):
+                for tool in runners:
+                    before = loop_ns(binary, cpu, calls)
+                    proc = tool.start(bcc_program if tool.name == "bcc" else program)
                     try:
                         traced = loop_ns(binary, cpu, calls)
                     finally:
                         stop(proc)
-                    diffs.append(traced - base)
-                added[cpu] = statistics.median(diffs)
-            rows.append((scenario, tool.name, added[1], added[0]))
+                    after = loop_ns(binary, cpu, calls)
+                    added[tool.name, cpu].append(traced - (before + after) / 2)
+        for tool in runners:
+            rows.append((scenario, tool.name, statistics.median(added[tool.name, 1]),
+                         statistics.median(added[tool.name, 0])))
     return rows
 
 
@@ -257,7 +260,7 @@ def main() -> int:
     skip = set(args.skip.split(","))
     if "per-event" not in skip:
         rows = per_event(tools, binary, args.pairs, args.calls)
-        print(f"\nadded ns per getppid() call, median of {args.pairs} A/B pairs of {args.calls} calls "
+        print(f"\nadded ns per getppid() call, median of {args.pairs} rounds of A/B/A loops of {args.calls} calls "
               f"(CPU 1 / CPU 0), and pytrace's ratio to each tool")
         by_scenario: dict[str, dict[str, tuple]] = {}
         for scenario, tool, cpu1, cpu0 in rows:

@@ -149,6 +149,24 @@ def test_hash_map_roundtrip():
         os.close(fd)
 
 
+def test_batch_delete_skips_keys_already_gone_and_set_all_sets_every_key():
+    fd = bpf.map_create(K.BPF_MAP_TYPE_HASH, 4, 8, 64)
+    try:
+        for k in range(10):
+            bpf.map_update(fd, u32(k), u64(k))
+        bpf.map_set_all(fd, [u32(k) for k in range(10)], 4, u64(7))
+        assert sorted(bpf.map_items(fd, 4, 8)) == [(u32(k), u64(7)) for k in range(10)]
+        bpf.map_delete(fd, u32(4))          # as a program would, between the walk and the delete
+        bpf._map_delete_keys(fd, [u32(k) for k in range(10)], 4)
+        assert bpf.map_items(fd, 4, 8) == []
+        for k in range(3):
+            bpf.map_update(fd, u32(k), u64(k))
+        bpf.map_clear(fd, 4, 8, array=False)   # the caller knows the map: no info syscall
+        assert bpf.map_items(fd, 4, 8) == []
+    finally:
+        os.close(fd)
+
+
 def test_hash_map_items_many_entries():
     # more than one lookup batch (256) worth of entries
     fd = bpf.map_create(K.BPF_MAP_TYPE_HASH, 8, 4, 4096)
