@@ -339,28 +339,14 @@ def map_items(fd: int, key_size: int, value_size: int) -> list[tuple[bytes, byte
     return _map_items_iter(fd, key_size, value_size)
 
 
-def map_clear(fd: int, key_size: int, value_size: int | None = None, array: bool | None = None) -> None:
+def map_clear(fd: int, key_size: int, value_size: int, array: bool) -> None:
     """Delete every key.  Array maps cannot delete: their values are zeroed.
-    value_size (per-CPU maps: as for map_items) and array, when the caller knows
-    them, save asking the kernel."""
-    if value_size is None or array is None:
-        info = obj_get_info_by_fd(fd)
-        array = info.get("type") in (K.BPF_MAP_TYPE_ARRAY, K.BPF_MAP_TYPE_PERCPU_ARRAY)
-        value_size = info["value_size"]
-        if info.get("type") in _PERCPU_TYPES:
-            value_size = (value_size + 7) // 8 * 8 * possible_cpus()
-    if array:
-        map_set_all(fd, [k for k, _ in map_items(fd, key_size, value_size)], key_size, bytes(value_size))
-        return
-    for _ in range(4):              # a few passes in case programs keep inserting
-        try:
-            keys = [k for k, _ in _map_items_batch(fd, key_size, value_size)]
-        except BPFError as e:
-            if e.errno not in _BATCH_UNSUPPORTED:
-                raise
-            keys, key = [], None
-            while (key := map_get_next_key(fd, key, key_size)) is not None and len(keys) <= (1 << 24):
-                keys.append(key)
+    value_size as for map_items (per-CPU maps: every CPU's value)."""
+    for _ in range(1 if array else 4):  # a few passes in case programs keep inserting
+        keys = [k for k, _ in map_items(fd, key_size, value_size)]
+        if array:
+            map_set_all(fd, keys, key_size, bytes(value_size))
+            return
         if not keys:
             return
         _map_delete_keys(fd, keys, key_size)
@@ -381,9 +367,6 @@ def map_set_all(fd: int, keys: list[bytes], key_size: int, value: bytes) -> None
         raise BPFError("BPF_MAP_UPDATE_BATCH", err)
     for k in keys[attr.count:]:
         map_update(fd, k, value)
-
-
-_PERCPU_TYPES = (K.BPF_MAP_TYPE_PERCPU_HASH, K.BPF_MAP_TYPE_PERCPU_ARRAY, K.BPF_MAP_TYPE_LRU_PERCPU_HASH)
 
 
 def _map_delete_keys(fd: int, keys: list[bytes], key_size: int) -> None:

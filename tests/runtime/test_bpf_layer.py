@@ -143,7 +143,7 @@ def test_hash_map_roundtrip():
         assert bpf.map_delete(fd, u32(3)) is True
         assert bpf.map_delete(fd, u32(3)) is False
         assert len(bpf.map_items(fd, 4, 8)) == 9
-        bpf.map_clear(fd, 4)
+        bpf.map_clear(fd, 4, 8, array=False)
         assert bpf.map_items(fd, 4, 8) == []
     finally:
         os.close(fd)
@@ -161,7 +161,7 @@ def test_batch_delete_skips_keys_already_gone_and_set_all_sets_every_key():
         assert bpf.map_items(fd, 4, 8) == []
         for k in range(3):
             bpf.map_update(fd, u32(k), u64(k))
-        bpf.map_clear(fd, 4, 8, array=False)   # the caller knows the map: no info syscall
+        bpf.map_clear(fd, 4, 8, array=False)
         assert bpf.map_items(fd, 4, 8) == []
     finally:
         os.close(fd)
@@ -175,7 +175,7 @@ def test_hash_map_items_many_entries():
             bpf.map_update(fd, u64(k), u32(k ^ 0x5a5a))
         items = bpf.map_items(fd, 8, 4)
         assert sorted(items) == sorted((u64(k), u32(k ^ 0x5a5a)) for k in range(1000))
-        bpf.map_clear(fd, 8)
+        bpf.map_clear(fd, 8, 4, array=False)
         assert bpf.map_get_next_key(fd, None, 8) is None
     finally:
         os.close(fd)
@@ -216,7 +216,7 @@ def test_array_map():
         with pytest.raises(BPFError) as ei:                     # arrays can't delete
             bpf.map_delete(fd, u32(2))
         assert ei.value.errno == errno.EINVAL
-        bpf.map_clear(fd, 4)                                    # zeroes instead
+        bpf.map_clear(fd, 4, 8, array=True)                     # zeroes instead
         assert bpf.map_lookup(fd, u32(2), 8) == bytes(8)
     finally:
         os.close(fd)
